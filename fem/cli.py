@@ -1,0 +1,153 @@
+"""The ``mtz`` command line (also ``python -m fem``); every verb is MPI-aware.
+
+Exit status: 0 success, 2 bad input (one line naming key, value and what is allowed; nothing
+written), 1 numerical failure (the step and the solver's reason).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from mpi4py import MPI
+
+EXIT_OK, EXIT_NUMERICAL, EXIT_INPUT = 0, 1, 2
+log = logging.getLogger("fem")
+
+
+class RankZeroFilter(logging.Filter):
+    """Let records through on rank 0 only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return MPI.COMM_WORLD.rank == 0
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Log to stderr on rank 0, one line per message with elapsed seconds."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RankZeroFilter())
+    start = time.perf_counter()
+
+    class Elapsed(logging.Formatter):
+        def format(self, record):
+            record.elapsed = time.perf_counter() - start
+            return super().format(record)
+
+    handler.setFormatter(Elapsed("[%(elapsed)6.1fs] %(message)s"))
+    for name in ("fem", "meshes"):
+        lg = logging.getLogger(name)
+        lg.handlers[:] = [handler]
+        lg.setLevel(logging.DEBUG if verbose else logging.INFO)
+        lg.propagate = False
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mtz", description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--verbose", action="store_true", help="debug output")
+    sub = p.add_subparsers(dest="verb", required=True)
+    for verb, helptext in (("run", "run one case: mesh, heat, damage, mechanics, metrics, "
+                            "renders, report"), ("mesh", "only the mesh, with a quality summary"),
+                           ("check", "validate a case file and print the resolved values")):
+        s = sub.add_parser(verb, help=helptext)
+        s.add_argument("case", type=Path, help="case file (TOML)")
+        s.add_argument("--set", dest="overrides", action="append", default=[],
+                       metavar="KEY=VALUE", help="override a case key, e.g. laser.energy_mJ=20")
+        if verb != "check":
+            s.add_argument("-o", "--output", type=Path, help="result directory "
+                           "(default results/<case name>)")
+    for verb in ("render", "report"):
+        s = sub.add_parser(verb, help=f"{verb} again from a saved result directory")
+        s.add_argument("dir", type=Path)
+    return p
+
+
+def _output_dir(args) -> Path:
+    return args.output if args.output else Path("results") / args.case.stem
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = _parser().parse_args(argv)
+    setup_logging(args.verbose)
+    comm = MPI.COMM_WORLD
+    from fem.config import CaseError, load_case
+
+    try:
+        if args.verb in ("run", "mesh", "check"):
+            case = load_case(args.case, args.overrides)
+        if args.verb == "check":
+            if comm.rank == 0:
+                import tomli_w
+
+                sys.stdout.write(tomli_w.dumps(case.resolved))
+            return EXIT_OK
+        if args.verb in ("render", "report"):
+            if not (args.dir / "fields" / "snapshot.vtu").is_file():
+                raise CaseError(f"{args.dir}: not a result directory (no fields/snapshot.vtu)")
+    except CaseError as e:
+        if comm.rank == 0:
+            print(f"mtz: error: {e}", file=sys.stderr)
+        return EXIT_INPUT
+
+    if args.verb in ("render", "report"):
+        if comm.rank == 0:
+            from fem.driver import render_and_report
+
+            render_and_report(args.dir, renders=args.verb == "render")
+            log.info("wrote %s", args.dir / "report.html")
+        return EXIT_OK
+
+    out = _output_dir(args)
+    existed = out.exists()
+    from fem.heat import SolverError
+
+    try:
+        if args.verb == "mesh":
+            return _mesh(case, out, comm)
+        from fem.driver import run_case
+
+        log.info("mtz run %s -> %s on %d rank(s)", args.case, out, comm.size)
+        metrics = run_case(case, out, comm)
+        if comm.rank == 0:
+            keys = ("mtz_depth_um", "mtz_width_um", "necrosis_depth_um", "necrosis_width_um",
+                    "peak_temperature_C", "tightening_area_percent", "wall_time_s")
+            for k in keys:
+                if k in metrics:
+                    log.info("  %-26s %10.4g", k, metrics[k])
+            log.info("wrote %s", out / "report.html")
+        return EXIT_OK
+    except SolverError as e:
+        if comm.rank == 0:
+            print(f"mtz: numerical failure: {e}", file=sys.stderr)
+        return EXIT_NUMERICAL
+    except KeyboardInterrupt:
+        if comm.rank == 0 and not existed:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _mesh(case, out: Path, comm) -> int:
+    from fem.driver import build_mesh, write_mesh
+    from fem.io import write_json
+
+    data, quality = build_mesh(case, comm)
+    if comm.rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    comm.Barrier()
+    write_mesh(out, data)
+    if comm.rank == 0:
+        write_json(out / "mesh_quality.json", quality)
+        log.info("mesh: %d cells, min quality %.3f, mean %.3f", quality["cells"],
+                 quality["min_quality"], quality["mean_quality"])
+        for name, r in quality["regions"].items():
+            log.info("  %-28s %8d cells  min quality %.3f", name, r["cells"], r["min_quality"])
+        log.info("wrote %s", out / "mesh.xdmf")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""One case end to end: mesh -> heat + damage -> mechanics -> metrics -> output -> render.
+
+:func:`run_case` is what ``mtz run`` calls on every rank. It times each phase (provenance.json)
+and writes the result directory described in DESIGN.md. Input is validated before this is
+called, so nothing here creates a directory for a bad case.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from mpi4py import MPI
+
+import numpy as np
+from dolfinx import fem
+
+from fem import io, source
+from fem.config import Case
+from fem.coupled import run_thermal_damage, time_schedule
+from fem.heat import PennesProblem
+from fem.mechanics import ElasticityProblem
+from fem.metrics import ColumnSampler, damage_metrics
+from fem.probes import PointEvaluator
+from meshes.skin import COLUMN_OFFSET, geometry_from_case, to_dolfinx
+
+log = logging.getLogger(__name__)
+
+
+class Timer:
+    """Wall time per phase, measured on rank 0 after a barrier (the slowest rank counts)."""
+
+    def __init__(self, comm: MPI.Comm):
+        self.comm, self.phases = comm, {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        self.comm.Barrier()
+        t0 = time.perf_counter()
+        yield
+        self.comm.Barrier()
+        self.phases[name] = self.phases.get(name, 0.0) + time.perf_counter() - t0
+
+
+def build_mesh(case: Case, comm: MPI.Comm):
+    """Mesh of a case: ``(MeshData, quality summary)``."""
+    return to_dolfinx(geometry_from_case(case), comm)
+
+
+def write_mesh(out: Path, data) -> None:
+    """The mesh and its cell and facet tags as XDMF (parallel writer)."""
+    from dolfinx.io import XDMFFile
+
+    with XDMFFile(data.mesh.comm, str(out / "mesh.xdmf"), "w") as f:
+        f.write_mesh(data.mesh)
+        data.mesh.topology.create_connectivity(2, 3)
+        f.write_meshtags(data.cell_tags, data.mesh.geometry)
+        f.write_meshtags(data.facet_tags, data.mesh.geometry)
+
+
+def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
+    """Run one case into ``out``; returns the metrics (on every rank)."""
+    t_total = time.perf_counter()
+    timer = Timer(comm)
+    out = Path(out)
+    if comm.rank == 0:
+        (out / "fields").mkdir(parents=True, exist_ok=True)
+        io.write_case_toml(out / "case.toml", case.resolved)
+    comm.Barrier()
+
+    with timer("mesh"):
+        data, quality = build_mesh(case, comm)
+    domain, cell_tags, facet_tags = data.mesh, data.cell_tags, data.facet_tags
+    n_cells = domain.topology.index_map(3).size_global
+    log.info("mesh: %d cells, min quality %.3f (%.1f s)", n_cells, quality["min_quality"],
+             timer.phases["mesh"])
+
+    with timer("heat"):
+        heat = PennesProblem(domain, cell_tags, facet_tags, case)
+        probes = PointEvaluator(domain, np.array(case.probes)) if case.probes else None
+        log.info("heat: %d dofs, %d steps", heat.dofs, len(time_schedule(case)))
+        damage, hist = run_thermal_damage(heat, case, probes)
+    timer.phases["heat"] -= hist.damage_seconds
+    timer.phases["damage"] = hist.damage_seconds
+    ledger = heat.balance()
+    delivered = case.laser.energy
+    expected = delivered * source.expected_absorbed_fraction(case)
+    log.info("heat: peak %.1f C, absorbed %.4g J of %.4g J delivered, balance error %.2e",
+             hist.peak_temperature - io.KELVIN, ledger.absorbed, delivered, ledger.error)
+
+    mech_metrics, mech = {}, None
+    if case.mechanics_enabled:
+        with timer("mechanics"):
+            mech = ElasticityProblem(domain, cell_tags, facet_tags, case, heat.T_initial)
+            mech.solve(heat.T, damage["collagen"].omega)
+            mech_metrics = mech.metrics()
+        log.info("mechanics: %d dofs, %d CG iterations, tightening %.3f %%", mech.dofs,
+                 mech.iterations, mech_metrics["tightening_area_percent"])
+
+    with timer("metrics"):
+        sampler = ColumnSampler(domain, case)
+        metrics = damage_metrics(sampler, damage, case)
+    metrics.update(
+        peak_temperature_C=hist.peak_temperature - io.KELVIN,
+        absorbed_energy_J=ledger.absorbed,
+        delivered_energy_J=delivered,
+        expected_absorbed_energy_J=expected,
+        source_energy_error=abs(ledger.absorbed - expected) / expected,
+        energy_balance_error=ledger.error,
+        stored_energy_J=ledger.stored,
+        perfusion_loss_J=ledger.perfusion_out,
+        surface_loss_J=ledger.surface_out,
+        bottom_inflow_J=ledger.bottom_inflow,
+        **mech_metrics,
+    )
+    metrics.update(
+        dofs=heat.dofs,
+        mechanics_dofs=mech.dofs if mech else 0,
+        cells=n_cells,
+        time_steps=hist.steps,
+        heat_cg_iterations=heat.iterations,
+        ranks=comm.size,
+    )
+
+    with timer("output"):
+        if comm.rank == 0 and probes is not None:
+            names = [f"p{i}_z{p[2] * 1e6:+.0f}um" for i, p in enumerate(case.probes)]
+            io.write_probes_csv(out / "probes.csv", names, list(damage), hist.probe_times,
+                                hist.probe_values)
+        if case.write_fields:
+            T_end = heat.T.copy()
+            T_end.name = "temperature_end"
+            io.write_vtx(comm, out / "fields" / "heat.bp",
+                         [hist.T_end_of_pulse, hist.T_peak, T_end]
+                         + [d.omega for d in damage.values()], case.end_time)
+            if mech:
+                io.write_vtx(comm, out / "fields" / "displacement.bp", [mech.u], case.end_time)
+        n_owned = domain.topology.index_map(3).size_local
+        tags = np.zeros(n_owned, dtype=np.int32)
+        tags[cell_tags.indices[cell_tags.indices < n_owned]] = \
+            cell_tags.values[cell_tags.indices < n_owned]
+        cell_data = {"layer": (tags - 1) % COLUMN_OFFSET, "in_column": (tags > COLUMN_OFFSET)
+                     .astype(np.int32)}
+        point_data = {
+            "temperature_end_of_pulse_C": hist.T_end_of_pulse,
+            "temperature_peak_C": hist.T_peak,
+            "temperature_end_C": heat.T,
+            "omega_cell": damage["cell"].omega,
+            "omega_collagen": damage["collagen"].omega,
+        }
+        if mech:
+            cell_data["von_mises_kPa"] = mech.von_mises.x.array[:n_owned] * 1e-3
+            u1 = _displacement_um_p1(mech, heat.V)
+            point_data["displacement_um"] = u1
+        io.write_snapshot(out / "fields" / "snapshot.vtu", heat.V, point_data, cell_data)
+        if comm.rank == 0:
+            io.write_json(out / "fields" / "snapshot.json", snapshot_info(case, quality))
+
+    metrics["wall_time_s"] = time.perf_counter() - t_total
+    if comm.rank == 0:
+        io.write_json(out / "metrics.json", metrics)
+    if case.render:
+        with timer("render"):
+            if comm.rank == 0:
+                render_and_report(out)
+    metrics["wall_time_s"] = time.perf_counter() - t_total
+    if comm.rank == 0:
+        io.write_json(out / "metrics.json", metrics)
+        io.write_json(out / "provenance.json", io.provenance(
+            comm.size, timer.phases,
+            {"dofs": heat.dofs, "mechanics_dofs": metrics["mechanics_dofs"], "cells": n_cells,
+             "mesh_quality": quality, "time_steps": hist.steps,
+             "heat_step_sizes": len(heat._rungs), "wall_time_s": metrics["wall_time_s"]}))
+        if case.render:
+            render_and_report(out, renders=False)
+    return metrics
+
+
+def _displacement_um_p1(mech: ElasticityProblem, V1: fem.FunctionSpace) -> fem.Function:
+    """Displacement in µm on the vector P1 space (for the snapshot)."""
+    Vv = fem.functionspace(V1.mesh, ("Lagrange", 1, (3,)))
+    u1 = fem.Function(Vv, name="displacement_um")
+    u1.interpolate(mech.u)
+    u1.x.array[:] *= 1e6
+    return u1
+
+
+def snapshot_info(case: Case, quality: dict) -> dict:
+    """The metadata the renderer needs next to snapshot.vtu."""
+    z = case.layer_interfaces()
+    return {
+        "title": case.title,
+        "layers": [{"name": la.name, "top_um": z[i] * 1e6, "bottom_um": z[i + 1] * 1e6}
+                   for i, la in enumerate(case.layers)],
+        "cell_size_um": [case.cell_side * 1e6, case.cell_side * 1e6],
+        "depth_um": case.depth * 1e6,
+        "column_radius_um": case.column_radius * 1e6,
+        "column_depth_um": case.column_depth * 1e6,
+        "pulse_end_ms": source.pulse_end(case) * 1e3,
+        "end_ms": case.end_time * 1e3,
+        "mesh_quality": quality,
+    }
+
+
+def render_and_report(out: Path, renders: bool = True) -> None:
+    """Renders (optional) and the HTML report, on the calling rank."""
+    if renders:
+        from fem.render import render_all
+
+        render_all(out)
+    from fem.report import write_report
+
+    write_report(out)

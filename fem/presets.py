@@ -1,0 +1,159 @@
+"""Preset values for skin sites, lasers and damage kinetics, each with its source.
+
+Values are in the units of the case-file keys they fill (the unit is part of the key name);
+:mod:`fem.config` converts them to SI. Where a value is a modelling choice rather than a
+measurement, the comment says so. The table of sources is ``shared/physics/parameters.md``.
+"""
+
+from __future__ import annotations
+
+# --------------------------------------------------------------------------------------------
+# Skin layers (top to bottom)
+# --------------------------------------------------------------------------------------------
+# Thermal properties: stratum corneum from Yuan & Verma 2006 (conductivity is an estimate);
+# viable epidermis from Ye & De 2017 tables; dermis and subcutaneous fat from the IT'IS tissue
+# database v4 ("Skin" and "SAT"); perfusion converted from IT'IS heat-transfer rates,
+# w_b = HTR [ml/min/kg] * rho * 1e-6 / 60 (Skin 106.4 ml/min/kg -> 1.97e-3 1/s,
+# SAT 32.7 ml/min/kg -> 4.97e-4 1/s); metabolic heat IT'IS (skin 1.65 W/kg, fat 0.51 W/kg).
+# Mechanics: epidermis 1-2 MPa (Geerligs et al. 2011, J Biomech 44:1176); reticular dermis
+# E ~ 1 MPa (Hendriks et al. 2006, Med Eng Phys 28:259); hypodermis 1-10 kPa; Poisson ratio
+# 0.45-0.49 (nearly incompressible); thermal expansion ~1e-4 1/K (water-like, modelling choice).
+# Water fraction (drives absorption in the infrared): skin 65-70 % water (parameters.md, optics);
+# stratum corneum 0.3 and fat 0.15 are modelling choices (dry horny layer, lipid-rich fat).
+
+STRATUM_CORNEUM = {
+    "thickness_um": 15.0,  # 10-20 um on the body (Yuan & Verma 2006)
+    "density_kg_per_m3": 1500.0,  # ~1500, dry (Yuan & Verma 2006)
+    "specific_heat_J_per_kgK": 3600.0,  # ~3600 (Yuan & Verma 2006)
+    "conductivity_W_per_mK": 0.2,  # ~0.2, an estimate (Yuan & Verma 2006)
+    "perfusion_per_s": 0.0,  # avascular
+    "metabolic_W_per_kg": 0.0,  # dead keratinocytes
+    "water_fraction": 0.3,  # modelling choice
+    "youngs_modulus_kPa": 1500.0,  # modelling choice: epidermis value (Geerligs 2011)
+    "poisson_ratio": 0.45,  # 0.45-0.49 (parameters.md)
+    "expansion_per_K": 1e-4,  # water-like, modelling choice
+    "collagen": False,
+}
+
+EPIDERMIS = {
+    "thickness_um": 50.0,  # face 30-63 um (Chopra et al. 2015, Aesthet Surg J 35:1007)
+    "density_kg_per_m3": 1150.0,  # 1110-1190 (Ye & De 2017)
+    "specific_heat_J_per_kgK": 3600.0,  # Ye & De 2017
+    "conductivity_W_per_mK": 0.21,  # Ye & De 2017
+    "perfusion_per_s": 0.0,  # avascular (Ye & De 2017)
+    "metabolic_W_per_kg": 0.0,  # modelling choice (avascular layer)
+    "water_fraction": 0.7,  # skin 65-70 % water
+    "youngs_modulus_kPa": 1500.0,  # 1-2 MPa (Geerligs et al. 2011)
+    "poisson_ratio": 0.45,
+    "expansion_per_K": 1e-4,
+    "collagen": False,
+}
+
+DERMIS = {
+    "thickness_um": 1200.0,  # face 760-1970 um (parameters.md); mid-range choice
+    "density_kg_per_m3": 1116.0,  # 1116 (IT'IS skin 1109)
+    "specific_heat_J_per_kgK": 3300.0,  # 3224-3390 (IT'IS)
+    "conductivity_W_per_mK": 0.37,  # 0.29-0.37 (IT'IS 0.372)
+    "perfusion_per_s": 1.97e-3,  # IT'IS "Skin", 106.4 ml/min/kg
+    "metabolic_W_per_kg": 1.65,  # IT'IS
+    "water_fraction": 0.7,  # skin 65-70 % water
+    "youngs_modulus_kPa": 1000.0,  # reticular dermis E ~ 1 MPa (Hendriks et al. 2006)
+    "poisson_ratio": 0.45,
+    "expansion_per_K": 1e-4,
+    "collagen": True,
+}
+
+FAT = {
+    "thickness_um": 1000.0,  # site dependent, 2+ mm; truncated here (modelling choice)
+    "density_kg_per_m3": 911.0,  # IT'IS "SAT"
+    "specific_heat_J_per_kgK": 2348.0,  # IT'IS
+    "conductivity_W_per_mK": 0.211,  # IT'IS
+    "perfusion_per_s": 4.97e-4,  # IT'IS "SAT", 32.7 ml/min/kg
+    "metabolic_W_per_kg": 0.51,  # IT'IS
+    "water_fraction": 0.15,  # modelling choice (lipid-rich)
+    "youngs_modulus_kPa": 5.0,  # hypodermis 1-10 kPa
+    "poisson_ratio": 0.45,
+    "expansion_per_K": 1e-4,
+    "collagen": False,
+}
+
+SKIN_PRESETS: dict[str, dict] = {
+    "face": {
+        "layers": {
+            "stratum_corneum": STRATUM_CORNEUM,
+            "epidermis": EPIDERMIS,
+            "dermis": DERMIS,
+            "fat": FAT,
+        },
+    },
+}
+
+# Blood (IT'IS): used by the perfusion term w_b rho_b c_b (T_a - T).
+BLOOD_DENSITY = 1050.0  # kg/m3
+BLOOD_SPECIFIC_HEAT = 3617.0  # J/(kg K)
+
+# --------------------------------------------------------------------------------------------
+# Lasers
+# --------------------------------------------------------------------------------------------
+# Absorption in the infrared is water absorption: mu_a(layer) = water_fraction * mu_water.
+# Water absorption from Hale & Querry 1973 (Appl Opt 12:555): 1.55 um 9-12 1/cm,
+# 1.927 um ~120 1/cm. Scattering (reduced scattering 10-20 1/cm in dermis at 1.55 um,
+# Bashkatov et al. 2005, J Phys D 38:2543) attenuates the collimated beam (mu_a + mu_s') and the
+# scattered light is deposited close to the beam, whose broadening with depth (divergence_deg)
+# carries the lateral spread (see fem.config.Case.attenuation).
+# Beam and pulse values below are provisional modelling choices of the order of commercial
+# fractional handpieces (1/e^2 spot ~100 um, millisecond pulses); their calibration against
+# histology is issue 5.
+LASER_PRESETS: dict[str, dict] = {
+    "erglass_1550": {
+        "wavelength_nm": 1550.0,
+        "water_absorption_per_cm": 10.0,  # Hale & Querry 1973: 9-12 1/cm
+        "reduced_scattering_per_cm": 15.0,  # dermis 10-20 1/cm (Bashkatov et al. 2005)
+        "energy_mJ": 10.0,  # Fraxel 8-16 mJ (Kono 2007), Sellas 7-9 mJ (Lee 2009)
+        "spot_um": 140.0,  # provisional (issue 5 calibrates)
+        "focal_depth_um": 0.0,  # waist at the surface, provisional
+        "divergence_deg": 6.0,  # effective broadening by scattering, provisional
+        "pulse_ms": 3.0,  # provisional
+        "pulse_shape": "square",
+    },
+    "thulium_1927": {
+        "wavelength_nm": 1927.0,
+        "water_absorption_per_cm": 120.0,  # Hale & Querry 1973: ~120 1/cm
+        "reduced_scattering_per_cm": 15.0,  # as at 1550 nm (Bashkatov et al. 2005), choice
+        "energy_mJ": 10.0,
+        "spot_um": 140.0,  # provisional
+        "focal_depth_um": 0.0,
+        "divergence_deg": 3.0,
+        "pulse_ms": 2.0,
+        "pulse_shape": "square",
+    },
+}
+
+# Ablative wavelengths need the crater geometry and blow-off model (issue 4); they are known
+# here so that the error message can say why they are refused.
+ABLATIVE_LASERS = {"co2_10600": 10600.0, "eryag_2940": 2940.0}
+
+# --------------------------------------------------------------------------------------------
+# Arrhenius kinetics, Omega = int A exp(-Ea / (R T)) dt
+# --------------------------------------------------------------------------------------------
+# Each entry: frequency factor A [1/s] and activation energy Ea [J/mol]; two-branch models give
+# the switch temperature [C] and the branch above it.
+KINETICS_PRESETS: dict[str, dict] = {
+    # Henriques & Moritz 1947 (skin burn, cell death)
+    "henriques_moritz": {"A_per_s": 3.1e98, "Ea_J_per_mol": 6.28e5},
+    # Weaver & Stoll 1969: T < 50 C / T >= 50 C
+    "weaver_stoll": {
+        "A_per_s": 2.185e124,
+        "Ea_J_per_mol": 7.776e5,
+        "switch_C": 50.0,
+        "A_high_per_s": 1.823e51,
+        "Ea_high_J_per_mol": 3.252e5,
+    },
+    # Mehta & Wong: epidermis / dermis
+    "mehta_wong_epidermis": {"A_per_s": 1.43e72, "Ea_J_per_mol": 4.573e5},
+    "mehta_wong_dermis": {"A_per_s": 2.86e69, "Ea_J_per_mol": 4.573e5},
+    # Maitland & Walsh 1997, collagen birefringence loss: A = exp(130), Ea = 89 kcal/mol
+    "maitland_walsh": {"A_per_s": 2.87e56, "Ea_J_per_mol": 3.72e5},
+    # Agah, Pearce, Welch: arterial collagen
+    "agah_collagen": {"A_per_s": 5.6e63, "Ea_J_per_mol": 4.3e5},
+}

@@ -1,0 +1,997 @@
+"""Off-screen pictures of a finished MTZ-FEM run.
+
+Reads the results directory written by the solver (``fields/snapshot.vtu``,
+``fields/snapshot.json``, ``probes.csv``) and writes PNG files into
+``<result_dir>/renders/``. Nothing inside ``fields/`` is ever modified.
+
+All pictures are made off screen (VTK falls back to software rendering when
+there is no display). pyvista and matplotlib are imported lazily inside the
+functions so that ``import fem.render`` stays cheap.
+
+Conventions of the input (see the solver's output writer): coordinates in
+micrometres, z up, skin surface at z = 0, tissue at z < 0, the MTZ column on
+the line x = y = 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import pyvista as pv
+
+logger = logging.getLogger(__name__)
+
+#: Window size (pixels) of every picture.
+WINDOW_SIZE: tuple[int, int] = (1200, 900)
+#: The 2D cuts show the top ``CROP_FACTOR * column_depth_um`` of the block.
+CROP_FACTOR: float = 1.3
+#: Omega values are clipped to at least this before taking log10.
+OMEGA_FLOOR: float = 1e-30
+
+#: Colour of the collagen Omega = 1 contour (coagulation column).
+COLLAGEN_COLOR = "#000000"
+#: Colour of the cell Omega = 1 contour (necrosis).
+NECROSIS_COLOR = "#0a6cff"
+#: Colour of the collagen Omega = 1 isosurface in the 3D overview.
+ISOSURFACE_COLOR = "#c0392b"
+
+#: Muted, skin-like categorical colours for the layers (top to bottom).
+LAYER_COLORS: tuple[str, ...] = (
+    "#b89b6a",  # stratum corneum
+    "#f2cfa6",  # epidermis
+    "#f7c6c7",  # papillary dermis
+    "#e8a3a3",  # reticular dermis
+    "#fbe9a6",  # hypodermis / fat
+    "#c7d7e8",
+    "#d5c4e0",
+    "#c9e4c5",
+)
+
+RENDERS_DIR = "renders"
+TEMPERATURE_PNG = "temperature_end_of_pulse.png"
+DAMAGE_PNG = "damage_contours.png"
+VON_MISES_PNG = "von_mises.png"
+OVERVIEW_PNG = "overview_3d.png"
+PROBES_PNG = "probes.png"
+
+_LOG_COLLAGEN = "log10_omega_collagen"
+_LOG_CELL = "log10_omega_cell"
+
+
+@dataclass
+class Snapshot:
+    """The solver's field snapshot plus its metadata.
+
+    Attributes:
+        mesh: Tetrahedral grid (micrometres) with point and cell data; Omega
+            arrays get log10 companions (``log10_omega_*``) on load.
+        meta: Contents of ``snapshot.json`` (empty if the file is missing).
+        bounds: ``(xmin, xmax, ymin, ymax, zmin, zmax)`` of the mesh.
+    """
+
+    mesh: pv.UnstructuredGrid
+    meta: dict[str, Any] = field(default_factory=dict)
+    bounds: tuple[float, float, float, float, float, float] = (0, 0, 0, 0, 0, 0)
+
+    @property
+    def z_top(self) -> float:
+        """Height of the top of the block (the skin surface, normally 0)."""
+        return float(self.bounds[5])
+
+    @property
+    def z_crop(self) -> float:
+        """Lowest z shown in the cropped views."""
+        depth = _as_float(self.meta.get("column_depth_um"))
+        zmin = float(self.bounds[4])
+        if depth is None or depth <= 0:
+            return zmin
+        return max(zmin, self.z_top - CROP_FACTOR * depth)
+
+    def has_point(self, name: str) -> bool:
+        """Whether the mesh carries point array ``name``."""
+        return name in self.mesh.point_data
+
+    def has_cell(self, name: str) -> bool:
+        """Whether the mesh carries cell array ``name``."""
+        return name in self.mesh.cell_data
+
+    def layer_names(self) -> list[str]:
+        """Layer names from the metadata, or generic names from the ``layer`` array."""
+        layers = self.meta.get("layers") or []
+        names = [str(layer.get("name", f"layer {i}")) for i, layer in enumerate(layers)]
+        if self.has_cell("layer"):
+            n = int(np.max(self.mesh.cell_data["layer"])) + 1 if self.mesh.n_cells else 0
+            names += [f"layer {i}" for i in range(len(names), n)]
+        return names
+
+    def interface_depths(self) -> list[float]:
+        """z of the interfaces between layers (excluding the top and bottom of the block)."""
+        zs: list[float] = []
+        zmin = float(self.bounds[4])
+        for layer in self.meta.get("layers") or []:
+            bottom = _as_float(layer.get("bottom_um"))
+            if bottom is None:
+                continue
+            z = self.z_top - bottom
+            if z - zmin > 1e-6 * max(1.0, abs(zmin)) and z < self.z_top:
+                zs.append(z)
+        return zs
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _as_float(value: Any) -> float | None:
+    """Convert ``value`` to a finite float, or None."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _pretty_layer(name: str) -> str:
+    """``"papillary_dermis"`` -> ``"papillary dermis"``."""
+    return name.replace("_", " ")
+
+
+def _layer_color(i: int) -> str:
+    """Categorical colour for layer ``i``."""
+    return LAYER_COLORS[i % len(LAYER_COLORS)]
+
+
+def _nice_factor(x: float) -> float:
+    """Round a positive number to the nearest (in log) 1, 2 or 5 times a power of ten."""
+    if x <= 0 or not math.isfinite(x):
+        return 1.0
+    exp = math.floor(math.log10(x))
+    candidates = [m * 10.0**e for e in (exp, exp + 1) for m in (1.0, 2.0, 5.0)]
+    return min(candidates, key=lambda c: abs(math.log(c / x)))
+
+
+def _fmt_factor(f: float) -> str:
+    """Format a magnification factor compactly (``20``, ``0.5``, ``2e+04``)."""
+    return f"{f:g}"
+
+
+def _round_ticks(lo: float, hi: float, target: int = 6) -> tuple[float, float, int] | None:
+    """Round tick positions inside ``[lo, hi]``.
+
+    Args:
+        lo: Lower end of the interval.
+        hi: Upper end of the interval.
+        target: Least number of ticks wanted.
+
+    Returns:
+        ``(first, last, count)`` of equally spaced round values, with the
+        largest step (1, 2, 2.5 or 5 times a power of ten) that gives at
+        least ``target`` ticks, or None for an empty interval.
+    """
+    span = hi - lo
+    if not (span > 0 and math.isfinite(span)):
+        return None
+    eps = 1e-9 * span
+    exp = math.floor(math.log10(span))
+    ladder = [m * 10.0**e for e in range(exp + 1, exp - 3, -1) for m in (5.0, 2.5, 2.0, 1.0)]
+    for step in ladder:
+        first = math.ceil((lo - eps) / step) * step
+        last = math.floor((hi + eps) / step) * step
+        n = int(round((last - first) / step)) + 1
+        if n >= target:
+            break
+    if n < 2:
+        return None
+    return first, last, n
+
+
+def load_snapshot(result_dir: Path) -> Snapshot | None:
+    """Read ``fields/snapshot.vtu`` and ``fields/snapshot.json``.
+
+    Points duplicated along partition seams are merged, and the Omega arrays
+    get ``log10`` companions clipped at :data:`OMEGA_FLOOR`.
+
+    Args:
+        result_dir: The results directory.
+
+    Returns:
+        The snapshot, or None if the VTU file is missing or unreadable.
+    """
+    import pyvista as pv
+
+    vtu = Path(result_dir) / "fields" / "snapshot.vtu"
+    if not vtu.is_file():
+        logger.warning("no field snapshot at %s: skipping the field pictures", vtu)
+        return None
+    try:
+        mesh = pv.read(vtu)
+    except Exception:  # noqa: BLE001 - any reader failure means "no pictures"
+        logger.exception("could not read %s", vtu)
+        return None
+    if not isinstance(mesh, pv.UnstructuredGrid):
+        mesh = mesh.cast_to_unstructured_grid()
+    if mesh.n_cells == 0:
+        logger.warning("%s has no cells: skipping the field pictures", vtu)
+        return None
+    try:
+        mesh = mesh.clean(produce_merge_map=False)
+    except Exception:  # noqa: BLE001 - seams are harmless, merging is cosmetic
+        logger.debug("clean() failed, using the mesh with duplicated seam points", exc_info=True)
+
+    for src, dst in (("omega_collagen", _LOG_COLLAGEN), ("omega_cell", _LOG_CELL)):
+        if src in mesh.point_data:
+            omega = np.nan_to_num(np.asarray(mesh.point_data[src], dtype=float), nan=0.0)
+            mesh.point_data[dst] = np.log10(np.clip(omega, OMEGA_FLOOR, None))
+
+    meta: dict[str, Any] = {}
+    js = vtu.with_suffix(".json")
+    if js.is_file():
+        try:
+            meta = json.loads(js.read_text())
+        except (OSError, ValueError):
+            logger.warning("could not parse %s: no layer names or crop depth", js)
+    else:
+        logger.warning("no %s: no layer names or crop depth", js)
+    return Snapshot(mesh=mesh, meta=meta, bounds=tuple(float(b) for b in mesh.bounds))
+
+
+def _font_file() -> str | None:
+    """Path of the DejaVu Sans font shipped with matplotlib (has Ω, µ, °, ×), if found."""
+    global _FONT_FILE
+    if _FONT_FILE is None:
+        try:
+            import matplotlib
+
+            path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+            _FONT_FILE = str(path) if path.is_file() else ""
+        except Exception:  # noqa: BLE001 - fall back to VTK's own font
+            _FONT_FILE = ""
+    return _FONT_FILE or None
+
+
+_FONT_FILE: str | None = None
+
+
+def _style_text(prop: Any, size: int | None = None, color: str = "black") -> None:
+    """Plain (no bold, italic or shadow) black text in DejaVu Sans on a vtkTextProperty."""
+    import pyvista as pv
+
+    font = _font_file()
+    if font:
+        prop.SetFontFamily(4)  # VTK_FONT_FILE
+        prop.SetFontFile(font)
+    prop.SetBold(False)
+    prop.SetItalic(False)
+    prop.SetShadow(False)
+    prop.SetColor(pv.Color(color).float_rgb)
+    if size is not None:
+        prop.SetFontSize(size)
+
+
+def _omega(text: str) -> str:
+    """Use the Greek letter if the font has it, else the word."""
+    return text if _font_file() else text.replace("Ω", "Omega ")
+
+
+def _cut(snap: Snapshot) -> pv.UnstructuredGrid | None:
+    """Cut the block by the plane y = 0 and crop it to the interesting depth.
+
+    The plane is nudged by a tiny offset so that it never coincides with mesh
+    faces (which would give duplicated, degenerate triangles).
+
+    Returns:
+        The cropped cut (triangles with interpolated point data and the cell
+        data of the cut tetrahedra), or None if the plane misses the mesh.
+    """
+    xmin, xmax, ymin, ymax, _, zmax = snap.bounds
+    y0 = 0.0 if ymin <= 0.0 <= ymax else 0.5 * (ymin + ymax)
+    y0 += 1e-7 * max(1.0, xmax - xmin)
+    sl = snap.mesh.slice(normal="y", origin=(0.0, y0, 0.0))
+    if sl.n_cells == 0:
+        logger.warning("the plane y = 0 does not cut the mesh")
+        return None
+    pad = 1.0 + 1e-3 * (xmax - xmin)
+    box = (xmin - pad, xmax + pad, ymin - pad, ymax + pad, snap.z_crop, zmax + pad)
+    cropped = sl.clip_box(box, invert=False)
+    if cropped.n_cells == 0:
+        return None
+    return cropped
+
+
+def _toward_camera(mesh: pv.DataSet, amount: float) -> pv.DataSet:
+    """Shift a line set toward the camera (-y) so it is drawn above the cut."""
+    out = mesh.copy()
+    out.points[:, 1] -= amount
+    return out
+
+
+def _contour(mesh: pv.DataSet, scalars: str) -> pv.PolyData | None:
+    """The level-0 contour of ``scalars`` (log10 Omega = 0, i.e. Omega = 1), or None if empty."""
+    if scalars not in mesh.point_data:
+        return None
+    values = np.asarray(mesh.point_data[scalars])
+    if values.size == 0 or not (np.nanmin(values) < 0.0 < np.nanmax(values)):
+        return None
+    out = mesh.contour([0.0], scalars=scalars)
+    return out if out.n_points > 0 else None
+
+
+def _layer_rgb(layer: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Exact categorical RGB (uint8) per cell from the layer ids, and the ids present."""
+    import pyvista as pv
+
+    ids = np.clip(np.asarray(layer).astype(int), 0, None)
+    present = sorted(set(ids.tolist()))
+    table = np.array([pv.Color(_layer_color(i)).int_rgb for i in range(max(present) + 1)])
+    return table[ids].astype(np.uint8), present
+
+
+def _new_plotter() -> pv.Plotter:
+    """A white, off-screen plotter of :data:`WINDOW_SIZE`."""
+    import pyvista as pv
+
+    pv.OFF_SCREEN = True
+    p = pv.Plotter(off_screen=True, window_size=list(WINDOW_SIZE))
+    p.set_background("white")
+    return p
+
+
+def _add_titles(p: pv.Plotter, title: str, subtitle: str = "") -> None:
+    """Centred title (and smaller subtitle lines) at the top of the picture."""
+    actor = p.add_text(title, position=(0.5, 0.955), viewport=True, font_size=17)
+    _style_text(actor.prop)
+    actor.prop.justification_horizontal = "center"
+    actor.prop.justification_vertical = "center"
+    if subtitle:
+        actor = p.add_text(subtitle, position=(0.5, 0.905), viewport=True, font_size=12)
+        _style_text(actor.prop, color="#333333")
+        actor.prop.justification_horizontal = "center"
+        actor.prop.justification_vertical = "top"
+
+
+def _add_legend(
+    p: pv.Plotter,
+    entries: list[tuple[str, str, str]],
+    x: float,
+    y_top: float,
+    width: float,
+    row: float = 0.045,
+) -> None:
+    """A legend box with black text and coloured symbols.
+
+    Args:
+        p: The plotter.
+        entries: ``(label, colour, kind)`` with kind ``"patch"`` (square) or
+            ``"line"`` (thick bar).
+        x: Left edge, normalized viewport coordinates.
+        y_top: Top edge, normalized viewport coordinates.
+        width: Width, normalized viewport coordinates.
+        row: Height of one entry, normalized viewport coordinates.
+    """
+    import pyvista as pv
+    import vtk
+
+    if not entries:
+        return
+    legend = vtk.vtkLegendBoxActor()
+    legend.SetNumberOfEntries(len(entries))
+    def quad(x0: float, x1: float, y0: float, y1: float) -> list[list[float]]:
+        return [[x0, y0, 0.0], [x1, y0, 0.0], [x1, y1, 0.0], [x0, y1, 0.0]]
+
+    for i, (label, color, kind) in enumerate(entries):
+        # Every symbol spans the same box (a white pad first, drawn underneath)
+        # so all get the same size and keep a gap to their text.
+        shape = quad(0.45, 1.25, 0.1, 0.9) if kind == "patch" else quad(0.0, 1.7, 0.36, 0.64)
+        sym = pv.PolyData(np.array(quad(0.0, 2.1, 0.0, 1.0) + shape), faces=[4, 0, 1, 2, 3,
+                                                                                4, 4, 5, 6, 7])
+        sym.cell_data["rgb"] = np.array([[255, 255, 255], pv.Color(color).int_rgb],
+                                        dtype=np.uint8)
+        sym.cell_data.active_scalars_name = "rgb"
+        legend.SetEntry(i, sym, label, (0.0, 0.0, 0.0))  # black text
+    legend.ScalarVisibilityOn()  # symbols coloured by their own RGB
+    _style_text(legend.GetEntryTextProperty())
+    legend.UseBackgroundOn()
+    legend.SetBackgroundColor(1.0, 1.0, 1.0)
+    legend.BorderOn()
+    legend.GetBoxProperty().SetColor(0.6, 0.6, 0.6)
+    legend.SetPadding(6)
+    height = row * len(entries) + 0.02
+    legend.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+    legend.GetPositionCoordinate().SetValue(x, y_top - height)
+    legend.GetPosition2Coordinate().SetCoordinateSystemToNormalizedViewport()
+    legend.GetPosition2Coordinate().SetValue(width, height)
+    p.add_actor(legend, reset_camera=False, pickable=False)
+
+
+def _add_scalar_bar(p: pv.Plotter, actor: Any, title: str, frame: _Frame, fmt: str) -> None:
+    """Vertical scalar bar for ``actor``'s colours, right of the cut and as tall."""
+    bar = p.add_scalar_bar(
+        title=title + "\n",
+        mapper=actor.mapper,
+        vertical=True,
+        position_x=min(frame.right + 0.08, 0.8),
+        position_y=frame.bottom,
+        width=0.06,
+        height=max(frame.top - frame.bottom - 0.04, 0.2),
+        n_labels=6,
+        fmt=fmt,
+        color="black",
+        title_font_size=16,
+        label_font_size=15,
+        unconstrained_font_size=True,
+    )
+    _style_text(bar.GetTitleTextProperty(), 16)
+    _style_text(bar.GetLabelTextProperty(), 15)
+    bar.GetTitleTextProperty().SetJustificationToLeft()
+
+
+@dataclass
+class _Frame:
+    """Where a y = 0 cut sits in the picture (parallel projection along +y).
+
+    Attributes:
+        bounds: ``(xmin, xmax, zmin, zmax)`` of the cut, micrometres.
+        scale: Micrometres per unit of normalized viewport height.
+        left, right, bottom, top: The cut's edges, normalized viewport coordinates.
+    """
+
+    bounds: tuple[float, float, float, float]
+    scale: float
+    left: float
+    right: float
+    bottom: float
+    top: float
+
+    @classmethod
+    def fit(
+        cls,
+        bounds: tuple[float, float, float, float],
+        box: tuple[float, float, float, float] = (0.10, 0.64, 0.13, 0.78),
+    ) -> _Frame:
+        """Fit the cut at true aspect into ``box = (x0, x1, y0, y1)`` (normalized), centred."""
+        xmin, xmax, zmin, zmax = bounds
+        width, height = max(xmax - xmin, 1e-9), max(zmax - zmin, 1e-9)
+        aspect = WINDOW_SIZE[0] / WINDOW_SIZE[1]
+        x0, x1, y0, y1 = box
+        scale = max(height / (y1 - y0), width / ((x1 - x0) * aspect))
+        half_w = 0.5 * width / (scale * aspect)
+        half_h = 0.5 * height / scale
+        cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
+        return cls(bounds, scale, cx - half_w, cx + half_w, cy - half_h, cy + half_h)
+
+    def to_view(self, x: float, z: float) -> tuple[float, float]:
+        """Normalized picture coordinates of the world point ``(x, 0, z)``."""
+        xmin, xmax, zmin, zmax = self.bounds
+        aspect = WINDOW_SIZE[0] / WINDOW_SIZE[1]
+        nx = 0.5 * (self.left + self.right) + (x - 0.5 * (xmin + xmax)) / (self.scale * aspect)
+        nz = 0.5 * (self.bottom + self.top) + (z - 0.5 * (zmin + zmax)) / self.scale
+        return nx, nz
+
+    def apply_camera(self, p: pv.Plotter) -> None:
+        """Point the camera so the cut lands on its rectangle; call after adding actors."""
+        xmin, xmax, zmin, zmax = self.bounds
+        aspect = WINDOW_SIZE[0] / WINDOW_SIZE[1]
+        cx, cz = 0.5 * (xmin + xmax), 0.5 * (zmin + zmax)
+        bx, bz = 0.5 * (self.left + self.right), 0.5 * (self.bottom + self.top)
+        fx = cx - (bx - 0.5) * self.scale * aspect
+        fz = cz - (bz - 0.5) * self.scale
+        dist = 10.0 * max(xmax - xmin, zmax - zmin, 1.0)
+        p.enable_parallel_projection()
+        p.camera.focal_point = (fx, 0.0, fz)
+        p.camera.position = (fx, -dist, fz)
+        p.camera.up = (0.0, 0.0, 1.0)
+        p.camera.parallel_scale = 0.5 * self.scale
+        p.reset_camera_clipping_range()
+
+
+def _add_rulers(p: pv.Plotter, frame: _Frame) -> None:
+    """Axes with round micrometre ticks left of (z) and below (x) a cut.
+
+    Lines and ticks are drawn in the world (plane y = 0, in front of the cut);
+    the numbers are text placed at the matching picture positions, so their
+    size does not depend on the length of the axis.
+    """
+    import pyvista as pv
+
+    xmin, xmax, zmin, zmax = frame.bounds
+    gap = 0.025 * frame.scale  # 2.5 % of the picture height, in micrometres
+    tick = 0.012 * frame.scale
+    front = -0.05 * (xmax - xmin)
+    lines: list[tuple[tuple[float, float, float], tuple[float, float, float]]] = []
+    labels: list[tuple[str, tuple[float, float], str, str]] = []
+
+    ticks = _round_ticks(zmin, zmax, 6)
+    xa = xmin - gap
+    lines.append(((xa, front, zmin), (xa, front, zmax)))
+    if ticks is not None:
+        a, b, n = ticks
+        for z in np.linspace(a, b, n):
+            lines.append(((xa - tick, front, z), (xa, front, z)))
+            nx, nz = frame.to_view(xa - 1.6 * tick, z)
+            labels.append((f"{z:.0f}", (nx, nz), "right", "center"))
+    ticks = _round_ticks(xmin, xmax, 3)
+    za = zmin - gap
+    lines.append(((xmin, front, za), (xmax, front, za)))
+    if ticks is not None:
+        a, b, n = ticks
+        for x in np.linspace(a, b, n):
+            lines.append(((x, front, za - tick), (x, front, za)))
+            nx, nz = frame.to_view(x, za - 1.6 * tick)
+            labels.append((f"{x:.0f}", (nx, nz), "center", "top"))
+    for pa, pb in lines:
+        p.add_mesh(pv.Line(pa, pb), color="black", line_width=1.5, lighting=False,
+                   reset_camera=False)
+    nx, nz = frame.to_view(xa, zmax)
+    labels.append(("z (µm)", (nx, nz + 0.025), "center", "bottom"))
+    nx, nz = frame.to_view(0.5 * (xmin + xmax), za)
+    labels.append(("x (µm)", (nx, nz - 0.05), "center", "top"))
+    for text, pos, horizontal, vertical in labels:
+        actor = p.add_text(text, position=pos, viewport=True, font_size=12)
+        _style_text(actor.prop)
+        actor.prop.justification_horizontal = horizontal
+        actor.prop.justification_vertical = vertical
+
+
+def _setup_cut(p: pv.Plotter, snap: Snapshot, cut: pv.DataSet, centre: float = 0.4) -> _Frame:
+    """Fit a cut into the picture and draw rulers with round micrometre ticks.
+
+    Args:
+        p: The plotter.
+        snap: The snapshot (for the crop depth).
+        cut: The cropped cut.
+        centre: Normalized horizontal position of the cut's centre.
+
+    Returns:
+        Where the cut sits in the picture; call its ``apply_camera`` last.
+    """
+    xmin, xmax, _, _, zmin, zmax = cut.bounds
+    zmin = max(zmin, snap.z_crop)
+    half = min(centre - 0.08, 0.92 - centre)
+    frame = _Frame.fit((xmin, xmax, zmin, zmax), (centre - half, centre + half, 0.13, 0.78))
+    _add_rulers(p, frame)
+    return frame
+
+
+def _add_interfaces(p: pv.Plotter, snap: Snapshot, cut: pv.DataSet, color: str) -> None:
+    """Draw the layer interfaces (horizontal lines at the layer bottoms) on a cut."""
+    import pyvista as pv
+
+    xmin, xmax = cut.bounds[0], cut.bounds[1]
+    lift = 0.01 * (xmax - xmin)
+    for z in snap.interface_depths():
+        if z < snap.z_crop:
+            continue
+        line = pv.Line((xmin, -lift, z), (xmax, -lift, z))
+        p.add_mesh(line, color=color, line_width=1.5, lighting=False, reset_camera=False)
+
+
+def _screenshot(p: pv.Plotter, path: Path) -> Path:
+    """Save the plotter's picture to ``path`` and close it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        p.screenshot(str(path))
+    finally:
+        p.close()
+    logger.info("wrote %s", path)
+    return path
+
+
+# --------------------------------------------------------------------------- pictures
+
+
+def render_temperature(snap: Snapshot, out_dir: Path) -> Path | None:
+    """Cut y = 0 coloured by the temperature at the end of the pulse.
+
+    Falls back to the peak temperature if the end-of-pulse array is missing.
+
+    Args:
+        snap: The loaded snapshot.
+        out_dir: Directory for the PNG.
+
+    Returns:
+        Path of ``temperature_end_of_pulse.png``, or None if there is nothing to show.
+    """
+    name, title = "temperature_end_of_pulse_C", "Temperature at the end of the pulse"
+    if not snap.has_point(name):
+        name, title = "temperature_peak_C", "Peak temperature (end-of-pulse field missing)"
+        if not snap.has_point(name):
+            logger.warning("no temperature array in the snapshot: skipping %s", TEMPERATURE_PNG)
+            return None
+        logger.warning("no temperature_end_of_pulse_C: %s shows the peak temperature",
+                       TEMPERATURE_PNG)
+    cut = _cut(snap)
+    if cut is None:
+        return None
+    pulse = _as_float(snap.meta.get("pulse_end_ms"))
+    values = np.asarray(cut.point_data[name], dtype=float)
+    tmin, tmax = float(np.nanmin(values)), float(np.nanmax(values))
+    sub = "vertical cut through the column axis (y = 0)"
+    if pulse is not None and name == "temperature_end_of_pulse_C":
+        sub = f"t = {pulse:g} ms, " + sub
+    sub += f"\nmax in view {tmax:.0f} °C; thin grey lines: layer interfaces"
+
+    p = _new_plotter()
+    actor = p.add_mesh(cut, scalars=name, cmap="inferno", clim=[tmin, max(tmax, tmin + 1e-6)],
+               show_scalar_bar=False, lighting=False)
+    _add_interfaces(p, snap, cut, color="#bdbdbd")
+    frame = _setup_cut(p, snap, cut, centre=0.44)
+    _add_scalar_bar(p, actor, "Temperature (°C)", frame, "%.0f")
+    _add_titles(p, title, sub)
+    frame.apply_camera(p)
+    return _screenshot(p, out_dir / TEMPERATURE_PNG)
+
+
+def render_damage(snap: Snapshot, out_dir: Path) -> Path | None:
+    """Cut y = 0 coloured by layer with the Omega = 1 contours of collagen and cells.
+
+    Args:
+        snap: The loaded snapshot.
+        out_dir: Directory for the PNG.
+
+    Returns:
+        Path of ``damage_contours.png``, or None if the cut is empty.
+    """
+    cut = _cut(snap)
+    if cut is None:
+        return None
+    p = _new_plotter()
+    legend: list[tuple[str, str, str]] = []
+    if snap.has_cell("layer"):
+        names = snap.layer_names()
+        rgb, present = _layer_rgb(cut.cell_data["layer"])
+        cut.cell_data["layer_rgb"] = rgb
+        p.add_mesh(cut, scalars="layer_rgb", rgb=True, show_scalar_bar=False, lighting=False)
+        legend += [
+            (_pretty_layer(names[i]) if i < len(names) else f"layer {i}", _layer_color(i), "patch")
+            for i in present
+        ]
+    else:
+        logger.warning("no 'layer' cell array: damage cut drawn in plain grey")
+        p.add_mesh(cut, color="#dddddd", lighting=False)
+    _add_interfaces(p, snap, cut, color="#8a8a8a")
+
+    lift = 0.02 * (cut.bounds[1] - cut.bounds[0])
+    notes = []
+    for scalars, label, color, field_name in (
+        (_LOG_COLLAGEN, "Ω collagen = 1: coagulation column", COLLAGEN_COLOR, "omega_collagen"),
+        (_LOG_CELL, "Ω cell = 1: necrosis", NECROSIS_COLOR, "omega_cell"),
+    ):
+        if not snap.has_point(scalars):
+            notes.append(f"no {field_name} field")
+            logger.warning("no %s point array: no contour in %s", field_name, DAMAGE_PNG)
+            continue
+        line = _contour(cut, scalars)
+        if line is None:
+            notes.append(f"no {_omega(label.split(':')[0])} contour: {field_name} < 1 in view"
+                         if np.nanmax(cut.point_data[scalars]) < 0.0
+                         else f"no contour of {field_name}: Ω ≥ 1 everywhere in view")
+            continue
+        p.add_mesh(_toward_camera(line, lift), color=color, line_width=5, lighting=False,
+                   reset_camera=False)
+        legend.append((_omega(label), color, "line"))
+    frame = _setup_cut(p, snap, cut, centre=0.3)
+    _add_legend(p, legend, x=min(frame.right + 0.07, 0.62), y_top=0.78,
+                width=0.97 - min(frame.right + 0.07, 0.62))
+    sub = "vertical cut through the column axis (y = 0), coloured by skin layer"
+    if notes:
+        sub += "\n" + "; ".join(_omega(n) for n in notes)
+    _add_titles(p, _omega("Thermal damage: Ω = 1 contours"), sub)
+    frame.apply_camera(p)
+    return _screenshot(p, out_dir / DAMAGE_PNG)
+
+
+def render_von_mises(snap: Snapshot, out_dir: Path) -> Path | None:
+    """Cut y = 0 coloured by the von Mises stress, warped by the displacement.
+
+    The in-plane displacement is magnified so that its largest value shows as
+    about 8 % of the block width; the factor is stated in the title and the
+    undeformed outline is drawn in grey.
+
+    Args:
+        snap: The loaded snapshot.
+        out_dir: Directory for the PNG.
+
+    Returns:
+        Path of ``von_mises.png``, or None if there is no stress field.
+    """
+    name = "von_mises_kPa"
+    if not snap.has_cell(name):
+        logger.warning("no %s cell array: skipping %s", name, VON_MISES_PNG)
+        return None
+    cut = _cut(snap)
+    if cut is None:
+        return None
+    sub = "vertical cut through the column axis (y = 0)"
+    outline = cut.extract_surface(algorithm=None).extract_feature_edges(
+        boundary_edges=True, feature_edges=False, manifold_edges=False, non_manifold_edges=False
+    )
+    shown = cut
+    if snap.has_point("displacement_um"):
+        u = np.nan_to_num(np.asarray(cut.point_data["displacement_um"], dtype=float)).copy()
+        u[:, 1] = 0.0  # keep the cut in its plane
+        umax = float(np.max(np.linalg.norm(u, axis=1))) if u.size else 0.0
+        width = cut.bounds[1] - cut.bounds[0]
+        if umax > 0.0 and math.isfinite(umax):
+            factor = _nice_factor(0.08 * width / umax)
+            cut.point_data["_u_inplane"] = u
+            shown = cut.warp_by_vector("_u_inplane", factor=factor)
+            title = f"von Mises stress on the deformed shape, displacement ×{_fmt_factor(factor)}"
+            sub += (f"\nlargest in-plane displacement {umax:.3g} µm;"
+                    " grey line: undeformed outline")
+        else:
+            title = "von Mises stress (displacement is zero)"
+    else:
+        title = "von Mises stress (no displacement field: undeformed shape)"
+
+    smax = float(np.nanmax(cut.cell_data[name])) if cut.n_cells else 0.0
+    p = _new_plotter()
+    actor = p.add_mesh(shown, scalars=name, cmap="viridis", clim=[0.0, smax if smax > 0 else 1.0],
+               show_scalar_bar=False, lighting=False)
+    lift = 0.02 * (cut.bounds[1] - cut.bounds[0])
+    if outline.n_points and shown is not cut:
+        p.add_mesh(_toward_camera(outline, lift), color="#888888", line_width=1.5,
+                   lighting=False, reset_camera=False)
+    frame = _setup_cut(p, snap, cut, centre=0.44)
+    _add_scalar_bar(p, actor, "von Mises stress (kPa)", frame, "%.3g")
+    _add_titles(p, title, sub)
+    frame.apply_camera(p)
+    return _screenshot(p, out_dir / VON_MISES_PNG)
+
+
+def render_overview(snap: Snapshot, out_dir: Path) -> Path | None:
+    """3D view of the top of the block, one quadrant removed, with the collagen isosurface.
+
+    The quadrant x > 0, y < 0 is cut away to show the inside; faces are
+    coloured by layer and the collagen Omega = 1 isosurface is drawn in a
+    solid colour.
+
+    Args:
+        snap: The loaded snapshot.
+        out_dir: Directory for the PNG.
+
+    Returns:
+        Path of ``overview_3d.png``.
+    """
+    xmin, xmax, ymin, ymax, zmin, zmax = snap.bounds
+    z_low = snap.z_crop
+    pad = 1.0 + 1e-3 * (xmax - xmin)
+    top = snap.mesh
+    if z_low > zmin:
+        top = top.clip_box((xmin - pad, xmax + pad, ymin - pad, ymax + pad, z_low, zmax + pad),
+                           invert=False)
+    x0 = 0.0 if xmin < 0.0 < xmax else 0.5 * (xmin + xmax)
+    y0 = 0.0 if ymin < 0.0 < ymax else 0.5 * (ymin + ymax)
+    block = top.clip_box((x0, xmax + pad, ymin - pad, y0, z_low - pad, zmax + pad), invert=True)
+
+    p = _new_plotter()
+    legend: list[tuple[str, str, str]] = []
+    shading = {"ambient": 0.6, "diffuse": 0.45, "specular": 0.0}
+    if "layer" in block.cell_data:
+        rgb, present = _layer_rgb(block.cell_data["layer"])
+        block.cell_data["layer_rgb"] = rgb
+        p.add_mesh(block, scalars="layer_rgb", rgb=True, show_scalar_bar=False, **shading)
+        names = snap.layer_names()
+        legend += [
+            (_pretty_layer(names[i]) if i < len(names) else f"layer {i}", _layer_color(i), "patch")
+            for i in present
+        ]
+    else:
+        p.add_mesh(block, color="#f2cfa6", **shading)
+    p.add_mesh(top.outline(), color="#777777", line_width=1)
+
+    sub = f"top {zmax - z_low:.0f} µm of the block, quadrant x > 0, y < 0 cut away"
+    iso = _contour(top, _LOG_COLLAGEN) if _LOG_COLLAGEN in top.point_data else None
+    if iso is not None:
+        p.add_mesh(iso, color=ISOSURFACE_COLOR, smooth_shading=True, ambient=0.3, diffuse=0.8,
+                   specular=0.3)
+        legend.append((_omega("Ω collagen = 1: coagulation column"), ISOSURFACE_COLOR, "patch"))
+    elif _LOG_COLLAGEN not in top.point_data:
+        sub += "\nno omega_collagen field: no isosurface"
+    else:
+        sub += _omega("\nno collagen damage in view (Ω < 1 everywhere): no isosurface")
+    _add_legend(p, legend, x=0.62, y_top=0.80, width=0.36, row=0.05)
+    _add_titles(p, _omega("3D overview: layers and the collagen Ω = 1 isosurface"), sub)
+    p.add_axes(color="black", xlabel="x", ylabel="y", zlabel="z", line_width=3)
+
+    # Perspective camera from the open quadrant, fitted to the bounding sphere
+    # of the shown block (left part of the picture; the legend is on the right).
+    centre = np.array([0.5 * (xmin + xmax), 0.5 * (ymin + ymax), 0.5 * (z_low + zmax)])
+    radius = 0.5 * math.dist((xmin, ymin, z_low), (xmax, ymax, zmax))
+    direction = np.array([1.0, -1.25, 0.75])
+    direction /= np.linalg.norm(direction)
+    view_angle = 30.0
+    dist = radius / math.sin(math.radians(0.5 * view_angle)) * 1.2
+    p.camera.view_angle = view_angle
+    # Move the block left (screen right is along x + y here) and a little down.
+    shift = 0.3 * radius * np.array([1.0, 1.0, 0.0]) / math.sqrt(2) + np.array(
+        [0.0, 0.0, 0.08 * radius]
+    )
+    p.camera.focal_point = tuple(centre + shift)
+    p.camera.position = tuple(np.array(p.camera.focal_point) + dist * direction)
+    p.camera.up = (0.0, 0.0, 1.0)
+    p.reset_camera_clipping_range()
+    return _screenshot(p, out_dir / OVERVIEW_PNG)
+
+
+def read_probes(path: Path) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]] | None:
+    """Parse ``probes.csv``.
+
+    Args:
+        path: The CSV file (header ``time_ms,<probe>_T_C,<probe>_omega_cell,...``).
+
+    Returns:
+        ``(time_ms, {probe: {quantity: values}})`` with quantity one of
+        ``T_C``, ``omega_cell``, ``omega_collagen`` (or any other suffix), or
+        None if the file is missing or has no usable data.
+    """
+    if not path.is_file():
+        return None
+    try:
+        with path.open(newline="") as fh:
+            rows = list(csv.reader(fh))
+    except OSError:
+        logger.warning("could not read %s", path)
+        return None
+    rows = [r for r in rows if r and any(c.strip() for c in r)]
+    if len(rows) < 2:
+        logger.warning("%s has no data rows", path)
+        return None
+    header = [h.strip() for h in rows[0]]
+    data = np.full((len(rows) - 1, len(header)), np.nan)
+    for i, row in enumerate(rows[1:]):
+        for j, cell in enumerate(row[: len(header)]):
+            data[i, j] = _as_float(cell) if _as_float(cell) is not None else np.nan
+    tcol = next((j for j, h in enumerate(header) if h.lower().startswith("time")), 0)
+    time = data[:, tcol]
+    probes: dict[str, dict[str, np.ndarray]] = {}
+    suffixes = ("_T_C", "_omega_collagen", "_omega_cell")
+    for j, h in enumerate(header):
+        if j == tcol:
+            continue
+        for suf in suffixes:
+            if h.endswith(suf):
+                probes.setdefault(h[: -len(suf)], {})[suf[1:]] = data[:, j]
+                break
+        else:
+            probe, _, qty = h.rpartition("_")
+            probes.setdefault(probe or h, {})[qty or h] = data[:, j]
+    return time, probes
+
+
+def render_probes(result_dir: Path, out_dir: Path, pulse_end_ms: float | None = None) -> Path | None:
+    """Temperature (and damage, if present) against time at each probe.
+
+    Args:
+        result_dir: The results directory holding ``probes.csv``.
+        out_dir: Directory for the PNG.
+        pulse_end_ms: End of the laser pulse, marked by a vertical line if known.
+
+    Returns:
+        Path of ``probes.png``, or None if there is no probe file.
+    """
+    parsed = read_probes(Path(result_dir) / "probes.csv")
+    if parsed is None:
+        logger.warning("no usable probes.csv in %s: skipping %s", result_dir, PROBES_PNG)
+        return None
+    time, probes = parsed
+    temps = {k: v["T_C"] for k, v in probes.items() if "T_C" in v}
+    damage = {
+        (k, q): v[q] for k, v in probes.items() for q in ("omega_collagen", "omega_cell") if q in v
+    }
+    if not temps and not damage:
+        logger.warning("probes.csv has no temperature or damage columns: skipping %s", PROBES_PNG)
+        return None
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    ncols = 2 if damage else 1
+    fig = Figure(figsize=(WINDOW_SIZE[0] / 100, WINDOW_SIZE[1] / 100), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    positive = time > 0
+    logx = bool(np.count_nonzero(positive) >= 2) and (
+        np.nanmax(time[positive]) / np.nanmin(time[positive]) > 20.0
+    )
+    mask = positive if logx else np.isfinite(time)
+    import matplotlib as mpl
+
+    cycle = mpl.colormaps["tab10"].colors
+    colors = {name: cycle[i % len(cycle)] for i, name in enumerate(probes)}
+
+    ax = axes[0]
+    for name, values in temps.items():
+        ax.plot(time[mask], values[mask], lw=2, color=colors[name], label=name)
+    ax.set_title("Temperature at the probes")
+    ax.set_ylabel("Temperature (°C)")
+    if damage:
+        ax2 = axes[1]
+        for (name, qty), values in damage.items():
+            ls = "-" if qty == "omega_collagen" else "--"
+            y = np.clip(values[mask], OMEGA_FLOOR, None)
+            ax2.plot(time[mask], y, ls=ls, lw=2, color=colors[name],
+                     label=f"{name} {qty.replace('omega_', 'Ω ')}")
+        ax2.set_yscale("log")
+        ax2.axhline(1.0, color="k", lw=1, alpha=0.6)
+        ax2.text(0.01, 1.0, " Ω = 1", transform=ax2.get_yaxis_transform(), va="bottom")
+        ax2.set_title("Damage integral at the probes (solid: collagen, dashed: cell)")
+        ax2.set_ylabel("Ω (dimensionless)")
+        lo, hi = ax2.get_ylim()
+        ax2.set_ylim(max(lo, 1e-12), hi)
+    for a in axes:
+        if logx:
+            a.set_xscale("log")
+        a.set_xlabel("Time (ms)" + (", log scale" if logx else ""))
+        a.grid(True, which="major", alpha=0.4)
+        if pulse_end_ms is not None and (not logx or pulse_end_ms > 0):
+            a.axvline(pulse_end_ms, color="0.3", ls=":", lw=1.5, label="end of pulse")
+        a.legend(fontsize=8, loc="best")
+    fig.suptitle("Probe histories", fontsize=14)
+    fig.tight_layout()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / PROBES_PNG
+    fig.savefig(path, dpi=100, facecolor="white")
+    logger.info("wrote %s", path)
+    return path
+
+
+def render_all(result_dir: Path) -> list[Path]:
+    """Make every picture of a finished run.
+
+    Call on one MPI rank only. Each picture is made independently: a missing
+    input or a failure in one picture is logged and the others are still made.
+
+    Args:
+        result_dir: The results directory written by the solver.
+
+    Returns:
+        Paths of the PNG files written into ``result_dir/renders/``.
+    """
+    result_dir = Path(result_dir)
+    out_dir = result_dir / RENDERS_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    try:
+        snap = load_snapshot(result_dir)
+    except Exception:  # noqa: BLE001 - never let a picture stop the run
+        logger.exception("could not load the field snapshot")
+        snap = None
+    if snap is not None:
+        for func in (render_temperature, render_damage, render_von_mises, render_overview):
+            try:
+                path = func(snap, out_dir)
+            except Exception:  # noqa: BLE001
+                logger.exception("%s failed", func.__name__)
+                continue
+            if path is not None:
+                written.append(path)
+
+    pulse = _as_float(snap.meta.get("pulse_end_ms")) if snap is not None else None
+    if pulse is None:
+        pulse = _pulse_end_from_json(result_dir)
+    try:
+        path = render_probes(result_dir, out_dir, pulse)
+    except Exception:  # noqa: BLE001
+        logger.exception("render_probes failed")
+        path = None
+    if path is not None:
+        written.append(path)
+    return written
+
+
+def _pulse_end_from_json(result_dir: Path) -> float | None:
+    """``pulse_end_ms`` from ``fields/snapshot.json`` without loading the mesh."""
+    js = Path(result_dir) / "fields" / "snapshot.json"
+    try:
+        return _as_float(json.loads(js.read_text()).get("pulse_end_ms"))
+    except (OSError, ValueError, AttributeError):
+        return None

@@ -1,0 +1,323 @@
+"""Pictures and HTML report of a (synthetic) finished run."""
+
+from mpi4py import MPI
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fem.render import (
+    DAMAGE_PNG,
+    OVERVIEW_PNG,
+    PROBES_PNG,
+    TEMPERATURE_PNG,
+    VON_MISES_PNG,
+    read_probes,
+    render_all,
+)
+from fem.report import write_report, write_study_report
+
+pytestmark = [
+    pytest.mark.serial,
+    pytest.mark.skipif(MPI.COMM_WORLD.size > 1, reason="rendering runs on one rank only"),
+]
+
+LAYERS = [
+    ("stratum_corneum", 0.0, 15.0),
+    ("epidermis", 15.0, 80.0),
+    ("papillary_dermis", 80.0, 300.0),
+    ("reticular_dermis", 300.0, 1800.0),
+    ("hypodermis", 1800.0, 2265.0),
+]
+HALF_WIDTH = 158.1
+DEPTH = 2265.0
+COLUMN_RADIUS = 100.0
+COLUMN_DEPTH = 900.0
+PULSE_END_MS = 3.0
+
+METRICS = {
+    "mtz_depth_um": 898.7,
+    "mtz_width_um": 201.3,
+    "necrosis_depth_um": 1003.2,
+    "necrosis_width_um": 262.9,
+    "mend_width_um": 190.0,
+    "ablation_depth_um": 0.0,
+    "peak_temperature_C": 287.123456,
+    "coverage_percent": 31.42,
+    "spared_volume_percent": 68.58,
+    "absorbed_energy_J": 0.0123456,
+    "delivered_energy_J": 0.0125,
+    "energy_balance_error": 1.234e-4,
+    "source_energy_error": 2.0e-6,
+    "tightening_area_percent": 4.2,
+    "linear_contraction_percent": 2.1,
+    "max_von_mises_kPa": 153.7,
+    "dofs": 123456,
+    "ranks": 4,
+    "wall_time_s": 61.5,
+}
+
+
+def _synthetic_mesh(n_xy: int, n_z: int, seams: bool = True):
+    """A tetrahedral block in micrometres with analytic MTZ-like fields.
+
+    Args:
+        n_xy: Points across the block in x and y.
+        n_z: Points through the depth.
+        seams: Split the block in two at x = 0 without merging the seam
+            points, like a mesh written from several MPI partitions.
+    """
+    import pyvista as pv
+
+    spacing = (2 * HALF_WIDTH / (n_xy - 1), 2 * HALF_WIDTH / (n_xy - 1), DEPTH / (n_z - 1))
+    grid = pv.ImageData(
+        dimensions=(n_xy, n_xy, n_z), spacing=spacing, origin=(-HALF_WIDTH, -HALF_WIDTH, -DEPTH)
+    )
+    mesh = grid.triangulate()
+    if seams:
+        left = mesh.cell_centers().points[:, 0] < 0.0
+        mesh = pv.merge(
+            [mesh.extract_cells(np.flatnonzero(left)), mesh.extract_cells(np.flatnonzero(~left))],
+            merge_points=False,
+        )
+    mesh = mesh.cast_to_unstructured_grid()
+    x, y, z = mesh.points.T
+    r2 = x**2 + y**2
+    d = -z
+    t_pulse = 37.0 + 260.0 * np.exp(-r2 / COLUMN_RADIUS**2) * np.exp(-d / 600.0)
+    mesh.point_data["temperature_end_of_pulse_C"] = t_pulse
+    mesh.point_data["temperature_peak_C"] = t_pulse + 5.0
+    mesh.point_data["temperature_end_C"] = 37.0 + 0.2 * (t_pulse - 37.0)
+    # ln(omega) crosses 0 on ellipses: the coagulation column (r = 100, depth 900)
+    # and the wider, deeper necrosis zone (r = 130, depth 1000); omega up to ~1e30.
+    arg_col = 69.0 * (1.0 - r2 / COLUMN_RADIUS**2 - (d / COLUMN_DEPTH) ** 2)
+    arg_cell = 69.0 * (1.0 - r2 / 130.0**2 - (d / 1000.0) ** 2)
+    mesh.point_data["omega_collagen"] = np.exp(np.clip(arg_col, -700, 69))
+    mesh.point_data["omega_cell"] = np.exp(np.clip(arg_cell, -700, 69))
+    r = np.sqrt(r2) + 1e-9
+    mag = 3.0 * np.exp(-((np.sqrt(r2) - COLUMN_RADIUS) ** 2) / 80.0**2) * np.exp(-d / 800.0)
+    mesh.point_data["displacement_um"] = np.column_stack([-mag * x / r, -mag * y / r, 0.5 * mag])
+
+    c = mesh.cell_centers().points
+    cr = np.hypot(c[:, 0], c[:, 1])
+    cd = -c[:, 2]
+    layer = np.zeros(mesh.n_cells, dtype=np.int32)
+    for i, (_, top, _bottom) in enumerate(LAYERS):
+        layer[cd >= top] = i
+    mesh.cell_data["layer"] = layer
+    mesh.cell_data["in_column"] = ((cr < COLUMN_RADIUS) & (cd < COLUMN_DEPTH)).astype(np.int32)
+    mesh.cell_data["von_mises_kPa"] = 150.0 * np.exp(-((cr - COLUMN_RADIUS) ** 2) / 60.0**2) * (
+        np.exp(-cd / 700.0)
+    )
+    return mesh
+
+
+def make_result_dir(
+    root: Path,
+    n_xy: int = 11,
+    n_z: int = 31,
+    probes: bool = True,
+    provenance: bool = True,
+) -> Path:
+    """Write a synthetic results directory like the solver's into ``root``.
+
+    Returns:
+        The results directory.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    fields = root / "fields"
+    fields.mkdir(exist_ok=True)
+    _synthetic_mesh(n_xy, n_z).save(fields / "snapshot.vtu")
+    meta = {
+        "layers": [{"name": n, "top_um": t, "bottom_um": b} for n, t, b in LAYERS],
+        "cell_size_um": [2 * HALF_WIDTH, 2 * HALF_WIDTH],
+        "depth_um": DEPTH,
+        "column_radius_um": COLUMN_RADIUS,
+        "column_depth_um": COLUMN_DEPTH,
+        "pulse_end_ms": PULSE_END_MS,
+        "end_ms": 100.0,
+        "title": "Synthetic MTZ <test> & co",
+    }
+    (fields / "snapshot.json").write_text(json.dumps(meta, indent=2))
+    (root / "metrics.json").write_text(json.dumps(METRICS, indent=2))
+    (root / "case.toml").write_text(
+        'title = "Synthetic MTZ from case.toml"\n\n[laser]\nenergy_mJ = 12.5\n'
+        'note = "a <b>bold</b> & unescaped string"\n'
+    )
+    if probes:
+        t = np.concatenate([[0.0], np.geomspace(0.01, 100.0, 60)])
+        heat = np.where(t <= PULSE_END_MS, t / PULSE_END_MS, np.exp(-(t - PULSE_END_MS) / 15.0))
+        cols = {"time_ms": t}
+        for i, (depth, amp) in enumerate([(0, 260.0), (200, 180.0), (500, 110.0)]):
+            name = f"p{i}_z-{depth}um"
+            temp = 37.0 + amp * heat
+            cols[f"{name}_T_C"] = temp
+            dose = np.cumsum(np.exp((temp - 37.0) / 25.0)) * 1e-3
+            cols[f"{name}_omega_cell"] = dose * 3.0
+            cols[f"{name}_omega_collagen"] = dose
+        header = ",".join(cols)
+        body = np.column_stack(list(cols.values()))
+        np.savetxt(root / "probes.csv", body, delimiter=",", header=header, comments="", fmt="%.8g")
+    if provenance:
+        prov = {
+            "versions": {"dolfinx": "0.11.0", "petsc": "3.24.0", "python": "3.12.1"},
+            "git_commit": "0123456789abcdef",
+            "ranks": 4,
+            "dofs": 123456,
+            "phases_s": {
+                "mesh": 1.2,
+                "heat": 30.1,
+                "damage": 2.3,
+                "mechanics": 20.4,
+                "output": 3.3,
+                "render": 4.2,
+            },
+            "total": 61.5,
+        }
+        (root / "provenance.json").write_text(json.dumps(prov, indent=2))
+    return root
+
+
+def _assert_real_picture(path: Path) -> None:
+    """The PNG exists, is not tiny and is not a single flat colour."""
+    from PIL import Image
+
+    assert path.is_file(), path
+    assert path.stat().st_size > 5_000, (path, path.stat().st_size)
+    pixels = np.asarray(Image.open(path).convert("RGB"), dtype=float)
+    assert pixels.shape[0] > 300 and pixels.shape[1] > 300
+    assert pixels.std() > 5.0, (path, pixels.std())
+    # More than a couple of colours: there is an actual picture, not just a title.
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 50, path
+
+
+ALL_PNGS = (TEMPERATURE_PNG, DAMAGE_PNG, VON_MISES_PNG, OVERVIEW_PNG, PROBES_PNG)
+
+
+@pytest.fixture(scope="module")
+def full_result(tmp_path_factory) -> Path:
+    """A complete synthetic result, rendered and reported once for the module."""
+    root = make_result_dir(tmp_path_factory.mktemp("result"))
+    render_all(root)
+    write_report(root)
+    return root
+
+
+def test_render_all_writes_every_picture(full_result: Path) -> None:
+    renders = sorted(p.name for p in (full_result / "renders").glob("*.png"))
+    assert renders == sorted(ALL_PNGS)
+    for name in ALL_PNGS:
+        _assert_real_picture(full_result / "renders" / name)
+    # The solver's field directory is read only.
+    assert sorted(p.name for p in (full_result / "fields").iterdir()) == [
+        "snapshot.json",
+        "snapshot.vtu",
+    ]
+
+
+def test_render_all_returns_paths(tmp_path: Path) -> None:
+    root = make_result_dir(tmp_path / "r", n_xy=7, n_z=15, probes=False)
+    paths = render_all(root)
+    assert {p.name for p in paths} == set(ALL_PNGS) - {PROBES_PNG}
+    assert all(p.parent == root / "renders" and p.is_file() for p in paths)
+
+
+def test_report_mentions_renders_and_metrics(full_result: Path) -> None:
+    html = (full_result / "report.html").read_text(encoding="utf-8")
+    assert html.lstrip().lower().startswith("<!doctype html>")
+    assert "<html" in html and "</html>" in html
+    assert not (full_result / "report.html.tmp").exists()
+    for name in ALL_PNGS:
+        assert f"renders/{name}" in html
+    for key in METRICS:
+        assert key in html
+    # Units from the key suffixes, 4 significant digits.
+    assert "µm" in html and "°C" in html and "kPa" in html and "%" in html
+    assert "287.1" in html and "287.12" not in html
+    # Title from snapshot.json, HTML-escaped; case.toml shown escaped.
+    assert "Synthetic MTZ &lt;test&gt; &amp; co" in html
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html and "<b>bold</b>" not in html
+    # Provenance: versions and phase times.
+    assert "dolfinx" in html and "0.11.0" in html and "mechanics" in html
+    assert "0123456789abcdef" in html
+    # No network resources.
+    assert "http://" not in html and "https://" not in html
+
+
+def test_missing_inputs_degrade_gracefully(tmp_path: Path, caplog) -> None:
+    root = make_result_dir(tmp_path / "r", n_xy=7, n_z=15, probes=False, provenance=False)
+    (root / "fields" / "snapshot.json").unlink()
+    with caplog.at_level(logging.WARNING):
+        paths = render_all(root)
+        report = write_report(root)
+    names = {p.name for p in paths}
+    assert PROBES_PNG not in names
+    assert TEMPERATURE_PNG in names and DAMAGE_PNG in names
+    html = report.read_text(encoding="utf-8")
+    assert "</html>" in html
+    assert "renders/probes.png" not in html
+    # Title falls back to case.toml.
+    assert "Synthetic MTZ from case.toml" in html
+    assert any("probes" in r.getMessage() for r in caplog.records)
+
+
+def test_missing_fields_and_arrays(tmp_path: Path) -> None:
+    import pyvista as pv
+
+    root = make_result_dir(tmp_path / "r", n_xy=7, n_z=15)
+    vtu = root / "fields" / "snapshot.vtu"
+    mesh = pv.read(vtu)
+    for name in ("temperature_end_of_pulse_C", "omega_cell", "displacement_um"):
+        del mesh.point_data[name]
+    # No damage anywhere: the contour and isosurface are empty.
+    mesh.point_data["omega_collagen"] = np.zeros(mesh.n_points)
+    mesh.save(vtu)
+    paths = {p.name for p in render_all(root)}
+    assert paths == set(ALL_PNGS)
+    for name in ALL_PNGS:
+        _assert_real_picture(root / "renders" / name)
+
+    vtu.unlink()
+    (root / "metrics.json").unlink()
+    paths = render_all(root)
+    assert [p.name for p in paths] == [PROBES_PNG]
+    html = write_report(root).read_text(encoding="utf-8")
+    assert "</html>" in html
+
+
+def test_empty_dir_does_not_crash(tmp_path: Path) -> None:
+    assert render_all(tmp_path) == []
+    html = write_report(tmp_path).read_text(encoding="utf-8")
+    assert tmp_path.name in html and "</html>" in html
+
+
+def test_read_probes_generic(tmp_path: Path) -> None:
+    path = tmp_path / "probes.csv"
+    path.write_text("time_ms,a_T_C,a_omega_cell,b_z-10um_T_C\n0,37,0,37\n1,40,nan,39\n")
+    time, probes = read_probes(path)
+    np.testing.assert_allclose(time, [0.0, 1.0])
+    assert set(probes) == {"a", "b_z-10um"}
+    np.testing.assert_allclose(probes["b_z-10um"]["T_C"], [37.0, 39.0])
+    assert np.isnan(probes["a"]["omega_cell"][1])
+
+
+def test_study_report(tmp_path: Path) -> None:
+    import matplotlib.image
+
+    plot = tmp_path / "plots" / "depth.png"
+    plot.parent.mkdir()
+    matplotlib.image.imsave(plot, np.random.default_rng(0).random((20, 30)))
+    rows = [
+        {"case": "low", "energy_mJ": 5.0, "mtz_depth_um": 412.345678},
+        {"case": "high <x>", "energy_mJ": 20.0, "mtz_depth_um": 1204.5, "note": "only here"},
+    ]
+    out = write_study_report(tmp_path, rows, [plot])
+    assert out == tmp_path / "report.html"
+    html = out.read_text(encoding="utf-8")
+    assert "</html>" in html and "plots/depth.png" in html
+    assert "412.3" in html and "412.34" not in html
+    assert "high &lt;x&gt;" in html and "note" in html
+    assert not (tmp_path / "report.html.tmp").exists()
