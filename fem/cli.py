@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             for k in keys:
                 if k in metrics:
                     log.info("  %-26s %10.4g", k, metrics[k])
-            log.info("wrote %s", out / "report.html")
+            log.info("wrote %s", out / ("report.html" if case.render else "metrics.json"))
         return EXIT_OK
     except SolverError as e:
         if comm.rank == 0:

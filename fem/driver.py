@@ -126,7 +126,7 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
 
     with timer("output"):
         if comm.rank == 0 and probes is not None:
-            names = [f"p{i}_z{p[2] * 1e6:+.0f}um" for i, p in enumerate(case.probes)]
+            names = [f"p{i}_z{int(round(p[2] * 1e6))}um" for i, p in enumerate(case.probes)]
             io.write_probes_csv(out / "probes.csv", names, list(damage), hist.probe_times,
                                 hist.probe_values)
         if case.write_fields:

@@ -29,7 +29,7 @@ def locate_in_tetrahedra(domain: mesh.Mesh, candidates, pts: np.ndarray,
     if cand.size == 0:
         return cell_of
     x = domain.geometry.x
-    nodes = domain.geometry.dofmap[cand]  # (pairs, 4)
+    nodes = domain.geometry.dofmaps[0][cand]  # (pairs, 4)
     v0 = x[nodes[:, 0]]
     J = np.stack([x[nodes[:, i]] - v0 for i in (1, 2, 3)], axis=2)  # columns: edges
     lam = np.linalg.solve(J, (pts[point_of] - v0)[:, :, None])[:, :, 0]

@@ -37,12 +37,12 @@ CROP_FACTOR: float = 1.3
 #: Omega values are clipped to at least this before taking log10.
 OMEGA_FLOOR: float = 1e-30
 
-#: Colour of the collagen Omega = 1 contour (coagulation column).
-COLLAGEN_COLOR = "#000000"
-#: Colour of the cell Omega = 1 contour (necrosis).
-NECROSIS_COLOR = "#0a6cff"
-#: Colour of the collagen Omega = 1 isosurface in the 3D overview.
-ISOSURFACE_COLOR = "#c0392b"
+#: Colour (and its name, for captions) of the collagen Omega = 1 contour (coagulation column).
+COLLAGEN_COLOR, COLLAGEN_COLOR_NAME = "#000000", "black"
+#: Colour (and its name) of the cell Omega = 1 contour (necrosis).
+NECROSIS_COLOR, NECROSIS_COLOR_NAME = "#0a6cff", "blue"
+#: Colour (and its name) of the collagen Omega = 1 isosurface in the 3D overview.
+ISOSURFACE_COLOR, ISOSURFACE_COLOR_NAME = "#c0392b", "red"
 
 #: Muted, skin-like categorical colours for the layers (top to bottom).
 LAYER_COLORS: tuple[str, ...] = (
@@ -114,7 +114,7 @@ class Snapshot:
         return names
 
     def interface_depths(self) -> list[float]:
-        """z of the interfaces between layers (excluding the top and bottom of the block)."""
+        """Heights z of the layer interfaces (not the top and bottom of the block)."""
         zs: list[float] = []
         zmin = float(self.bounds[4])
         for layer in self.meta.get("layers") or []:
@@ -163,34 +163,32 @@ def _fmt_factor(f: float) -> str:
     return f"{f:g}"
 
 
-def _round_ticks(lo: float, hi: float, target: int = 6) -> tuple[float, float, int] | None:
+def _round_ticks(lo: float, hi: float, target: float = 6) -> tuple[float, float, int] | None:
     """Round tick positions inside ``[lo, hi]``.
 
     Args:
         lo: Lower end of the interval.
         hi: Upper end of the interval.
-        target: Least number of ticks wanted.
+        target: Wanted number of ticks.
 
     Returns:
-        ``(first, last, count)`` of equally spaced round values, with the
-        largest step (1, 2, 2.5 or 5 times a power of ten) that gives at
-        least ``target`` ticks, or None for an empty interval.
+        ``(first, last, count)`` of equally spaced round values, with the step
+        (1, 2, 2.5 or 5 times a power of ten) whose tick count is closest to
+        ``target`` (the larger step on ties), or None for an empty interval.
     """
     span = hi - lo
     if not (span > 0 and math.isfinite(span)):
         return None
     eps = 1e-9 * span
     exp = math.floor(math.log10(span))
-    ladder = [m * 10.0**e for e in range(exp + 1, exp - 3, -1) for m in (5.0, 2.5, 2.0, 1.0)]
-    for step in ladder:
+    best: tuple[float, float, int] | None = None
+    for step in (m * 10.0**e for e in range(exp + 1, exp - 3, -1) for m in (5.0, 2.5, 2.0, 1.0)):
         first = math.ceil((lo - eps) / step) * step
         last = math.floor((hi + eps) / step) * step
-        n = int(round((last - first) / step)) + 1
-        if n >= target:
-            break
-    if n < 2:
-        return None
-    return first, last, n
+        n = round((last - first) / step) + 1
+        if n >= 2 and (best is None or abs(n - target) < abs(best[2] - target)):
+            best = (first, last, n)
+    return best
 
 
 def load_snapshot(result_dir: Path) -> Snapshot | None:
@@ -213,7 +211,7 @@ def load_snapshot(result_dir: Path) -> Snapshot | None:
         return None
     try:
         mesh = pv.read(vtu)
-    except Exception:  # noqa: BLE001 - any reader failure means "no pictures"
+    except Exception:  # any reader failure means "no pictures"
         logger.exception("could not read %s", vtu)
         return None
     if not isinstance(mesh, pv.UnstructuredGrid):
@@ -223,7 +221,7 @@ def load_snapshot(result_dir: Path) -> Snapshot | None:
         return None
     try:
         mesh = mesh.clean(produce_merge_map=False)
-    except Exception:  # noqa: BLE001 - seams are harmless, merging is cosmetic
+    except Exception:  # seams are harmless, merging is cosmetic
         logger.debug("clean() failed, using the mesh with duplicated seam points", exc_info=True)
 
     for src, dst in (("omega_collagen", _LOG_COLLAGEN), ("omega_cell", _LOG_CELL)):
@@ -252,7 +250,7 @@ def _font_file() -> str | None:
 
             path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
             _FONT_FILE = str(path) if path.is_file() else ""
-        except Exception:  # noqa: BLE001 - fall back to VTK's own font
+        except (ImportError, OSError):  # fall back to VTK's own font
             _FONT_FILE = ""
     return _FONT_FILE or None
 
@@ -373,7 +371,7 @@ def _add_legend(
             ``"line"`` (thick bar).
         x: Left edge, normalized viewport coordinates.
         y_top: Top edge, normalized viewport coordinates.
-        width: Width, normalized viewport coordinates.
+        width: Largest width, normalized viewport coordinates.
         row: Height of one entry, normalized viewport coordinates.
     """
     import pyvista as pv
@@ -383,6 +381,7 @@ def _add_legend(
         return
     legend = vtk.vtkLegendBoxActor()
     legend.SetNumberOfEntries(len(entries))
+
     def quad(x0: float, x1: float, y0: float, y1: float) -> list[list[float]]:
         return [[x0, y0, 0.0], [x1, y0, 0.0], [x1, y1, 0.0], [x0, y1, 0.0]]
 
@@ -390,10 +389,10 @@ def _add_legend(
         # Every symbol spans the same box (a white pad first, drawn underneath)
         # so all get the same size and keep a gap to their text.
         shape = quad(0.45, 1.25, 0.1, 0.9) if kind == "patch" else quad(0.0, 1.7, 0.36, 0.64)
-        sym = pv.PolyData(np.array(quad(0.0, 2.1, 0.0, 1.0) + shape), faces=[4, 0, 1, 2, 3,
-                                                                                4, 4, 5, 6, 7])
-        sym.cell_data["rgb"] = np.array([[255, 255, 255], pv.Color(color).int_rgb],
-                                        dtype=np.uint8)
+        sym = pv.PolyData(
+            np.array(quad(0.0, 2.1, 0.0, 1.0) + shape), faces=[4, 0, 1, 2, 3, 4, 4, 5, 6, 7]
+        )
+        sym.cell_data["rgb"] = np.array([[255, 255, 255], pv.Color(color).int_rgb], dtype=np.uint8)
         sym.cell_data.active_scalars_name = "rgb"
         legend.SetEntry(i, sym, label, (0.0, 0.0, 0.0))  # black text
     legend.ScalarVisibilityOn()  # symbols coloured by their own RGB
@@ -404,6 +403,10 @@ def _add_legend(
     legend.GetBoxProperty().SetColor(0.6, 0.6, 0.6)
     legend.SetPadding(6)
     height = row * len(entries) + 0.02
+    # vtkLegendBoxActor scales the text to fill the box: size the box to the
+    # longest label so that the font size does not depend on the labels.
+    longest = max(len(label) for label, _, _ in entries)
+    width = min(width, 0.07 + 0.0085 * longest)
     legend.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
     legend.GetPositionCoordinate().SetValue(x, y_top - height)
     legend.GetPosition2Coordinate().SetCoordinateSystemToNormalizedViewport()
@@ -413,23 +416,25 @@ def _add_legend(
 
 def _add_scalar_bar(p: pv.Plotter, actor: Any, title: str, frame: _Frame, fmt: str) -> None:
     """Vertical scalar bar for ``actor``'s colours, right of the cut and as tall."""
+    height = max(frame.top - frame.bottom - 0.04, 0.4)
+    y = max(0.08, 0.5 * (frame.bottom + frame.top - 0.04 - height))
     bar = p.add_scalar_bar(
         title=title + "\n",
         mapper=actor.mapper,
         vertical=True,
-        position_x=min(frame.right + 0.08, 0.8),
-        position_y=frame.bottom,
+        position_x=min(frame.right + 0.06, 0.82),
+        position_y=y,
         width=0.06,
-        height=max(frame.top - frame.bottom - 0.04, 0.2),
+        height=height,
         n_labels=6,
         fmt=fmt,
         color="black",
-        title_font_size=16,
-        label_font_size=15,
+        title_font_size=17,
+        label_font_size=16,
         unconstrained_font_size=True,
     )
-    _style_text(bar.GetTitleTextProperty(), 16)
-    _style_text(bar.GetLabelTextProperty(), 15)
+    _style_text(bar.GetTitleTextProperty(), 17)
+    _style_text(bar.GetLabelTextProperty(), 16)
     bar.GetTitleTextProperty().SetJustificationToLeft()
 
 
@@ -508,7 +513,8 @@ def _add_rulers(p: pv.Plotter, frame: _Frame) -> None:
     lines: list[tuple[tuple[float, float, float], tuple[float, float, float]]] = []
     labels: list[tuple[str, tuple[float, float], str, str]] = []
 
-    ticks = _round_ticks(zmin, zmax, 6)
+    # About one number per 90 px of height and per 110 px of width.
+    ticks = _round_ticks(zmin, zmax, max(2.0, (frame.top - frame.bottom) * WINDOW_SIZE[1] / 90))
     xa = xmin - gap
     lines.append(((xa, front, zmin), (xa, front, zmax)))
     if ticks is not None:
@@ -517,7 +523,7 @@ def _add_rulers(p: pv.Plotter, frame: _Frame) -> None:
             lines.append(((xa - tick, front, z), (xa, front, z)))
             nx, nz = frame.to_view(xa - 1.6 * tick, z)
             labels.append((f"{z:.0f}", (nx, nz), "right", "center"))
-    ticks = _round_ticks(xmin, xmax, 3)
+    ticks = _round_ticks(xmin, xmax, max(2.0, (frame.right - frame.left) * WINDOW_SIZE[0] / 110))
     za = zmin - gap
     lines.append(((xmin, front, za), (xmax, front, za)))
     if ticks is not None:
@@ -527,8 +533,9 @@ def _add_rulers(p: pv.Plotter, frame: _Frame) -> None:
             nx, nz = frame.to_view(x, za - 1.6 * tick)
             labels.append((f"{x:.0f}", (nx, nz), "center", "top"))
     for pa, pb in lines:
-        p.add_mesh(pv.Line(pa, pb), color="black", line_width=1.5, lighting=False,
-                   reset_camera=False)
+        p.add_mesh(
+            pv.Line(pa, pb), color="black", line_width=1.5, lighting=False, reset_camera=False
+        )
     nx, nz = frame.to_view(xa, zmax)
     labels.append(("z (µm)", (nx, nz + 0.025), "center", "bottom"))
     nx, nz = frame.to_view(0.5 * (xmin + xmax), za)
@@ -540,22 +547,24 @@ def _add_rulers(p: pv.Plotter, frame: _Frame) -> None:
         actor.prop.justification_vertical = vertical
 
 
-def _setup_cut(p: pv.Plotter, snap: Snapshot, cut: pv.DataSet, centre: float = 0.4) -> _Frame:
+def _setup_cut(
+    p: pv.Plotter, snap: Snapshot, cut: pv.DataSet, x_range: tuple[float, float] = (0.11, 0.72)
+) -> _Frame:
     """Fit a cut into the picture and draw rulers with round micrometre ticks.
 
     Args:
         p: The plotter.
         snap: The snapshot (for the crop depth).
         cut: The cropped cut.
-        centre: Normalized horizontal position of the cut's centre.
+        x_range: Normalized horizontal band the cut is centred in (the rest
+            of the width is for the scalar bar or the legend).
 
     Returns:
         Where the cut sits in the picture; call its ``apply_camera`` last.
     """
     xmin, xmax, _, _, zmin, zmax = cut.bounds
     zmin = max(zmin, snap.z_crop)
-    half = min(centre - 0.08, 0.92 - centre)
-    frame = _Frame.fit((xmin, xmax, zmin, zmax), (centre - half, centre + half, 0.13, 0.78))
+    frame = _Frame.fit((xmin, xmax, zmin, zmax), (*x_range, 0.13, 0.78))
     _add_rulers(p, frame)
     return frame
 
@@ -605,8 +614,9 @@ def render_temperature(snap: Snapshot, out_dir: Path) -> Path | None:
         if not snap.has_point(name):
             logger.warning("no temperature array in the snapshot: skipping %s", TEMPERATURE_PNG)
             return None
-        logger.warning("no temperature_end_of_pulse_C: %s shows the peak temperature",
-                       TEMPERATURE_PNG)
+        logger.warning(
+            "no temperature_end_of_pulse_C: %s shows the peak temperature", TEMPERATURE_PNG
+        )
     cut = _cut(snap)
     if cut is None:
         return None
@@ -619,10 +629,16 @@ def render_temperature(snap: Snapshot, out_dir: Path) -> Path | None:
     sub += f"\nmax in view {tmax:.0f} °C; thin grey lines: layer interfaces"
 
     p = _new_plotter()
-    actor = p.add_mesh(cut, scalars=name, cmap="inferno", clim=[tmin, max(tmax, tmin + 1e-6)],
-               show_scalar_bar=False, lighting=False)
+    actor = p.add_mesh(
+        cut,
+        scalars=name,
+        cmap="inferno",
+        clim=[tmin, max(tmax, tmin + 1e-6)],
+        show_scalar_bar=False,
+        lighting=False,
+    )
     _add_interfaces(p, snap, cut, color="#bdbdbd")
-    frame = _setup_cut(p, snap, cut, centre=0.44)
+    frame = _setup_cut(p, snap, cut, x_range=(0.11, 0.74))
     _add_scalar_bar(p, actor, "Temperature (°C)", frame, "%.0f")
     _add_titles(p, title, sub)
     frame.apply_camera(p)
@@ -670,16 +686,28 @@ def render_damage(snap: Snapshot, out_dir: Path) -> Path | None:
             continue
         line = _contour(cut, scalars)
         if line is None:
-            notes.append(f"no {_omega(label.split(':')[0])} contour: {field_name} < 1 in view"
-                         if np.nanmax(cut.point_data[scalars]) < 0.0
-                         else f"no contour of {field_name}: Ω ≥ 1 everywhere in view")
+            notes.append(
+                f"no {_omega(label.split(':')[0])} contour: {field_name} < 1 in view"
+                if np.nanmax(cut.point_data[scalars]) < 0.0
+                else f"no contour of {field_name}: Ω ≥ 1 everywhere in view"
+            )
             continue
-        p.add_mesh(_toward_camera(line, lift), color=color, line_width=5, lighting=False,
-                   reset_camera=False)
+        p.add_mesh(
+            _toward_camera(line, lift),
+            color=color,
+            line_width=5,
+            lighting=False,
+            reset_camera=False,
+        )
         legend.append((_omega(label), color, "line"))
-    frame = _setup_cut(p, snap, cut, centre=0.3)
-    _add_legend(p, legend, x=min(frame.right + 0.07, 0.62), y_top=0.78,
-                width=0.97 - min(frame.right + 0.07, 0.62))
+    frame = _setup_cut(p, snap, cut, x_range=(0.11, 0.52))
+    _add_legend(
+        p,
+        legend,
+        x=min(frame.right + 0.07, 0.62),
+        y_top=0.78,
+        width=0.97 - min(frame.right + 0.07, 0.62),
+    )
     sub = "vertical cut through the column axis (y = 0), coloured by skin layer"
     if notes:
         sub += "\n" + "; ".join(_omega(n) for n in notes)
@@ -724,8 +752,7 @@ def render_von_mises(snap: Snapshot, out_dir: Path) -> Path | None:
             cut.point_data["_u_inplane"] = u
             shown = cut.warp_by_vector("_u_inplane", factor=factor)
             title = f"von Mises stress on the deformed shape, displacement ×{_fmt_factor(factor)}"
-            sub += (f"\nlargest in-plane displacement {umax:.3g} µm;"
-                    " grey line: undeformed outline")
+            sub += f"\nlargest in-plane displacement {umax:.3g} µm; grey line: undeformed outline"
         else:
             title = "von Mises stress (displacement is zero)"
     else:
@@ -733,13 +760,24 @@ def render_von_mises(snap: Snapshot, out_dir: Path) -> Path | None:
 
     smax = float(np.nanmax(cut.cell_data[name])) if cut.n_cells else 0.0
     p = _new_plotter()
-    actor = p.add_mesh(shown, scalars=name, cmap="viridis", clim=[0.0, smax if smax > 0 else 1.0],
-               show_scalar_bar=False, lighting=False)
+    actor = p.add_mesh(
+        shown,
+        scalars=name,
+        cmap="viridis",
+        clim=[0.0, smax if smax > 0 else 1.0],
+        show_scalar_bar=False,
+        lighting=False,
+    )
     lift = 0.02 * (cut.bounds[1] - cut.bounds[0])
     if outline.n_points and shown is not cut:
-        p.add_mesh(_toward_camera(outline, lift), color="#888888", line_width=1.5,
-                   lighting=False, reset_camera=False)
-    frame = _setup_cut(p, snap, cut, centre=0.44)
+        p.add_mesh(
+            _toward_camera(outline, lift),
+            color="#888888",
+            line_width=1.5,
+            lighting=False,
+            reset_camera=False,
+        )
+    frame = _setup_cut(p, snap, cut, x_range=(0.11, 0.74))
     _add_scalar_bar(p, actor, "von Mises stress (kPa)", frame, "%.3g")
     _add_titles(p, title, sub)
     frame.apply_camera(p)
@@ -765,8 +803,9 @@ def render_overview(snap: Snapshot, out_dir: Path) -> Path | None:
     pad = 1.0 + 1e-3 * (xmax - xmin)
     top = snap.mesh
     if z_low > zmin:
-        top = top.clip_box((xmin - pad, xmax + pad, ymin - pad, ymax + pad, z_low, zmax + pad),
-                           invert=False)
+        top = top.clip_box(
+            (xmin - pad, xmax + pad, ymin - pad, ymax + pad, z_low, zmax + pad), invert=False
+        )
     x0 = 0.0 if xmin < 0.0 < xmax else 0.5 * (xmin + xmax)
     y0 = 0.0 if ymin < 0.0 < ymax else 0.5 * (ymin + ymax)
     block = top.clip_box((x0, xmax + pad, ymin - pad, y0, z_low - pad, zmax + pad), invert=True)
@@ -790,8 +829,9 @@ def render_overview(snap: Snapshot, out_dir: Path) -> Path | None:
     sub = f"top {zmax - z_low:.0f} µm of the block, quadrant x > 0, y < 0 cut away"
     iso = _contour(top, _LOG_COLLAGEN) if _LOG_COLLAGEN in top.point_data else None
     if iso is not None:
-        p.add_mesh(iso, color=ISOSURFACE_COLOR, smooth_shading=True, ambient=0.3, diffuse=0.8,
-                   specular=0.3)
+        p.add_mesh(
+            iso, color=ISOSURFACE_COLOR, smooth_shading=True, ambient=0.3, diffuse=0.8, specular=0.3
+        )
         legend.append((_omega("Ω collagen = 1: coagulation column"), ISOSURFACE_COLOR, "patch"))
     elif _LOG_COLLAGEN not in top.point_data:
         sub += "\nno omega_collagen field: no isosurface"
@@ -866,7 +906,9 @@ def read_probes(path: Path) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]
     return time, probes
 
 
-def render_probes(result_dir: Path, out_dir: Path, pulse_end_ms: float | None = None) -> Path | None:
+def render_probes(
+    result_dir: Path, out_dir: Path, pulse_end_ms: float | None = None
+) -> Path | None:
     """Temperature (and damage, if present) against time at each probe.
 
     Args:
@@ -917,8 +959,14 @@ def render_probes(result_dir: Path, out_dir: Path, pulse_end_ms: float | None = 
         for (name, qty), values in damage.items():
             ls = "-" if qty == "omega_collagen" else "--"
             y = np.clip(values[mask], OMEGA_FLOOR, None)
-            ax2.plot(time[mask], y, ls=ls, lw=2, color=colors[name],
-                     label=f"{name} {qty.replace('omega_', 'Ω ')}")
+            ax2.plot(
+                time[mask],
+                y,
+                ls=ls,
+                lw=2,
+                color=colors[name],
+                label=f"{name} {qty.replace('omega_', 'Ω ')}",
+            )
         ax2.set_yscale("log")
         ax2.axhline(1.0, color="k", lw=1, alpha=0.6)
         ax2.text(0.01, 1.0, " Ω = 1", transform=ax2.get_yaxis_transform(), va="bottom")
@@ -962,14 +1010,14 @@ def render_all(result_dir: Path) -> list[Path]:
 
     try:
         snap = load_snapshot(result_dir)
-    except Exception:  # noqa: BLE001 - never let a picture stop the run
+    except Exception:  # never let a picture stop the run
         logger.exception("could not load the field snapshot")
         snap = None
     if snap is not None:
         for func in (render_temperature, render_damage, render_von_mises, render_overview):
             try:
                 path = func(snap, out_dir)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 logger.exception("%s failed", func.__name__)
                 continue
             if path is not None:
@@ -980,7 +1028,7 @@ def render_all(result_dir: Path) -> list[Path]:
         pulse = _pulse_end_from_json(result_dir)
     try:
         path = render_probes(result_dir, out_dir, pulse)
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.exception("render_probes failed")
         path = None
     if path is not None:

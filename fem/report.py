@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from fem.render import (
-    COLLAGEN_COLOR,
+    COLLAGEN_COLOR_NAME,
+    CROP_FACTOR,
     DAMAGE_PNG,
-    ISOSURFACE_COLOR,
-    NECROSIS_COLOR,
+    ISOSURFACE_COLOR_NAME,
+    NECROSIS_COLOR_NAME,
     OVERVIEW_PNG,
     PROBES_PNG,
     RENDERS_DIR,
@@ -93,39 +94,49 @@ _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 CAPTIONS: dict[str, tuple[str, str]] = {
     TEMPERATURE_PNG: (
         "Temperature at the end of the pulse",
-        "Vertical cut through the MTZ axis (plane y = 0), coloured by the temperature at the "
-        "end of the laser pulse. Thin grey lines are the interfaces between skin layers; the "
-        "skin surface is at z = 0 and depth increases downwards. The view is cropped to the top "
-        "1.3 × column depth of the block and drawn at true aspect ratio.",
+        (
+            "Vertical cut through the MTZ axis (plane y = 0), coloured by the temperature at the "
+            "end of the laser pulse. Thin grey lines are the interfaces between skin layers; the "
+            "skin surface is at z = 0 and depth increases downwards. The view is cropped to the "
+            f"top {CROP_FACTOR:g} × column depth of the block and drawn at true aspect ratio."
+        ),
     ),
     DAMAGE_PNG: (
         "Thermal damage contours",
-        "The same cut, coloured by skin layer (legend). The thick "
-        f"{'black' if COLLAGEN_COLOR == '#000000' else 'dark'} line is Ω<sub>collagen</sub> = 1, "
-        "the edge of the coagulation column (denatured collagen); the thick "
-        f"{'blue' if NECROSIS_COLOR.startswith('#0') else 'coloured'} line is "
-        "Ω<sub>cell</sub> = 1, the edge of the necrosis zone (cell death). Ω is the Arrhenius "
-        "damage integral; both lines are the level log<sub>10</sub> Ω = 0. A note in the "
-        "picture title says when a contour is absent (no damage of that kind in view).",
+        (
+            "The same cut, coloured by skin layer (legend). The thick "
+            f"{COLLAGEN_COLOR_NAME} line is Ω<sub>collagen</sub> = 1, "
+            "the edge of the coagulation column (denatured collagen); the thick "
+            f"{NECROSIS_COLOR_NAME} line is "
+            "Ω<sub>cell</sub> = 1, the edge of the necrosis zone (cell death). Ω is the Arrhenius "
+            "damage integral; both lines are the level log<sub>10</sub> Ω = 0. A note in the "
+            "picture title says when a contour is absent (no damage of that kind in view)."
+        ),
     ),
     VON_MISES_PNG: (
         "Von Mises stress and deformation",
-        "The same cut, coloured by the von Mises stress of the mechanics solve and drawn on the "
-        "deformed shape; the displacement is magnified by the factor given in the picture title "
-        "so that the contraction around the column is visible. The grey line is the undeformed "
-        "outline of the cut.",
+        (
+            "The same cut, coloured by the von Mises stress of the mechanics solve and drawn on "
+            "the deformed shape; the displacement is magnified by the factor given in the picture "
+            "title so that the contraction around the column is visible. The grey line is the "
+            "undeformed outline of the cut."
+        ),
     ),
     OVERVIEW_PNG: (
         "3D overview",
-        "The top of the tissue block with the quadrant x &gt; 0, y &lt; 0 cut away, faces "
-        f"coloured by skin layer; the {'red' if ISOSURFACE_COLOR.startswith('#c') else 'solid'} "
-        "surface is the collagen Ω = 1 isosurface, i.e. the coagulation column.",
+        (
+            "The top of the tissue block with the quadrant x &gt; 0, y &lt; 0 cut away, faces "
+            f"coloured by skin layer; the {ISOSURFACE_COLOR_NAME} "
+            "surface is the collagen Ω = 1 isosurface, i.e. the coagulation column."
+        ),
     ),
     PROBES_PNG: (
         "Probe histories",
-        "Temperature (left) and, where recorded, the damage integrals Ω (right, logarithmic; "
-        "solid: collagen, dashed: cell) against time at the probe points. The dotted vertical "
-        "line marks the end of the laser pulse.",
+        (
+            "Temperature (left) and, where recorded, the damage integrals Ω (right, logarithmic; "
+            "solid: collagen, dashed: cell) against time at the probe points. The dotted vertical "
+            "line marks the end of the laser pulse."
+        ),
     ),
 }
 
@@ -143,7 +154,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 table.headline td.num { font-size: 1.15em; font-weight: 600; }
 code { font-size: 0.88em; color: #555; }
 figure { margin: 1.2em 0 2em; }
-figure img { max-width: 100%; border: 1px solid #ddd; }
+figure img { max-width: min(100%, 1100px); border: 1px solid #ddd; }
 figcaption { max-width: 1000px; color: #333; font-size: 0.93em; margin-top: 0.4em; }
 figcaption b { color: #000; }
 pre { background: #f6f8fa; border: 1px solid #ddd; padding: 0.8em; overflow-x: auto;
@@ -195,7 +206,7 @@ def format_number(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, int):
-        return str(value)
+        return f"{value:,}"
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
@@ -238,10 +249,7 @@ def _metrics_table(metrics: Mapping[str, Any], keys: Iterable[str], css: str = "
 def _kv_table(items: Mapping[str, Any], head: tuple[str, str] = ("Key", "Value")) -> str:
     rows = []
     for key, value in items.items():
-        if isinstance(value, Mapping):
-            cell = f"<td>{_kv_table(value)}</td>"
-        else:
-            cell = _num_cell(value)
+        cell = f"<td>{_kv_table(value)}</td>" if isinstance(value, Mapping) else _num_cell(value)
         rows.append(f"<tr><td>{_esc(key)}</td>{cell}</tr>")
     return (
         f"<table><thead><tr><th>{_esc(head[0])}</th><th>{_esc(head[1])}</th></tr></thead>"
@@ -258,10 +266,10 @@ def _figure(src: str, title: str, caption: str) -> str:
 
 def _page(title: str, subtitle: str, body: str) -> str:
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{_esc(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        f"<h1>{_esc(title)}</h1>\n<p class=\"sub\">{subtitle}</p>\n{body}\n</body>\n</html>\n"
+        f'<h1>{_esc(title)}</h1>\n<p class="sub">{subtitle}</p>\n{body}\n</body>\n</html>\n'
     )
 
 
@@ -354,12 +362,12 @@ def _provenance_section(prov: Mapping[str, Any]) -> str:
             if isinstance(secs, (int, float)) and total:
                 share = f"{100.0 * secs / total:.1f}"
             rows.append(
-                f"<tr><td>{_esc(name)}</td>{_num_cell(secs)}<td class=\"num\">{share}</td></tr>"
+                f'<tr><td>{_esc(name)}</td>{_num_cell(secs)}<td class="num">{share}</td></tr>'
             )
         if total:
             rows.append(
-                f"<tr><th>total</th><td class=\"num\"><b>{_esc(format_number(total))}</b></td>"
-                "<td class=\"num\">100</td></tr>"
+                f'<tr><th>total</th><td class="num"><b>{_esc(format_number(total))}</b></td>'
+                '<td class="num">100</td></tr>'
             )
         parts.append(
             "<h3>Phase wall times</h3><table><thead><tr><th>Phase</th><th>Wall time (s)</th>"
@@ -515,7 +523,7 @@ def write_study_report(study_dir: Path, rows: list[dict], plots: list[Path]) -> 
     head = []
     for key in columns:
         _, unit = split_unit(key)
-        unit_html = f"<br><span class=\"sub\">{_esc(unit)}</span>" if unit else ""
+        unit_html = f'<br><span class="sub">{_esc(unit)}</span>' if unit else ""
         head.append(f"<th>{_esc(key)}{unit_html}</th>")
     body_rows = []
     for row in rows:
@@ -550,9 +558,8 @@ def write_study_report(study_dir: Path, rows: list[dict], plots: list[Path]) -> 
             src = plot.resolve().as_uri()
         figures.append(_figure(src, plot.stem.replace("_", " ").capitalize(), ""))
 
-    body = (
-        f"<h2>Cases ({len(rows)})</h2>\n{table}\n<h2>Plots</h2>\n"
-        + ("".join(figures) or '<p class="missing">No plots.</p>')
+    body = f"<h2>Cases ({len(rows)})</h2>\n{table}\n<h2>Plots</h2>\n" + (
+        "".join(figures) or '<p class="missing">No plots.</p>'
     )
     title = f"Study: {study_dir.resolve().name}"
     subtitle = f"MTZ-FEM parameter study · report written {_now()}"

@@ -127,8 +127,9 @@ def build_skin_block(model, geo: SkinGeometry):
     # linearly with distance from both up to the far-field size.
     surf_depth = float(sum(geo.thicknesses[: geo.surface_layers]))
     g = geo.growth
+    h_col = min(geo.column_size, 0.5 * geo.column_radius)  # >= ~12 segments round the column
     column = (
-        f"{geo.column_size} + {g}*(Max(Sqrt(x*x+y*y) - {geo.column_radius}, 0)"
+        f"{h_col} + {g}*(Max(Sqrt(x*x+y*y) - {geo.column_radius}, 0)"
         f" + Max(-z - {geo.column_depth}, 0))"
     )
     surface = f"{geo.surface_size} + {g}*Max(-z - {surf_depth}, 0)"
@@ -139,9 +140,15 @@ def build_skin_block(model, geo: SkinGeometry):
 
     for opt in ("MeshSizeExtendFromBoundary", "MeshSizeFromPoints", "MeshSizeFromCurvature"):
         gmsh.option.setNumber(f"Mesh.{opt}", 0)
-    gmsh.option.setNumber("Mesh.Algorithm3D", 10)  # HXT: fast, parallel Delaunay
     gmsh.option.setNumber("Mesh.Optimize", 1)
-    model.mesh.generate(3)
+    try:
+        gmsh.option.setNumber("Mesh.Algorithm3D", 10)  # HXT: fast, parallel Delaunay
+        model.mesh.generate(3)
+    except Exception as e:  # gmsh raises plain Exceptions
+        log.warning("gmsh HXT failed (%s); meshing again with Delaunay", e)
+        model.mesh.clear()
+        gmsh.option.setNumber("Mesh.Algorithm3D", 1)
+        model.mesh.generate(3)
     return model
 
 
@@ -178,6 +185,7 @@ def to_dolfinx(geo: SkinGeometry, comm: MPI.Comm = MPI.COMM_WORLD):
     if not gmsh.isInitialized():
         gmsh.initialize(interruptible=False)
     gmsh.option.setNumber("General.Terminal", 0)
+    gmsh.option.setNumber("General.NumThreads", 1)  # deterministic meshes (regression tests)
     summary = None
     try:
         if comm.rank == 0:

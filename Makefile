@@ -1,0 +1,47 @@
+# MTZ-FEM: `make demo` and `make test` on a fresh clone, nothing else needed.
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+MTZ   := $(VENV)/bin/mtz
+MPIEXEC := $(VENV)/bin/mpiexec
+NP    ?= 2
+STUDY ?= studies/demo.toml
+# First Python >= 3.12 found (pyenv honours .python-version for `python3`).
+PYTHON_CANDIDATES := python3 python3.13 python3.12 $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3)
+FIND_PYTHON = for p in $(PYTHON_CANDIDATES); do \
+	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo $$p; break; fi; done
+
+.PHONY: install demo test test-serial test-mpi bench clean help
+
+help:
+	@echo "make demo    - install into .venv and run $(STUDY) into results/demo/"
+	@echo "make test    - install into .venv and run the test suite, serial and on 2 MPI ranks"
+	@echo "make clean   - remove results and caches (keeps .venv); make distclean removes .venv"
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@py=$$($(FIND_PYTHON)); \
+	if [ -z "$$py" ]; then echo "error: MTZ-FEM needs Python 3.12 or newer (DOLFINx wheels); none found among: $(PYTHON_CANDIDATES)" >&2; exit 1; fi; \
+	if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$py ($$($$py --version))"; $$py -m venv $(VENV); fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	@touch $@
+
+demo: install
+	$(MTZ) run $(STUDY) -o results/demo
+
+test: install test-serial test-mpi
+
+test-serial: install
+	$(PY) -m pytest -q
+
+test-mpi: install
+	$(MPIEXEC) -n 2 $(PY) -m pytest -q -m "not serial and not slow" -p no:cacheprovider
+
+clean:
+	rm -rf results .pytest_cache build *.egg-info
+	find . -name __pycache__ -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
