@@ -84,8 +84,10 @@ class Snapshot:
 
     @property
     def z_top(self) -> float:
-        """Height of the top of the block (the skin surface, normally 0)."""
-        return float(self.bounds[5])
+        """Height of the skin surface: z = 0 by contract, else the top of the block."""
+        zmin, zmax = float(self.bounds[4]), float(self.bounds[5])
+        tol = 1e-6 * max(1.0, zmax - zmin)
+        return 0.0 if zmin < 0.0 <= zmax + tol else zmax
 
     @property
     def z_crop(self) -> float:
@@ -104,10 +106,16 @@ class Snapshot:
         """Whether the mesh carries cell array ``name``."""
         return name in self.mesh.cell_data
 
+    def _layers(self) -> list[dict[str, Any]]:
+        """The ``layers`` entries of the metadata that are JSON objects."""
+        layers = self.meta.get("layers")
+        if not isinstance(layers, list):
+            return []
+        return [layer if isinstance(layer, dict) else {} for layer in layers]
+
     def layer_names(self) -> list[str]:
         """Layer names from the metadata, or generic names from the ``layer`` array."""
-        layers = self.meta.get("layers") or []
-        names = [str(layer.get("name", f"layer {i}")) for i, layer in enumerate(layers)]
+        names = [str(layer.get("name", f"layer {i}")) for i, layer in enumerate(self._layers())]
         if self.has_cell("layer"):
             n = int(np.max(self.mesh.cell_data["layer"])) + 1 if self.mesh.n_cells else 0
             names += [f"layer {i}" for i in range(len(names), n)]
@@ -117,7 +125,7 @@ class Snapshot:
         """Heights z of the layer interfaces (not the top and bottom of the block)."""
         zs: list[float] = []
         zmin = float(self.bounds[4])
-        for layer in self.meta.get("layers") or []:
+        for layer in self._layers():
             bottom = _as_float(layer.get("bottom_um"))
             if bottom is None:
                 continue
@@ -276,7 +284,7 @@ def _style_text(prop: Any, size: int | None = None, color: str = "black") -> Non
 
 def _omega(text: str) -> str:
     """Use the Greek letter if the font has it, else the word."""
-    return text if _font_file() else text.replace("Ω", "Omega ")
+    return text if _font_file() else text.replace("Ω", "Omega ").replace("≥", ">=")
 
 
 def _cut(snap: Snapshot) -> pv.UnstructuredGrid | None:
@@ -686,10 +694,10 @@ def render_damage(snap: Snapshot, out_dir: Path) -> Path | None:
             continue
         line = _contour(cut, scalars)
         if line is None:
+            below = bool(np.nanmax(cut.point_data[scalars]) < 0.0)
             notes.append(
-                f"no {_omega(label.split(':')[0])} contour: {field_name} < 1 in view"
-                if np.nanmax(cut.point_data[scalars]) < 0.0
-                else f"no contour of {field_name}: Ω ≥ 1 everywhere in view"
+                f"no {label.split(':')[0]} contour: "
+                + (f"{field_name} < 1 in view" if below else f"{field_name} ≥ 1 everywhere in view")
             )
             continue
         p.add_mesh(
@@ -784,6 +792,59 @@ def render_von_mises(snap: Snapshot, out_dir: Path) -> Path | None:
     return _screenshot(p, out_dir / VON_MISES_PNG)
 
 
+def _fit_perspective(
+    p: pv.Plotter,
+    box: tuple[float, float, float, float, float, float],
+    toward_camera: tuple[float, float, float],
+    half_width: float,
+    half_height: float,
+    offset: tuple[float, float],
+    view_angle: float = 30.0,
+) -> None:
+    """Perspective camera, z up, that shows ``box`` inside part of the picture.
+
+    Args:
+        p: The plotter.
+        box: ``(xmin, xmax, ymin, ymax, zmin, zmax)`` to show.
+        toward_camera: Direction from the box centre to the camera.
+        half_width: Half width of the part of the picture the box may use, as
+            a fraction of the picture's half width.
+        half_height: The same for the height.
+        offset: Where the box centre lands, in normalized device coordinates
+            (-1..1, 0 is the middle of the picture).
+        view_angle: Vertical view angle, degrees.
+    """
+    xmin, xmax, ymin, ymax, zmin, zmax = box
+    centre = np.array([0.5 * (xmin + xmax), 0.5 * (ymin + ymax), 0.5 * (zmin + zmax)])
+    back = np.asarray(toward_camera, dtype=float)
+    back /= np.linalg.norm(back)
+    right = np.cross(-back, (0.0, 0.0, 1.0))
+    right /= np.linalg.norm(right)
+    up = np.cross(right, -back)
+    corners = np.array(
+        [(x, y, z) for x in (xmin, xmax) for y in (ymin, ymax) for z in (zmin, zmax)]
+    )
+    rel = corners - centre
+    r, u, d = rel @ right, rel @ up, rel @ back
+    tan_v = math.tan(math.radians(0.5 * view_angle))
+    tan_h = tan_v * WINDOW_SIZE[0] / WINDOW_SIZE[1]
+    # A corner at depth d (toward the camera) and lateral offsets r, u projects
+    # to r / ((dist - d) tan_h), u / ((dist - d) tan_v) in device coordinates.
+    dist = float(
+        np.max(
+            np.maximum(d + np.abs(u) / (half_height * tan_v), d + np.abs(r) / (half_width * tan_h))
+        )
+    )
+    dist = max(dist, 1e-6 + float(np.max(d)))
+    # Moving the camera right/up moves the picture left/down.
+    focal = centre - offset[0] * dist * tan_h * right - offset[1] * dist * tan_v * up
+    p.camera.view_angle = view_angle
+    p.camera.focal_point = tuple(focal)
+    p.camera.position = tuple(focal + dist * back)
+    p.camera.up = (0.0, 0.0, 1.0)
+    p.reset_camera_clipping_range()
+
+
 def render_overview(snap: Snapshot, out_dir: Path) -> Path | None:
     """3D view of the top of the block, one quadrant removed, with the collagen isosurface.
 
@@ -835,29 +896,22 @@ def render_overview(snap: Snapshot, out_dir: Path) -> Path | None:
         legend.append((_omega("Ω collagen = 1: coagulation column"), ISOSURFACE_COLOR, "patch"))
     elif _LOG_COLLAGEN not in top.point_data:
         sub += "\nno omega_collagen field: no isosurface"
-    else:
+    elif np.nanmax(top.point_data[_LOG_COLLAGEN]) < 0.0:
         sub += _omega("\nno collagen damage in view (Ω < 1 everywhere): no isosurface")
+    else:
+        sub += _omega("\nΩ collagen ≥ 1 everywhere in view: no isosurface")
     _add_legend(p, legend, x=0.62, y_top=0.80, width=0.36, row=0.05)
     _add_titles(p, _omega("3D overview: layers and the collagen Ω = 1 isosurface"), sub)
     p.add_axes(color="black", xlabel="x", ylabel="y", zlabel="z", line_width=3)
 
-    # Perspective camera from the open quadrant, fitted to the bounding sphere
-    # of the shown block (left part of the picture; the legend is on the right).
-    centre = np.array([0.5 * (xmin + xmax), 0.5 * (ymin + ymax), 0.5 * (z_low + zmax)])
-    radius = 0.5 * math.dist((xmin, ymin, z_low), (xmax, ymax, zmax))
-    direction = np.array([1.0, -1.25, 0.75])
-    direction /= np.linalg.norm(direction)
-    view_angle = 30.0
-    dist = radius / math.sin(math.radians(0.5 * view_angle)) * 1.2
-    p.camera.view_angle = view_angle
-    # Move the block left (screen right is along x + y here) and a little down.
-    shift = 0.3 * radius * np.array([1.0, 1.0, 0.0]) / math.sqrt(2) + np.array(
-        [0.0, 0.0, 0.08 * radius]
+    _fit_perspective(
+        p,
+        (xmin, xmax, ymin, ymax, z_low, zmax),
+        toward_camera=(1.0, -1.25, 0.75),
+        half_width=0.5,
+        half_height=0.74,
+        offset=(-0.29, -0.1),
     )
-    p.camera.focal_point = tuple(centre + shift)
-    p.camera.position = tuple(np.array(p.camera.focal_point) + dist * direction)
-    p.camera.up = (0.0, 0.0, 1.0)
-    p.reset_camera_clipping_range()
     return _screenshot(p, out_dir / OVERVIEW_PNG)
 
 
@@ -888,7 +942,8 @@ def read_probes(path: Path) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]
     data = np.full((len(rows) - 1, len(header)), np.nan)
     for i, row in enumerate(rows[1:]):
         for j, cell in enumerate(row[: len(header)]):
-            data[i, j] = _as_float(cell) if _as_float(cell) is not None else np.nan
+            value = _as_float(cell)
+            data[i, j] = np.nan if value is None else value
     tcol = next((j for j, h in enumerate(header) if h.lower().startswith("time")), 0)
     time = data[:, tcol]
     probes: dict[str, dict[str, np.ndarray]] = {}
