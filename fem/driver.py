@@ -164,7 +164,9 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
     if case.render:
         with timer("render"):
             if comm.rank == 0:
-                render_and_report(out)
+                from fem.render import render_all
+
+                render_all(out)
     metrics["wall_time_s"] = time.perf_counter() - t_total
     if comm.rank == 0:
         io.write_json(out / "metrics.json", metrics)
@@ -174,7 +176,7 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
              "mesh_quality": quality, "time_steps": hist.steps,
              "heat_step_sizes": len(heat._rungs), "wall_time_s": metrics["wall_time_s"]}))
         if case.render:
-            render_and_report(out, renders=False)
+            render_and_report(out, renders=False)  # the report, with provenance
     return metrics
 
 

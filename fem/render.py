@@ -19,6 +19,7 @@ import csv
 import json
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -922,9 +923,9 @@ def read_probes(path: Path) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]
         path: The CSV file (header ``time_ms,<probe>_T_C,<probe>_omega_cell,...``).
 
     Returns:
-        ``(time_ms, {probe: {quantity: values}})`` with quantity one of
-        ``T_C``, ``omega_cell``, ``omega_collagen`` (or any other suffix), or
-        None if the file is missing or has no usable data.
+        ``(time_ms, {probe: {quantity: values}})`` with quantity ``T_C`` or
+        ``omega_<kind>`` (other columns: the text after the last underscore),
+        or None if the file is missing or has no usable data.
     """
     if not path.is_file():
         return None
@@ -947,17 +948,15 @@ def read_probes(path: Path) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]
     tcol = next((j for j, h in enumerate(header) if h.lower().startswith("time")), 0)
     time = data[:, tcol]
     probes: dict[str, dict[str, np.ndarray]] = {}
-    suffixes = ("_T_C", "_omega_collagen", "_omega_cell")
     for j, h in enumerate(header):
         if j == tcol:
             continue
-        for suf in suffixes:
-            if h.endswith(suf):
-                probes.setdefault(h[: -len(suf)], {})[suf[1:]] = data[:, j]
-                break
+        match = re.fullmatch(r"(.+?)_(T_C|omega_[A-Za-z0-9]+)", h)
+        if match:
+            probe, qty = match.groups()
         else:
             probe, _, qty = h.rpartition("_")
-            probes.setdefault(probe or h, {})[qty or h] = data[:, j]
+        probes.setdefault(probe or h, {})[qty or h] = data[:, j]
     return time, probes
 
 
@@ -980,9 +979,7 @@ def render_probes(
         return None
     time, probes = parsed
     temps = {k: v["T_C"] for k, v in probes.items() if "T_C" in v}
-    damage = {
-        (k, q): v[q] for k, v in probes.items() for q in ("omega_collagen", "omega_cell") if q in v
-    }
+    damage = {(k, q): v[q] for k, v in probes.items() for q in v if q.startswith("omega_")}
     if not temps and not damage:
         logger.warning("probes.csv has no temperature or damage columns: skipping %s", PROBES_PNG)
         return None
@@ -1012,7 +1009,7 @@ def render_probes(
     if damage:
         ax2 = axes[1]
         for (name, qty), values in damage.items():
-            ls = "-" if qty == "omega_collagen" else "--"
+            ls = {"omega_collagen": "-", "omega_cell": "--"}.get(qty, ":")
             y = np.clip(values[mask], OMEGA_FLOOR, None)
             ax2.plot(
                 time[mask],
@@ -1025,10 +1022,14 @@ def render_probes(
         ax2.set_yscale("log")
         ax2.axhline(1.0, color="k", lw=1, alpha=0.6)
         ax2.text(0.01, 1.0, " Ω = 1", transform=ax2.get_yaxis_transform(), va="bottom")
-        ax2.set_title("Damage integral at the probes (solid: collagen, dashed: cell)")
+        styles = "solid: collagen, dashed: cell"
+        if any(q not in ("omega_collagen", "omega_cell") for _, q in damage):
+            styles += ", dotted: other"
+        ax2.set_title(f"Damage integral at the probes ({styles})")
         ax2.set_ylabel("Ω (dimensionless)")
         lo, hi = ax2.get_ylim()
-        ax2.set_ylim(max(lo, 1e-12), hi)
+        if hi > 1e-12 > lo:  # do not spend decades on negligible damage
+            ax2.set_ylim(1e-12, hi)
     for a in axes:
         if logx:
             a.set_xscale("log")

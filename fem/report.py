@@ -218,7 +218,7 @@ def format_number(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(format_number(v) for v in value)
     if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
+        return json.dumps(value, sort_keys=True, default=str)
     return str(value)
 
 
@@ -379,9 +379,11 @@ def _provenance_section(prov: Mapping[str, Any]) -> str:
         if isinstance(v, (Mapping, list)) and k not in ("versions", "phases_s")
     }
     for key, value in others.items():
-        parts.append(
-            f"<h3>{_esc(key)}</h3><pre>{_esc(json.dumps(value, indent=2, sort_keys=True))}</pre>"
-        )
+        if isinstance(value, Mapping):
+            parts.append(f"<h3>{_esc(key)}</h3>" + _kv_table(value))
+        else:
+            text = json.dumps(value, indent=2, sort_keys=True, default=str)
+            parts.append(f"<h3>{_esc(key)}</h3><pre>{_esc(text)}</pre>")
     return "".join(parts)
 
 

@@ -141,15 +141,36 @@ def build_skin_block(model, geo: SkinGeometry):
     for opt in ("MeshSizeExtendFromBoundary", "MeshSizeFromPoints", "MeshSizeFromCurvature"):
         gmsh.option.setNumber(f"Mesh.{opt}", 0)
     gmsh.option.setNumber("Mesh.Optimize", 1)
-    try:
-        gmsh.option.setNumber("Mesh.Algorithm3D", 10)  # HXT: fast, parallel Delaunay
-        model.mesh.generate(3)
-    except Exception as e:  # gmsh raises plain Exceptions
-        log.warning("gmsh HXT failed (%s); meshing again with Delaunay", e)
+    # MeshAdapt for the surfaces: frontal-Delaunay and Delaunay leave a vertex on the
+    # cylinder seam at some sizes (medium and fine meshes), which no 3D algorithm recovers
+    # from; MeshAdapt meshed every resolution and spot tried (coarse to fine, 60-200 um).
+    gmsh.option.setNumber("Mesh.Algorithm", 1)
+    for algorithm in (10, 1):  # HXT (fast), then classic Delaunay
+        gmsh.option.setNumber("Mesh.Algorithm3D", algorithm)
+        try:
+            model.mesh.generate(3)
+        except Exception as e:  # gmsh raises plain Exceptions
+            log.warning("gmsh 3D algorithm %d failed: %s", algorithm, e)
+            model.mesh.clear()
+            continue
+        if _num_cells(model) > 0 and _min_quality(model) > 0:
+            return model
         model.mesh.clear()
-        gmsh.option.setNumber("Mesh.Algorithm3D", 1)
-        model.mesh.generate(3)
-    return model
+    raise MeshError(f"gmsh could not mesh the skin block ({geo})")
+
+
+class MeshError(RuntimeError):
+    """gmsh failed to mesh the geometry (a numerical failure, exit status 1)."""
+
+
+def _num_cells(model) -> int:
+    _, elems, _ = model.mesh.getElements(3)
+    return sum(len(e) for e in elems)
+
+
+def _min_quality(model) -> float:
+    _, elems, _ = model.mesh.getElements(3)
+    return min(float(model.mesh.getElementQualities(e, "minSICN").min()) for e in elems)
 
 
 def quality_summary(model) -> dict:

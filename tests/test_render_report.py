@@ -17,6 +17,7 @@ from fem.render import (
     VON_MISES_PNG,
     read_probes,
     render_all,
+    render_probes,
 )
 from fem.report import write_report, write_study_report
 
@@ -304,12 +305,17 @@ def test_empty_dir_does_not_crash(tmp_path: Path) -> None:
 def test_read_probes_generic(tmp_path: Path) -> None:
     """Probe columns are grouped by the name before the quantity suffix."""
     path = tmp_path / "probes.csv"
-    path.write_text("time_ms,a_T_C,a_omega_cell,b_z-10um_T_C\n0,37,0,37\n1,40,nan,39\n")
+    path.write_text(
+        "time_ms,a_T_C,a_omega_cell,b_z-10um_T_C,b_z-10um_omega_vessel\n"
+        "0,37,0,37,0\n1,40,nan,39,0.5\n"
+    )
     time, probes = read_probes(path)
     np.testing.assert_allclose(time, [0.0, 1.0])
     assert set(probes) == {"a", "b_z-10um"}
     np.testing.assert_allclose(probes["b_z-10um"]["T_C"], [37.0, 39.0])
+    np.testing.assert_allclose(probes["b_z-10um"]["omega_vessel"], [0.0, 0.5])
     assert np.isnan(probes["a"]["omega_cell"][1])
+    assert render_probes(tmp_path, tmp_path / "renders", pulse_end_ms=0.5) is not None
 
 
 def test_study_report(tmp_path: Path) -> None:
