@@ -27,7 +27,7 @@ import ufl
 from dolfinx import fem, la, mesh
 
 from fem.config import Case
-from fem.heat import cellwise, check_converged
+from fem.heat import cellwise, check_converged, make_spd_solver
 from meshes.skin import BOTTOM, TOP
 
 log = logging.getLogger(__name__)
@@ -115,17 +115,7 @@ class ElasticityProblem:
         self.A.setNearNullSpace(self.nullspace)
         self.A.setOption(PETSc.Mat.Option.SPD, True)
         self.b = dolfinx.fem.petsc.create_vector(self.V)
-        ksp = PETSc.KSP().create(self.comm)
-        ksp.setOptionsPrefix("mech_")
-        ksp.setOperators(self.A)
-        ksp.setType("cg")
-        ksp.getPC().setType("gamg")
-        ksp.setTolerances(rtol=1e-9, atol=1e-30, max_it=case.max_it)
-        opts = PETSc.Options()
-        opts["mech_pc_gamg_threshold"] = 0.02
-        opts["mech_mg_levels_ksp_type"] = "chebyshev"
-        opts["mech_mg_levels_pc_type"] = "jacobi"
-        ksp.setFromOptions()
+        ksp = make_spd_solver(self.comm, self.A, "mech_", 1e-9, case.max_it)
         self.ksp = ksp
         self.iterations = 0
 
