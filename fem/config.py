@@ -328,9 +328,6 @@ def resolve(raw: dict) -> dict:
     for key, value in presets.LASER_PRESETS[laser["preset"]].items():
         laser.setdefault(key, value)
 
-    if out["damage"]["cell"] == out["damage"]["collagen"]:
-        pass  # allowed: the two contours then coincide
-
     res = RESOLUTIONS[out["mesh"]["resolution"]]
     mesh = out["mesh"]
     w0_um = laser["spot_um"] / 2.0

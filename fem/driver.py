@@ -158,9 +158,6 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
         if comm.rank == 0:
             io.write_json(out / "fields" / "snapshot.json", snapshot_info(case, quality))
 
-    metrics["wall_time_s"] = time.perf_counter() - t_total
-    if comm.rank == 0:
-        io.write_json(out / "metrics.json", metrics)
     if case.render:
         with timer("render"):
             if comm.rank == 0:

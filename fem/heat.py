@@ -24,7 +24,7 @@ solver tolerance; :meth:`PennesProblem.balance` reports the terms.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from mpi4py import MPI
 from petsc4py import PETSc
@@ -103,7 +103,6 @@ class EnergyLedger:
     perfusion_out: float = 0.0
     surface_out: float = 0.0
     stored: float = 0.0
-    terms: dict = field(default_factory=dict)
 
     @property
     def error(self) -> float:
