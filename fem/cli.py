@@ -131,21 +131,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _mesh(case, out: Path, comm) -> int:
-    from fem.driver import build_mesh, write_mesh
-    from fem.io import write_json
+    from fem.driver import run_mesh
 
-    data, quality = build_mesh(case, comm)
-    if comm.rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-    comm.Barrier()
-    write_mesh(out, data)
-    if comm.rank == 0:
-        write_json(out / "mesh_quality.json", quality)
-        log.info("mesh: %d cells, min quality %.3f, mean %.3f", quality["cells"],
-                 quality["min_quality"], quality["mean_quality"])
-        for name, r in quality["regions"].items():
-            log.info("  %-28s %8d cells  min quality %.3f", name, r["cells"], r["min_quality"])
-        log.info("wrote %s", out / "mesh.xdmf")
+    run_mesh(case, out, comm)
     return EXIT_OK
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fem import presets
+from meshes import patterns
 
 
 class CaseError(ValueError):
@@ -98,8 +99,16 @@ SCHEMA: dict[str, Any] = {
         "pulse_shape": F("str", choices=("square", "gaussian")),
     },
     "pattern": {
-        "layout": F("str", default="single", choices=("single",)),
+        "layout": F("str", default="single", choices=patterns.LAYOUTS),
         "density_per_cm2": F("float", default=1000.0, lo=1.0, hi=10000.0),
+        "patch_um": F("float", lo=10.0, hi=1e5),  # single, grid, hex, random
+        "seed": F("int", default=1, lo=0, hi=2**31 - 1),  # random
+        "passes": F("int", default=1, lo=1, hi=50),  # random
+    },
+    "crater": {
+        "shape": F("str", default="none", choices=("none", "cone", "paraboloid")),
+        "depth_um": F("float", lo=0.0, lo_open=True, hi=1e4),
+        "diameter_um": F("float", lo=0.0, lo_open=True, hi=1e4),
     },
     "boundary": {
         "ambient_temperature_C": F("float", default=25.0, lo=-200.0, hi=100.0),
@@ -131,6 +140,7 @@ SCHEMA: dict[str, Any] = {
         "far_size_um": F("float", lo=0.5, hi=1e5),
         "column_radius_um": F("float", lo=1.0, hi=1e5),
         "column_depth_um": F("float", lo=1.0, hi=1e5),
+        "cache": F("bool", default=True),  # reuse meshes of the same geometry
     },
     "solver": {
         "rtol": F("float", default=1e-10, lo=1e-16, hi=1e-3),
@@ -258,11 +268,27 @@ def _check_table(prefix: str, table: Any, schema: dict[str, Spec]) -> dict:
     return out
 
 
-def _resolve_layers(skin_raw: dict) -> dict:
-    preset = skin_raw.get("preset", SCHEMA["skin"]["preset"].default)
-    user = skin_raw.get("layers", {})
+def _layers_by_name(user: Any) -> dict:
+    """Layers given as tables ``[skin.layers.<name>]`` or as an array ``[[skin.layers]]``
+    whose entries carry a ``name`` (top to bottom)."""
+    if isinstance(user, list):
+        out = {}
+        for i, entry in enumerate(user):
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                raise CaseError(f"skin.layers[{i}] = {entry!r}: each [[skin.layers]] entry "
+                                "needs a name = \"...\" string")
+            if entry["name"] in out:
+                raise CaseError(f"skin.layers[{i}].name = {entry['name']!r}: used twice")
+            out[entry["name"]] = {k: v for k, v in entry.items() if k != "name"}
+        return out
     if not isinstance(user, dict):
         raise CaseError(f"skin.layers = {user!r}: expected a table of layers")
+    return user
+
+
+def _resolve_layers(skin_raw: dict) -> dict:
+    preset = skin_raw.get("preset", SCHEMA["skin"]["preset"].default)
+    user = _layers_by_name(skin_raw.get("layers", {}))
     if preset == "none":
         base: dict[str, dict] = {}
         if not user:
@@ -332,26 +358,94 @@ def resolve(raw: dict) -> dict:
     mesh = out["mesh"]
     w0_um = laser["spot_um"] / 2.0
     mesh.setdefault("column_size_um", round(res["column"] * w0_um, 3))
-    mesh.setdefault("surface_size_um", min(res["surface_um"], mesh["column_size_um"] * 1.5))
+    # The stratum corneum and epidermis are resolved across their thickness: elements no larger
+    # than 1.2 times the thinner of the two (larger ones in a thin layer make slivers).
+    thin_um = min(layer["thickness_um"] for layer in list(out["skin"]["layers"].values())[:2])
+    mesh.setdefault("surface_size_um", round(min(res["surface_um"], 1.2 * thin_um,
+                                                 mesh["column_size_um"] * 1.5), 3))
     mesh.setdefault("far_size_um", res["far_um"])
     total_um = sum(layer["thickness_um"] for layer in out["skin"]["layers"].values())
-    # The refined column covers the beam (twice its 1/e^2 radius at depth) down to where the
-    # deposition has fallen to a few percent; bounded by the block.
-    half_cell_um = 0.5e4 / math.sqrt(out["pattern"]["density_per_cm2"])
-    mesh.setdefault("column_radius_um", round(min(0.8 * half_cell_um, 2.0 * w0_um), 3))
-    mesh.setdefault("column_depth_um", round(min(0.8 * total_um, 1000.0), 3))
+    crater = _resolve_crater(out["crater"], total_um)
+    # The refined column covers the beam (twice its 1/e^2 radius at depth) and the crater
+    # mouth, down to where the deposition has fallen to a few percent; bounded by the block.
+    room_um = _column_room_um(out["pattern"])
+    crater_r = 0.5 * crater.get("diameter_um", 0.0)
+    mesh.setdefault("column_radius_um",
+                    round(min(0.8 * room_um, max(2.0 * w0_um, 1.5 * crater_r)), 3))
+    mesh.setdefault("column_depth_um",
+                    round(min(0.8 * total_um, max(1000.0, 2.0 * crater.get("depth_um", 0.0))), 3))
     if mesh["column_depth_um"] >= total_um:
         raise CaseError(
             f"mesh.column_depth_um = {mesh['column_depth_um']!r}: must be less than the "
             f"skin thickness {total_um:g} um"
         )
-    if mesh["column_radius_um"] >= half_cell_um:
+    if mesh["column_radius_um"] >= room_um:
         raise CaseError(
-            f"mesh.column_radius_um = {mesh['column_radius_um']!r}: must be less than half "
-            f"the cell side {half_cell_um:.4g} um (set by pattern.density_per_cm2)"
+            f"mesh.column_radius_um = {mesh['column_radius_um']!r}: must be less than "
+            f"{room_um:.4g} um (half the column spacing of pattern.layout = "
+            f"{out['pattern']['layout']!r} at pattern.density_per_cm2 = "
+            f"{out['pattern']['density_per_cm2']!r}, or half the patch)"
         )
-    out["output"].setdefault("probes_um", [[0.0, 0.0, -z] for z in (0.0, 100.0, 300.0, 500.0)])
+    if crater_r and crater_r >= mesh["column_radius_um"]:
+        raise CaseError(
+            f"crater.diameter_um = {crater['diameter_um']!r}: the crater must fit in the "
+            f"refined column (mesh.column_radius_um = {mesh['column_radius_um']!r})")
+    if crater.get("depth_um", 0.0) >= mesh["column_depth_um"]:
+        raise CaseError(
+            f"crater.depth_um = {crater['depth_um']!r}: must be less than "
+            f"mesh.column_depth_um = {mesh['column_depth_um']!r}")
+    layout = make_layout(out, mesh["column_radius_um"] * UM)
+    cx, cy = (c * 1e6 for c in central_column(layout))
+    out["output"].setdefault("probes_um",
+                             [[cx, cy, -z] for z in (0.0, 100.0, 300.0, 500.0)])
     return out
+
+
+def _resolve_crater(crater: dict, total_um: float) -> dict:
+    """Check that a crater has its depth and diameter (and none without a shape)."""
+    given = [k for k in ("depth_um", "diameter_um") if k in crater]
+    if crater["shape"] == "none":
+        if given:
+            raise CaseError(f"crater.{given[0]} = {crater[given[0]]!r}: needs crater.shape = "
+                            "'cone' or 'paraboloid' (it is 'none')")
+        return crater
+    for key in ("depth_um", "diameter_um"):
+        if key not in crater:
+            raise CaseError(f"crater.{key}: missing; a crater of shape {crater['shape']!r} "
+                            "needs depth_um and diameter_um (numbers > 0)")
+    if crater["depth_um"] >= 0.5 * total_um:
+        raise CaseError(f"crater.depth_um = {crater['depth_um']!r}: must be less than half the "
+                        f"skin thickness ({0.5 * total_um:g} um)")
+    return crater
+
+
+def _column_room_um(pattern: dict) -> float:
+    """Largest allowed refined-column radius (um): half the column spacing or of the patch."""
+    kind, density = pattern["layout"], pattern["density_per_cm2"] * 1e4
+    if "patch_um" in pattern and kind in ("unit_cell", "quarter_cell"):
+        raise CaseError(f"pattern.patch_um = {pattern['patch_um']!r}: does not apply to "
+                        f"pattern.layout = {kind!r} (its side is the pitch 1/sqrt(density))")
+    pitch_um = 1e6 * patterns.square_pitch(density)
+    patch_um = pattern.get("patch_um", pitch_um if kind == "single" else 3 * pitch_um)
+    room = {"single": 0.5 * patch_um, "random": 0.5 * patch_um,
+            "hex": 0.5e6 * patterns.hex_pitch(density)}.get(kind, 0.5 * pitch_um)
+    return min(room, 0.5 * patch_um)
+
+
+def make_layout(resolved: dict, margin: float) -> patterns.Layout:
+    """The :class:`meshes.patterns.Layout` of a resolved case (metres)."""
+    p = resolved["pattern"]
+    patch = p.get("patch_um")
+    return patterns.make_layout(p["layout"], p["density_per_cm2"] * 1e4,
+                                None if patch is None else patch * UM, margin=margin,
+                                seed=p["seed"], passes=p["passes"])
+
+
+def central_column(layout: patterns.Layout) -> tuple[float, float]:
+    """The column nearest the centre of the domain (probes and cuts go through it)."""
+    x0, x1, y0, y1 = layout.extent
+    c = layout.centres
+    return min(c, key=lambda p: (p[0] - 0.5 * (x0 + x1)) ** 2 + (p[1] - 0.5 * (y0 + y1)) ** 2)
 
 
 # --------------------------------------------------------------------------------------------
@@ -398,13 +492,29 @@ class Laser:
 
 
 @dataclass(frozen=True)
+class Crater:
+    """An ablation crater cut out of the tissue at each column, SI units."""
+
+    shape: str  # "none", "cone", "paraboloid"
+    depth: float  # m
+    radius: float  # mouth radius at the surface, m
+
+    @property
+    def volume(self) -> float:
+        """Exact volume of one whole crater, m^3."""
+        factor = {"none": 0.0, "cone": 1.0 / 3.0, "paraboloid": 0.5}[self.shape]
+        return factor * math.pi * self.radius**2 * self.depth
+
+
+@dataclass(frozen=True)
 class Case:
     """A fully validated case, SI units inside; ``resolved`` is what case.toml holds."""
 
     title: str
     layers: tuple[Layer, ...]
     laser: Laser
-    cell_side: float  # m, lateral side of the square cell around the column
+    layout: patterns.Layout  # domain in the plane and column axes (m)
+    crater: Crater
     ambient_T: float  # K
     h_surface: float  # W/(m2 K)
     core_T: float  # K
@@ -425,6 +535,7 @@ class Case:
     far_size: float  # m
     column_radius: float  # m
     column_depth: float  # m
+    mesh_cache: bool
     rtol: float
     max_it: int
     probes: tuple[tuple[float, float, float], ...]  # m
@@ -493,12 +604,14 @@ def build_case(resolved: dict) -> Case:
         pulse=lz["pulse_ms"] * MS,
         pulse_shape=lz["pulse_shape"],
     )
-    t, m, mesh, b = r["time"], r["mechanics"], r["mesh"], r["boundary"]
+    t, m, mesh, b, cr = r["time"], r["mechanics"], r["mesh"], r["boundary"], r["crater"]
     return Case(
         title=r["title"],
         layers=layers,
         laser=laser,
-        cell_side=1e-2 / math.sqrt(r["pattern"]["density_per_cm2"]),
+        layout=make_layout(r, mesh["column_radius_um"] * UM),
+        crater=Crater(cr["shape"], cr.get("depth_um", 0.0) * UM,
+                      0.5 * cr.get("diameter_um", 0.0) * UM),
         ambient_T=b["ambient_temperature_C"] + KELVIN,
         h_surface=b["surface_htc_W_per_m2K"],
         core_T=b["core_temperature_C"] + KELVIN,
@@ -519,6 +632,7 @@ def build_case(resolved: dict) -> Case:
         far_size=mesh["far_size_um"] * UM,
         column_radius=mesh["column_radius_um"] * UM,
         column_depth=mesh["column_depth_um"] * UM,
+        mesh_cache=mesh["cache"],
         rtol=r["solver"]["rtol"],
         max_it=r["solver"]["max_it"],
         probes=tuple(tuple(c * UM for c in p) for p in r["output"]["probes_um"]),

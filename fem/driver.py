@@ -24,7 +24,7 @@ from fem.heat import PennesProblem
 from fem.mechanics import ElasticityProblem
 from fem.metrics import ColumnSampler, damage_metrics
 from fem.probes import PointEvaluator
-from meshes.skin import COLUMN_OFFSET, geometry_from_case, to_dolfinx
+from meshes.skin import COLUMN_OFFSET, default_cache_dir, geometry_from_case, to_dolfinx
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,19 @@ class Timer:
 
 
 def build_mesh(case: Case, comm: MPI.Comm):
-    """Mesh of a case: ``(MeshData, quality summary)``."""
-    return to_dolfinx(geometry_from_case(case), comm)
+    """Mesh of a case: ``(MeshData, quality summary)``, from the mesh cache when it has it."""
+    return to_dolfinx(geometry_from_case(case), comm,
+                      default_cache_dir() if case.mesh_cache else None)
+
+
+def region_cell_data(domain, cell_tags) -> dict[str, np.ndarray]:
+    """Per owned cell: its layer index and whether it lies in a column (for the snapshots)."""
+    n_owned = domain.topology.index_map(3).size_local
+    tags = np.zeros(n_owned, dtype=np.int32)
+    own = cell_tags.indices < n_owned
+    tags[cell_tags.indices[own]] = cell_tags.values[own]
+    return {"layer": (tags - 1) % COLUMN_OFFSET,
+            "in_column": (tags > COLUMN_OFFSET).astype(np.int32)}
 
 
 def write_mesh(out: Path, data) -> None:
@@ -58,6 +69,33 @@ def write_mesh(out: Path, data) -> None:
         data.mesh.topology.create_connectivity(2, 3)
         f.write_meshtags(data.cell_tags, data.mesh.geometry)
         f.write_meshtags(data.facet_tags, data.mesh.geometry)
+
+
+def run_mesh(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
+    """``mtz mesh``: the mesh (XDMF with tags), its quality summary, a VTU and a cut render."""
+    out = Path(out)
+    data, quality = build_mesh(case, comm)
+    if comm.rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    comm.Barrier()
+    write_mesh(out, data)
+    V = fem.functionspace(data.mesh, ("Lagrange", 1))
+    io.write_snapshot(out / "mesh.vtu", V, {}, region_cell_data(data.mesh, data.cell_tags))
+    if comm.rank == 0:
+        io.write_json(out / "mesh_quality.json", quality)
+        io.write_json(out / "mesh.json", snapshot_info(case, quality))
+        log.info("mesh: %d cells, %d column(s) (%s), min quality %.3f, mean %.3f%s",
+                 quality["cells"], case.layout.count, case.layout.kind, quality["min_quality"],
+                 quality["mean_quality"], " (from the cache)" if quality.get("cached") else "")
+        for name, r in quality["regions"].items():
+            log.info("  %-28s %9d cells  quality min %.3f mean %.3f", name, r["cells"],
+                     r["min_quality"], r["mean_quality"])
+        log.info("wrote %s", out / "mesh.xdmf")
+        if case.render:
+            from fem.render import render_mesh
+
+            render_mesh(out)
+    return quality
 
 
 def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
@@ -74,8 +112,9 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
         data, quality = build_mesh(case, comm)
     domain, cell_tags, facet_tags = data.mesh, data.cell_tags, data.facet_tags
     n_cells = domain.topology.index_map(3).size_global
-    log.info("mesh: %d cells, min quality %.3f (%.1f s)", n_cells, quality["min_quality"],
-             timer.phases["mesh"])
+    log.info("mesh: %d cells, %d column(s), min quality %.3f (%.1f s%s)", n_cells,
+             case.layout.count, quality["min_quality"], timer.phases["mesh"],
+             ", from the cache" if quality.get("cached") else "")
 
     with timer("heat"):
         heat = PennesProblem(domain, cell_tags, facet_tags, case)
@@ -85,8 +124,10 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
     timer.phases["heat"] -= hist.damage_seconds
     timer.phases["damage"] = hist.damage_seconds
     ledger = heat.balance()
-    delivered = case.laser.energy
-    expected = delivered * source.expected_absorbed_fraction(case)
+    # Energies are reported for the whole unit (a quarter cell counts four times).
+    sym = case.layout.symmetry_factor
+    delivered = case.laser.energy * case.layout.count
+    expected = sym * case.laser.energy * source.expected_absorbed_fraction(case)
     log.info("heat: peak %.1f C, absorbed %.4g J of %.4g J delivered, balance error %.2e",
              hist.peak_temperature - io.KELVIN, ledger.absorbed, delivered, ledger.error)
 
@@ -104,15 +145,15 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
         metrics = damage_metrics(sampler, damage, case)
     metrics.update(
         peak_temperature_C=hist.peak_temperature - io.KELVIN,
-        absorbed_energy_J=ledger.absorbed,
+        absorbed_energy_J=sym * ledger.absorbed,
         delivered_energy_J=delivered,
         expected_absorbed_energy_J=expected,
-        source_energy_error=abs(ledger.absorbed - expected) / expected,
+        source_energy_error=abs(sym * ledger.absorbed - expected) / expected,
         energy_balance_error=ledger.error,
-        stored_energy_J=ledger.stored,
-        perfusion_loss_J=ledger.perfusion_out,
-        surface_loss_J=ledger.surface_out,
-        bottom_inflow_J=ledger.bottom_inflow,
+        stored_energy_J=sym * ledger.stored,
+        perfusion_loss_J=sym * ledger.perfusion_out,
+        surface_loss_J=sym * ledger.surface_out,
+        bottom_inflow_J=sym * ledger.bottom_inflow,
         **mech_metrics,
     )
     metrics.update(
@@ -138,11 +179,7 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
             if mech:
                 io.write_vtx(comm, out / "fields" / "displacement.bp", [mech.u], case.end_time)
         n_owned = domain.topology.index_map(3).size_local
-        tags = np.zeros(n_owned, dtype=np.int32)
-        tags[cell_tags.indices[cell_tags.indices < n_owned]] = \
-            cell_tags.values[cell_tags.indices < n_owned]
-        cell_data = {"layer": (tags - 1) % COLUMN_OFFSET, "in_column": (tags > COLUMN_OFFSET)
-                     .astype(np.int32)}
+        cell_data = region_cell_data(domain, cell_tags)
         point_data = {
             "temperature_end_of_pulse_C": hist.T_end_of_pulse,
             "temperature_peak_C": hist.T_peak,
@@ -189,11 +226,19 @@ def _displacement_um_p1(mech: ElasticityProblem, V1: fem.FunctionSpace) -> fem.F
 def snapshot_info(case: Case, quality: dict) -> dict:
     """The metadata the renderer needs next to snapshot.vtu."""
     z = case.layer_interfaces()
+    x0, x1, y0, y1 = case.layout.extent
     return {
         "title": case.title,
         "layers": [{"name": la.name, "top_um": z[i] * 1e6, "bottom_um": z[i + 1] * 1e6}
                    for i, la in enumerate(case.layers)],
-        "cell_size_um": [case.cell_side * 1e6, case.cell_side * 1e6],
+        "layout": case.layout.kind,
+        "extent_um": [v * 1e6 for v in case.layout.extent],
+        "columns_um": [[x * 1e6, y * 1e6] for x, y in case.layout.centres],
+        "mirror": list(case.layout.mirror),
+        "crater": None if case.crater.shape == "none" else {
+            "shape": case.crater.shape, "depth_um": case.crater.depth * 1e6,
+            "diameter_um": 2e6 * case.crater.radius},
+        "cell_size_um": [(x1 - x0) * 1e6, (y1 - y0) * 1e6],
         "depth_um": case.depth * 1e6,
         "column_radius_um": case.column_radius * 1e6,
         "column_depth_um": case.column_depth * 1e6,

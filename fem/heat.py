@@ -2,7 +2,8 @@
 
     rho c dT/dt = div(k grad T) + w_b rho_b c_b (T_a - T) + q_met + q_laser(x, t)
 
-Boundary conditions: convection ``-k dT/dn = h (T - T_amb)`` on the skin surface, the core
+Boundary conditions: convection ``-k dT/dn = h (T - T_amb)`` on the skin surface and on crater
+walls, the core
 temperature on the bottom, insulated (symmetry) sides. The initial state is the steady
 solution of the same problem without the laser.
 
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from mpi4py import MPI
 from petsc4py import PETSc
 
+import basix.ufl
 import dolfinx.fem.petsc
 import numpy as np
 import ufl
@@ -37,7 +39,7 @@ from dolfinx import fem, mesh
 from fem import source
 from fem.config import Case
 from fem.presets import BLOOD_DENSITY, BLOOD_SPECIFIC_HEAT
-from meshes.skin import BOTTOM, COLUMN_OFFSET, TOP, layer_tag
+from meshes.skin import BOTTOM, TOP, WALL, layer_tag
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +61,21 @@ def cellwise(V0: fem.FunctionSpace, cell_tags: mesh.MeshTags, values: list[float
     return f
 
 
-def layer_measure_ids(i: int) -> tuple[int, int]:
-    """Cell-tag ids of layer ``i`` (outside and inside the column)."""
-    return (layer_tag(i, False), layer_tag(i, True))
+def laser_profile(domain: mesh.Mesh, cell_tags: mesh.MeshTags, case: Case) -> fem.Function:
+    """``q / P`` at the quadrature points of the source integral, layer by layer.
+
+    A function on a quadrature space (degree :data:`SOURCE_QUADRATURE_DEGREE`), evaluated once
+    with numpy (:func:`fem.source.density`): the form that uses it has no ``exp()`` of
+    coordinates and any number of columns costs one evaluation per point.
+    """
+    Qe = basix.ufl.quadrature_element(domain.basix_cell(), value_shape=(), scheme="default",
+                                      degree=SOURCE_QUADRATURE_DEGREE)
+    q = fem.Function(fem.functionspace(domain, Qe), name="laser_profile")
+    for i in range(len(case.layers)):
+        cells = np.concatenate([cell_tags.find(layer_tag(i, c)) for c in (False, True)])
+        q.interpolate(lambda x, i=i: source.density(case, i, x), cells0=cells)
+    q.x.scatter_forward()
+    return q
 
 
 def check_converged(ksp: PETSc.KSP, what: str, step: int | None = None, time: float | None = None):
@@ -138,7 +152,7 @@ class PennesProblem:
         self.T_n = fem.Function(self.V, name="temperature_previous")
         dx = ufl.Measure("dx", domain=domain, subdomain_data=cell_tags)
         ds = ufl.Measure("ds", domain=domain, subdomain_data=facet_tags)
-        self.dx, self.ds_top = dx, ds(TOP)
+        self.dx, self.ds_top = dx, ds((TOP, WALL))  # skin surface and crater walls
         T, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
         T_a, T_amb, h = case.arterial_T, case.ambient_T, case.h_surface
         self.inv_dt = fem.Constant(domain, PETSc.ScalarType(1.0))
@@ -166,15 +180,11 @@ class PennesProblem:
         self.K = dolfinx.fem.petsc.assemble_matrix(self.a_K)  # no bcs: for the bottom flux
         self.K.assemble()
         self.f = self._assemble_vector(self.L_f)
-        x = ufl.SpatialCoordinate(domain)
         if with_laser:
-            dxq = ufl.Measure("dx", domain=domain, subdomain_data=cell_tags,
+            self.q_profile = laser_profile(domain, cell_tags, case)
+            dxq = ufl.Measure("dx", domain=domain,
                               metadata={"quadrature_degree": SOURCE_QUADRATURE_DEGREE})
-            q_form = sum(
-                source.spatial_density(case, x, i) * v * dxq(layer_measure_ids(i))
-                for i in range(len(L))
-            )
-            self.b_q = self._assemble_vector(fem.form(q_form))
+            self.b_q = self._assemble_vector(fem.form(self.q_profile * v * dxq))
         else:
             self.b_q = self.f.duplicate()
             self.b_q.zeroEntries()

@@ -9,7 +9,9 @@ shrinkage) and shrinkage acts only in layers flagged ``collagen``. ``T0`` is the
 
 Boundary conditions: the bottom is held in the normal direction, the sides and top are free;
 the in-plane rigid motions left by that are removed by pinning two bottom corners (one in x and
-y, one in y), which changes no strain or stress.
+y, one in y), which changes no strain or stress. In a quarter cell the planes x = 0 and y = 0
+are symmetry planes (normal displacement zero) instead, and the outer sides stay free, so the
+quarter deforms as a quarter of the free unit cell.
 
 Solver: CG + GAMG with the six rigid-body modes as near-nullspace (``A.setNearNullSpace``).
 """
@@ -94,19 +96,28 @@ class ElasticityProblem:
         self.a, self.L = fem.form(a), fem.form(L_form)
 
         fdim = domain.topology.dim - 1
-        bottom = facet_tags.find(BOTTOM)
         zero = PETSc.ScalarType(0.0)
-        bcs = [fem.dirichletbc(zero, fem.locate_dofs_topological(self.V.sub(2), fdim, bottom),
-                               self.V.sub(2))]
-        h, D = 0.5 * case.cell_side, case.depth
+
+        def held(component: int, facets: np.ndarray) -> fem.DirichletBC:
+            dofs = fem.locate_dofs_topological(self.V.sub(component), fdim, facets)
+            return fem.dirichletbc(zero, dofs, self.V.sub(component))
+
+        bcs = [held(2, facet_tags.find(BOTTOM))]  # bottom held in the normal direction
+        x0, x1, y0, y1 = case.layout.extent
         tol = 1e-3 * case.column_size
-        for (cx, comps) in ((-h, (0, 1)), (h, (1,))):
-            corner = mesh.locate_entities_boundary(
-                domain, 0, lambda x, cx=cx: (np.abs(x[0] - cx) < tol) & (np.abs(x[1] + h) < tol)
-                & (np.abs(x[2] + D) < tol))
-            for i in comps:
-                dofs = fem.locate_dofs_topological(self.V.sub(i), 0, corner)
-                bcs.append(fem.dirichletbc(zero, dofs, self.V.sub(i)))
+        if case.layout.mirror:  # quarter cell: the planes x = x0 and y = y0 are symmetry planes
+            for component, plane in ((0, lambda x: np.abs(x[0] - x0) < tol),
+                                     (1, lambda x: np.abs(x[1] - y0) < tol)):
+                bcs.append(held(component, mesh.locate_entities_boundary(domain, fdim, plane)))
+        else:  # free sides: two bottom corners pinned against the in-plane rigid motions
+            D = case.depth
+            for (cx, comps) in ((x0, (0, 1)), (x1, (1,))):
+                corner = mesh.locate_entities_boundary(
+                    domain, 0, lambda x, cx=cx: (np.abs(x[0] - cx) < tol)
+                    & (np.abs(x[1] - y0) < tol) & (np.abs(x[2] + D) < tol))
+                for i in comps:
+                    dofs = fem.locate_dofs_topological(self.V.sub(i), 0, corner)
+                    bcs.append(fem.dirichletbc(zero, dofs, self.V.sub(i)))
         self.bcs = bcs
 
         self.A = dolfinx.fem.petsc.assemble_matrix(self.a, bcs=self.bcs)
@@ -125,7 +136,7 @@ class ElasticityProblem:
         dev = s - ufl.tr(s) / 3 * I
         self._vm_expr = fem.Expression(ufl.sqrt(1.5 * ufl.inner(dev, dev)),
                                        V0s.element.interpolation_points)
-        top = ufl.Measure("ds", domain=domain, subdomain_data=facet_tags)(TOP)
+        top = ufl.Measure("ds", domain=domain, subdomain_data=facet_tags)(TOP)  # craters out
         Fd = I + ufl.grad(self.u)
         n = ufl.as_vector([0.0, 0.0, 1.0])
         cof_n = ufl.det(Fd) * ufl.inv(Fd).T * n  # Nanson: deformed area element of the top

@@ -63,6 +63,17 @@ DERMIS = {
     "collagen": True,
 }
 
+# The dermis is split into the papillary dermis (~100-200 um below the epidermis, parameters.md)
+# and the reticular dermis. Thermal properties and perfusion: the same IT'IS "Skin" values for
+# both (the database does not separate them). Elastic modulus: no separate papillary value in
+# parameters.md, so the dermis value (modelling choice).
+PAPILLARY_THICKNESS_UM = 150.0  # ~100-200 um (parameters.md); mid-range choice
+
+
+def _dermis(thickness_um: float) -> dict:
+    return {**DERMIS, "thickness_um": thickness_um}
+
+
 FAT = {
     "thickness_um": 1000.0,  # site dependent, 2+ mm; truncated here (modelling choice)
     "density_kg_per_m3": 911.0,  # IT'IS "SAT"
@@ -77,15 +88,32 @@ FAT = {
     "collagen": False,
 }
 
-SKIN_PRESETS: dict[str, dict] = {
-    "face": {
+
+def _site(sc_um: float, epidermis_um: float, dermis_um: float, fat_um: float) -> dict:
+    """A five-layer stack: stratum corneum, viable epidermis, papillary and reticular dermis,
+    subcutaneous fat (``dermis_um`` is the whole dermis)."""
+    return {
         "layers": {
-            "stratum_corneum": STRATUM_CORNEUM,
-            "epidermis": EPIDERMIS,
-            "dermis": DERMIS,
-            "fat": FAT,
+            "stratum_corneum": {**STRATUM_CORNEUM, "thickness_um": sc_um},
+            "epidermis": {**EPIDERMIS, "thickness_um": epidermis_um},
+            "papillary_dermis": _dermis(PAPILLARY_THICKNESS_UM),
+            "reticular_dermis": _dermis(dermis_um - PAPILLARY_THICKNESS_UM),
+            "fat": {**FAT, "thickness_um": fat_um},
         },
-    },
+    }
+
+
+# Thicknesses (parameters.md): stratum corneum 10-20 um on the body (Yuan & Verma 2006); viable
+# epidermis 75-150 um on the body, 30-63 um on the face (Chopra et al. 2015); dermis 1-4 mm on
+# the body, 760-1970 um on the face; subcutaneous fat 2+ mm, truncated at 1 mm below the dermis
+# (modelling choice: the core temperature is applied there, far below the columns).
+SKIN_PRESETS: dict[str, dict] = {
+    # face: epidermis 50 um (Chopra 30-63 um), dermis 1200 um (mid 760-1970 um)
+    "face": _site(15.0, 50.0, 1200.0, 1000.0),
+    # forearm: thin body skin, epidermis 75 um and dermis 1.2 mm (low end of 75-150 um, 1-4 mm)
+    "forearm": _site(15.0, 75.0, 1200.0, 1000.0),
+    # abdomen: epidermis 100 um and dermis 2 mm (mid-range body values)
+    "abdomen": _site(15.0, 100.0, 2000.0, 1000.0),
 }
 
 # Blood (IT'IS): used by the perfusion term w_b rho_b c_b (T_a - T).

@@ -9,8 +9,15 @@ there is no display). pyvista and matplotlib are imported lazily inside the
 functions so that ``import fem.render`` stays cheap.
 
 Conventions of the input (see the solver's output writer): coordinates in
-micrometres, z up, skin surface at z = 0, tissue at z < 0, the MTZ column on
-the line x = y = 0.
+micrometres, z up, skin surface at z = 0, tissue at z < 0. The metadata next
+to the grid gives the treatment pattern (``layout``, ``extent_um``,
+``columns_um``, ``mirror``); old files without it have one column on the line
+x = y = 0. Symmetry planes listed in ``mirror`` are unfolded for display, so a
+quarter cell is shown as the full unit cell, and the vertical cuts go through
+the axis of the column nearest the centre of the domain.
+
+:func:`render_all` draws a finished run, :func:`render_mesh` the mesh alone
+(``mesh.vtu`` and ``mesh.json``, written by ``mtz mesh``).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import json
 import logging
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +52,13 @@ COLLAGEN_COLOR, COLLAGEN_COLOR_NAME = "#000000", "black"
 NECROSIS_COLOR, NECROSIS_COLOR_NAME = "#0a6cff", "blue"
 #: Colour (and its name) of the collagen Omega = 1 isosurface in the 3D overview.
 ISOSURFACE_COLOR, ISOSURFACE_COLOR_NAME = "#c0392b", "red"
+#: Colour (and its name) of the column centres and footprints in the top views.
+MARKER_COLOR, MARKER_COLOR_NAME = "#0a6cff", "blue"
+#: Colour map and range (log10 Omega) of the top view of the treated columns.
+COVERAGE_CMAP: str = "YlOrRd"
+COVERAGE_CLIM: tuple[float, float] = (-8.0, 2.0)
+#: The column cells (``in_column = 1``) of the mesh pictures are darkened by this factor.
+COLUMN_SHADE: float = 0.7
 
 #: Muted, skin-like categorical colours for the layers (top to bottom).
 LAYER_COLORS: tuple[str, ...] = (
@@ -63,6 +78,9 @@ DAMAGE_PNG = "damage_contours.png"
 VON_MISES_PNG = "von_mises.png"
 OVERVIEW_PNG = "overview_3d.png"
 PROBES_PNG = "probes.png"
+COVERAGE_PNG = "coverage_top.png"
+MESH_CUT_PNG = "mesh_cut.png"
+MESH_TOP_PNG = "mesh_top.png"
 
 _LOG_COLLAGEN = "log10_omega_collagen"
 _LOG_CELL = "log10_omega_cell"
@@ -77,11 +95,40 @@ class Snapshot:
             arrays get log10 companions (``log10_omega_*``) on load.
         meta: Contents of ``snapshot.json`` (empty if the file is missing).
         bounds: ``(xmin, xmax, ymin, ymax, zmin, zmax)`` of the mesh.
+        columns: Column centres ``(n, 2)`` in µm as shown (mirrored copies
+            included), or None to fall back to one column on the axis x = y = 0
+            (the middle of the block if that axis misses it).
     """
 
     mesh: pv.UnstructuredGrid
     meta: dict[str, Any] = field(default_factory=dict)
     bounds: tuple[float, float, float, float, float, float] = (0, 0, 0, 0, 0, 0)
+    columns: np.ndarray | None = None
+
+    @property
+    def n_columns(self) -> int:
+        """Number of columns of the treatment pattern (``columns_um``), at least 1."""
+        columns = self.meta.get("columns_um")
+        return len(columns) if isinstance(columns, list) and columns else 1
+
+    @property
+    def centres(self) -> np.ndarray:
+        """Column centres ``(n, 2)`` shown in the pictures, µm."""
+        if self.columns is not None and len(self.columns):
+            return self.columns
+        xmin, xmax, ymin, ymax = self.bounds[:4]
+        x0 = 0.0 if xmin <= 0.0 <= xmax else 0.5 * (xmin + xmax)
+        y0 = 0.0 if ymin <= 0.0 <= ymax else 0.5 * (ymin + ymax)
+        return np.array([[x0, y0]])
+
+    @property
+    def cut_axis(self) -> tuple[float, float]:
+        """``(x, y)`` of the column nearest the centre of the domain: the cuts go through it."""
+        xmin, xmax, ymin, ymax = self.bounds[:4]
+        middle = np.array([0.5 * (xmin + xmax), 0.5 * (ymin + ymax)])
+        centres = self.centres
+        x, y = centres[int(np.argmin(np.sum((centres - middle) ** 2, axis=1)))]
+        return float(x), float(y)
 
     @property
     def z_top(self) -> float:
@@ -200,23 +247,87 @@ def _round_ticks(lo: float, hi: float, target: float = 6) -> tuple[float, float,
     return best
 
 
-def load_snapshot(result_dir: Path) -> Snapshot | None:
-    """Read ``fields/snapshot.vtu`` and ``fields/snapshot.json``.
+def _mirror_planes(meta: dict[str, Any], bounds: tuple[float, ...]) -> list[tuple[int, float]]:
+    """The symmetry planes named in ``mirror``: ``(axis, coordinate)`` of x = xmin and y = ymin.
 
-    Points duplicated along partition seams are merged, and the Omega arrays
-    get ``log10`` companions clipped at :data:`OMEGA_FLOOR`.
+    The coordinates come from ``extent_um`` when it is valid, else from ``bounds``.
+    """
+    mirror = meta.get("mirror")
+    if not isinstance(mirror, list):
+        return []
+    extent = meta.get("extent_um")
+    if not (isinstance(extent, list) and len(extent) == 4):
+        extent = [None] * 4
+    planes = []
+    for axis, name in enumerate("xy"):
+        if name in mirror:
+            low = _as_float(extent[2 * axis])
+            planes.append((axis, float(bounds[2 * axis]) if low is None else low))
+    return planes
 
-    Args:
-        result_dir: The results directory.
 
-    Returns:
-        The snapshot, or None if the VTU file is missing or unreadable.
+def _reflect(mesh: pv.UnstructuredGrid, planes: list[tuple[int, float]]) -> pv.UnstructuredGrid:
+    """Unfold ``mesh`` across each symmetry plane: the mesh plus its mirror image.
+
+    Point and cell data are copied; vectors (3-component arrays such as
+    ``displacement_um``) get their component normal to the plane negated.
     """
     import pyvista as pv
 
-    vtu = Path(result_dir) / "fields" / "snapshot.vtu"
+    for axis, coord in planes:
+        normal = np.eye(3)[axis]
+        image = mesh.reflect(normal, point=coord * normal, transform_all_input_vectors=True)
+        mesh = pv.merge([mesh, image], merge_points=False)  # merged by clean()
+    return mesh
+
+
+def _column_centres(meta: dict[str, Any], planes: list[tuple[int, float]]) -> np.ndarray | None:
+    """Centres ``(n, 2)`` from ``columns_um`` with their mirror images, or None if absent."""
+    try:
+        xy = np.asarray(meta.get("columns_um"), dtype=float).reshape(-1, 2)
+    except (TypeError, ValueError):
+        return None
+    xy = xy[np.all(np.isfinite(xy), axis=1)]
+    if not len(xy):
+        return None
+    for axis, coord in planes:
+        image = xy.copy()
+        image[:, axis] = 2.0 * coord - image[:, axis]
+        xy = np.vstack([xy, image])
+    # Drop the images that fall on their original (centres on a symmetry plane).
+    _, first = np.unique(np.round(xy, 3) + 0.0, axis=0, return_index=True)
+    return xy[np.sort(first)]
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    """The JSON metadata next to a grid, or an empty dict (with a warning)."""
+    if not path.is_file():
+        logger.warning("no %s: no layer names or crop depth", path)
+        return {}
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        logger.warning("could not parse %s: no layer names or crop depth", path)
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _read_grid(vtu: Path, what: str) -> Snapshot | None:
+    """Read a grid and its metadata (same name, ``.json``), unfolded across symmetry planes.
+
+    Points duplicated along partition seams and mirror planes are merged.
+
+    Args:
+        vtu: The VTU file.
+        what: The pictures skipped when the grid is unusable (for the log).
+
+    Returns:
+        The grid with its metadata, or None if the file is missing, unreadable or empty.
+    """
+    import pyvista as pv
+
     if not vtu.is_file():
-        logger.warning("no field snapshot at %s: skipping the field pictures", vtu)
+        logger.warning("no grid at %s: skipping %s", vtu, what)
         return None
     try:
         mesh = pv.read(vtu)
@@ -226,28 +337,56 @@ def load_snapshot(result_dir: Path) -> Snapshot | None:
     if not isinstance(mesh, pv.UnstructuredGrid):
         mesh = mesh.cast_to_unstructured_grid()
     if mesh.n_cells == 0:
-        logger.warning("%s has no cells: skipping the field pictures", vtu)
+        logger.warning("%s has no cells: skipping %s", vtu, what)
         return None
+    meta = _read_meta(vtu.with_suffix(".json"))
+    planes = _mirror_planes(meta, mesh.bounds)
+    if planes:
+        mesh = _reflect(mesh, planes)
     try:
         mesh = mesh.clean(produce_merge_map=False)
     except Exception:  # seams are harmless, merging is cosmetic
         logger.debug("clean() failed, using the mesh with duplicated seam points", exc_info=True)
+    return Snapshot(
+        mesh=mesh,
+        meta=meta,
+        bounds=tuple(float(b) for b in mesh.bounds),
+        columns=_column_centres(meta, planes),
+    )
 
+
+def load_snapshot(result_dir: Path) -> Snapshot | None:
+    """Read ``fields/snapshot.vtu`` and ``fields/snapshot.json``.
+
+    Symmetry planes are unfolded (see :func:`_read_grid`), and the Omega
+    arrays get ``log10`` companions clipped at :data:`OMEGA_FLOOR`.
+
+    Args:
+        result_dir: The results directory.
+
+    Returns:
+        The snapshot, or None if the VTU file is missing or unreadable.
+    """
+    snap = _read_grid(Path(result_dir) / "fields" / "snapshot.vtu", "the field pictures")
+    if snap is None:
+        return None
     for src, dst in (("omega_collagen", _LOG_COLLAGEN), ("omega_cell", _LOG_CELL)):
-        if src in mesh.point_data:
-            omega = np.nan_to_num(np.asarray(mesh.point_data[src], dtype=float), nan=0.0)
-            mesh.point_data[dst] = np.log10(np.clip(omega, OMEGA_FLOOR, None))
+        if snap.has_point(src):
+            omega = np.nan_to_num(np.asarray(snap.mesh.point_data[src], dtype=float), nan=0.0)
+            snap.mesh.point_data[dst] = np.log10(np.clip(omega, OMEGA_FLOOR, None))
+    return snap
 
-    meta: dict[str, Any] = {}
-    js = vtu.with_suffix(".json")
-    if js.is_file():
-        try:
-            meta = json.loads(js.read_text())
-        except (OSError, ValueError):
-            logger.warning("could not parse %s: no layer names or crop depth", js)
-    else:
-        logger.warning("no %s: no layer names or crop depth", js)
-    return Snapshot(mesh=mesh, meta=meta, bounds=tuple(float(b) for b in mesh.bounds))
+
+def load_mesh(result_dir: Path) -> Snapshot | None:
+    """Read ``mesh.vtu`` and ``mesh.json`` (written by ``mtz mesh``) like a snapshot.
+
+    Args:
+        result_dir: The directory holding the mesh files.
+
+    Returns:
+        The mesh (cell data ``layer`` and ``in_column`` only), or None if missing.
+    """
+    return _read_grid(Path(result_dir) / "mesh.vtu", "the mesh pictures")
 
 
 def _font_file() -> str | None:
@@ -288,35 +427,73 @@ def _omega(text: str) -> str:
     return text if _font_file() else text.replace("Ω", "Omega ").replace("≥", ">=")
 
 
-def _cut(snap: Snapshot) -> pv.UnstructuredGrid | None:
-    """Cut the block by the plane y = 0 and crop it to the interesting depth.
+def _fmt_um(value: float) -> str:
+    """A coordinate in whole micrometres, never ``-0``."""
+    return f"{round(value):d}"
 
-    The plane is nudged by a tiny offset so that it never coincides with mesh
-    faces (which would give duplicated, degenerate triangles).
+
+def _cut_label(snap: Snapshot) -> str:
+    """Caption of the vertical cuts: which plane they show."""
+    return f"vertical cut through a column axis (y = {_fmt_um(snap.cut_axis[1])} µm)"
+
+
+def _cut_window(snap: Snapshot) -> tuple[float, float]:
+    """The x range of the cuts.
+
+    Centred on the cut column when it has room on both sides (at least a
+    quarter of the width), else the whole width. Sides on the edge of the
+    block are padded so that no boundary triangle is clipped.
+    """
+    xmin, xmax = snap.bounds[:2]
+    width = xmax - xmin
+    xc = snap.cut_axis[0]
+    half = min(xc - xmin, xmax - xc)
+    low, high = (xc - half, xc + half) if half >= 0.25 * width else (xmin, xmax)
+    pad = 1.0 + 1e-3 * width
+    return (low - pad if low <= xmin + pad else low, high + pad if high >= xmax - pad else high)
+
+
+def _cut(snap: Snapshot) -> pv.UnstructuredGrid | None:
+    """Cut the block through the axis of the cut column and crop it to the interesting part.
+
+    The plane is y = y_c of :attr:`Snapshot.cut_axis`, nudged by a tiny offset
+    so that it never coincides with mesh faces (which would give duplicated,
+    degenerate triangles); the crop is :func:`_cut_window` in x and the top of
+    the block down to :attr:`Snapshot.z_crop` in z.
 
     Returns:
         The cropped cut (triangles with interpolated point data and the cell
         data of the cut tetrahedra), or None if the plane misses the mesh.
     """
     xmin, xmax, ymin, ymax, _, zmax = snap.bounds
-    y0 = 0.0 if ymin <= 0.0 <= ymax else 0.5 * (ymin + ymax)
-    y0 += 1e-7 * max(1.0, xmax - xmin)
-    sl = snap.mesh.slice(normal="y", origin=(0.0, y0, 0.0))
+    xc, yc = snap.cut_axis
+    y0 = yc + 1e-7 * max(1.0, xmax - xmin)
+    sl = snap.mesh.slice(normal="y", origin=(xc, y0, 0.0))
     if sl.n_cells == 0:
-        logger.warning("the plane y = 0 does not cut the mesh")
+        logger.warning("the plane y = %g µm does not cut the mesh", yc)
         return None
     pad = 1.0 + 1e-3 * (xmax - xmin)
-    box = (xmin - pad, xmax + pad, ymin - pad, ymax + pad, snap.z_crop, zmax + pad)
+    box = (*_cut_window(snap), ymin - pad, ymax + pad, snap.z_crop, zmax + pad)
     cropped = sl.clip_box(box, invert=False)
     if cropped.n_cells == 0:
         return None
     return cropped
 
 
-def _toward_camera(mesh: pv.DataSet, amount: float) -> pv.DataSet:
-    """Shift a line set toward the camera (-y) so it is drawn above the cut."""
+def _toward_camera(mesh: pv.DataSet, amount: float, normal: str = "y") -> pv.DataSet:
+    """Shift a line set toward the camera so it is drawn above the picture.
+
+    Args:
+        mesh: The lines.
+        amount: Shift, µm.
+        normal: ``"y"`` for a vertical cut (camera at -y), ``"z"`` for a top
+            view (camera at +z).
+    """
     out = mesh.copy()
-    out.points[:, 1] -= amount
+    if normal == "y":
+        out.points[:, 1] -= amount
+    else:
+        out.points[:, 2] += amount
     return out
 
 
@@ -339,6 +516,15 @@ def _layer_rgb(layer: np.ndarray) -> tuple[np.ndarray, list[int]]:
     present = sorted(set(ids.tolist()))
     table = np.array([pv.Color(_layer_color(i)).int_rgb for i in range(max(present) + 1)])
     return table[ids].astype(np.uint8), present
+
+
+def _layer_legend(snap: Snapshot, present: list[int]) -> list[tuple[str, str, str]]:
+    """Legend entries (name, colour, ``"patch"``) of the layers ``present``."""
+    names = snap.layer_names()
+    return [
+        (_pretty_layer(names[i]) if i < len(names) else f"layer {i}", _layer_color(i), "patch")
+        for i in present
+    ]
 
 
 def _new_plotter() -> pv.Plotter:
@@ -449,12 +635,19 @@ def _add_scalar_bar(p: pv.Plotter, actor: Any, title: str, frame: _Frame, fmt: s
 
 @dataclass
 class _Frame:
-    """Where a y = 0 cut sits in the picture (parallel projection along +y).
+    """Where a planar view sits in the picture (parallel projection).
+
+    Two kinds of view: a vertical cut (``normal="y"``, the plane y = level
+    seen from -y, x to the right, z up) and a top view (``normal="z"``, the
+    plane z = level seen from +z, x to the right, y up).
 
     Attributes:
-        bounds: ``(xmin, xmax, zmin, zmax)`` of the cut, micrometres.
+        bounds: ``(hmin, hmax, vmin, vmax)`` of the view along its horizontal
+            (x) and vertical (z or y) axes, micrometres.
         scale: Micrometres per unit of normalized viewport height.
-        left, right, bottom, top: The cut's edges, normalized viewport coordinates.
+        left, right, bottom, top: The view's edges, normalized viewport coordinates.
+        normal: ``"y"`` (cut) or ``"z"`` (top view).
+        level: Coordinate of the viewed plane along the normal, micrometres.
     """
 
     bounds: tuple[float, float, float, float]
@@ -463,92 +656,110 @@ class _Frame:
     right: float
     bottom: float
     top: float
+    normal: str = "y"
+    level: float = 0.0
 
     @classmethod
     def fit(
         cls,
         bounds: tuple[float, float, float, float],
         box: tuple[float, float, float, float] = (0.10, 0.64, 0.13, 0.78),
+        normal: str = "y",
+        level: float = 0.0,
     ) -> _Frame:
-        """Fit the cut at true aspect into ``box = (x0, x1, y0, y1)`` (normalized), centred."""
-        xmin, xmax, zmin, zmax = bounds
-        width, height = max(xmax - xmin, 1e-9), max(zmax - zmin, 1e-9)
+        """Fit the view at true aspect into ``box = (x0, x1, y0, y1)`` (normalized), centred."""
+        hmin, hmax, vmin, vmax = bounds
+        width, height = max(hmax - hmin, 1e-9), max(vmax - vmin, 1e-9)
         aspect = WINDOW_SIZE[0] / WINDOW_SIZE[1]
         x0, x1, y0, y1 = box
         scale = max(height / (y1 - y0), width / ((x1 - x0) * aspect))
         half_w = 0.5 * width / (scale * aspect)
         half_h = 0.5 * height / scale
         cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
-        return cls(bounds, scale, cx - half_w, cx + half_w, cy - half_h, cy + half_h)
+        return cls(bounds, scale, cx - half_w, cx + half_w, cy - half_h, cy + half_h, normal, level)
 
-    def to_view(self, x: float, z: float) -> tuple[float, float]:
-        """Normalized picture coordinates of the world point ``(x, 0, z)``."""
-        xmin, xmax, zmin, zmax = self.bounds
+    @property
+    def axes(self) -> tuple[str, str]:
+        """Names of the horizontal and vertical axes of the view."""
+        return ("x", "z") if self.normal == "y" else ("x", "y")
+
+    def world(self, h: float, v: float, lift: float = 0.0) -> tuple[float, float, float]:
+        """The 3D point at view coordinates ``(h, v)``, ``lift`` toward the camera."""
+        if self.normal == "y":
+            return (h, self.level - lift, v)
+        return (h, v, self.level + lift)
+
+    def to_view(self, h: float, v: float) -> tuple[float, float]:
+        """Normalized picture coordinates of the view point ``(h, v)``."""
+        hmin, hmax, vmin, vmax = self.bounds
         aspect = WINDOW_SIZE[0] / WINDOW_SIZE[1]
-        nx = 0.5 * (self.left + self.right) + (x - 0.5 * (xmin + xmax)) / (self.scale * aspect)
-        nz = 0.5 * (self.bottom + self.top) + (z - 0.5 * (zmin + zmax)) / self.scale
-        return nx, nz
+        nx = 0.5 * (self.left + self.right) + (h - 0.5 * (hmin + hmax)) / (self.scale * aspect)
+        ny = 0.5 * (self.bottom + self.top) + (v - 0.5 * (vmin + vmax)) / self.scale
+        return nx, ny
 
     def apply_camera(self, p: pv.Plotter) -> None:
-        """Point the camera so the cut lands on its rectangle; call after adding actors."""
-        xmin, xmax, zmin, zmax = self.bounds
+        """Point the camera so the view lands on its rectangle; call after adding actors."""
+        hmin, hmax, vmin, vmax = self.bounds
         aspect = WINDOW_SIZE[0] / WINDOW_SIZE[1]
-        cx, cz = 0.5 * (xmin + xmax), 0.5 * (zmin + zmax)
-        bx, bz = 0.5 * (self.left + self.right), 0.5 * (self.bottom + self.top)
-        fx = cx - (bx - 0.5) * self.scale * aspect
-        fz = cz - (bz - 0.5) * self.scale
-        dist = 10.0 * max(xmax - xmin, zmax - zmin, 1.0)
+        ch, cv = 0.5 * (hmin + hmax), 0.5 * (vmin + vmax)
+        bx, by = 0.5 * (self.left + self.right), 0.5 * (self.bottom + self.top)
+        fh = ch - (bx - 0.5) * self.scale * aspect
+        fv = cv - (by - 0.5) * self.scale
+        dist = 10.0 * max(hmax - hmin, vmax - vmin, 1.0)
         p.enable_parallel_projection()
-        p.camera.focal_point = (fx, 0.0, fz)
-        p.camera.position = (fx, -dist, fz)
-        p.camera.up = (0.0, 0.0, 1.0)
+        p.camera.focal_point = self.world(fh, fv)
+        p.camera.position = self.world(fh, fv, dist)
+        p.camera.up = (0.0, 0.0, 1.0) if self.normal == "y" else (0.0, 1.0, 0.0)
         p.camera.parallel_scale = 0.5 * self.scale
         p.reset_camera_clipping_range()
 
 
 def _add_rulers(p: pv.Plotter, frame: _Frame) -> None:
-    """Axes with round micrometre ticks left of (z) and below (x) a cut.
+    """Axes with round micrometre ticks left of and below a planar view.
 
-    Lines and ticks are drawn in the world (plane y = 0, in front of the cut);
+    Lines and ticks are drawn in the world (in front of the viewed plane);
     the numbers are text placed at the matching picture positions, so their
     size does not depend on the length of the axis.
     """
     import pyvista as pv
 
-    xmin, xmax, zmin, zmax = frame.bounds
+    hmin, hmax, vmin, vmax = frame.bounds
     gap = 0.025 * frame.scale  # 2.5 % of the picture height, in micrometres
     tick = 0.012 * frame.scale
-    front = -0.05 * (xmax - xmin)
-    lines: list[tuple[tuple[float, float, float], tuple[float, float, float]]] = []
+    lift = 0.05 * (hmax - hmin)
+    lines: list[tuple[tuple[float, float], tuple[float, float]]] = []
     labels: list[tuple[str, tuple[float, float], str, str]] = []
 
     # About one number per 90 px of height and per 110 px of width.
-    ticks = _round_ticks(zmin, zmax, max(2.0, (frame.top - frame.bottom) * WINDOW_SIZE[1] / 90))
-    xa = xmin - gap
-    lines.append(((xa, front, zmin), (xa, front, zmax)))
+    ticks = _round_ticks(vmin, vmax, max(2.0, (frame.top - frame.bottom) * WINDOW_SIZE[1] / 90))
+    ha = hmin - gap
+    lines.append(((ha, vmin), (ha, vmax)))
     if ticks is not None:
         a, b, n = ticks
-        for z in np.linspace(a, b, n):
-            lines.append(((xa - tick, front, z), (xa, front, z)))
-            nx, nz = frame.to_view(xa - 1.6 * tick, z)
-            labels.append((f"{z:.0f}", (nx, nz), "right", "center"))
-    ticks = _round_ticks(xmin, xmax, max(2.0, (frame.right - frame.left) * WINDOW_SIZE[0] / 110))
-    za = zmin - gap
-    lines.append(((xmin, front, za), (xmax, front, za)))
+        for v in np.linspace(a, b, n):
+            lines.append(((ha - tick, v), (ha, v)))
+            labels.append((f"{v:.0f}", frame.to_view(ha - 1.6 * tick, v), "right", "center"))
+    ticks = _round_ticks(hmin, hmax, max(2.0, (frame.right - frame.left) * WINDOW_SIZE[0] / 110))
+    va = vmin - gap
+    lines.append(((hmin, va), (hmax, va)))
     if ticks is not None:
         a, b, n = ticks
-        for x in np.linspace(a, b, n):
-            lines.append(((x, front, za - tick), (x, front, za)))
-            nx, nz = frame.to_view(x, za - 1.6 * tick)
-            labels.append((f"{x:.0f}", (nx, nz), "center", "top"))
+        for h in np.linspace(a, b, n):
+            lines.append(((h, va - tick), (h, va)))
+            labels.append((f"{h:.0f}", frame.to_view(h, va - 1.6 * tick), "center", "top"))
     for pa, pb in lines:
         p.add_mesh(
-            pv.Line(pa, pb), color="black", line_width=1.5, lighting=False, reset_camera=False
+            pv.Line(frame.world(*pa, lift), frame.world(*pb, lift)),
+            color="black",
+            line_width=1.5,
+            lighting=False,
+            reset_camera=False,
         )
-    nx, nz = frame.to_view(xa, zmax)
-    labels.append(("z (µm)", (nx, nz + 0.025), "center", "bottom"))
-    nx, nz = frame.to_view(0.5 * (xmin + xmax), za)
-    labels.append(("x (µm)", (nx, nz - 0.05), "center", "top"))
+    h_name, v_name = frame.axes
+    nx, ny = frame.to_view(ha, vmax)
+    labels.append((f"{v_name} (µm)", (nx, ny + 0.025), "center", "bottom"))
+    nx, ny = frame.to_view(0.5 * (hmin + hmax), va)
+    labels.append((f"{h_name} (µm)", (nx, ny - 0.05), "center", "top"))
     for text, pos, horizontal, vertical in labels:
         actor = p.add_text(text, position=pos, viewport=True, font_size=12)
         _style_text(actor.prop)
@@ -563,7 +774,7 @@ def _setup_cut(
 
     Args:
         p: The plotter.
-        snap: The snapshot (for the crop depth).
+        snap: The snapshot (for the crop depth and the plane of the cut).
         cut: The cropped cut.
         x_range: Normalized horizontal band the cut is centred in (the rest
             of the width is for the scalar bar or the legend).
@@ -573,7 +784,30 @@ def _setup_cut(
     """
     xmin, xmax, _, _, zmin, zmax = cut.bounds
     zmin = max(zmin, snap.z_crop)
-    frame = _Frame.fit((xmin, xmax, zmin, zmax), (*x_range, 0.13, 0.78))
+    frame = _Frame.fit(
+        (xmin, xmax, zmin, zmax), (*x_range, 0.13, 0.78), normal="y", level=snap.cut_axis[1]
+    )
+    _add_rulers(p, frame)
+    return frame
+
+
+def _setup_top(
+    p: pv.Plotter, snap: Snapshot, x_range: tuple[float, float] = (0.11, 0.64)
+) -> _Frame:
+    """Fit the top view of the whole block into the picture and draw rulers.
+
+    Args:
+        p: The plotter.
+        snap: The snapshot (for the extent and the skin surface height).
+        x_range: Normalized horizontal band the view is centred in.
+
+    Returns:
+        Where the view sits in the picture; call its ``apply_camera`` last.
+    """
+    xmin, xmax, ymin, ymax = snap.bounds[:4]
+    frame = _Frame.fit(
+        (xmin, xmax, ymin, ymax), (*x_range, 0.13, 0.80), normal="z", level=snap.z_top
+    )
     _add_rulers(p, frame)
     return frame
 
@@ -583,11 +817,11 @@ def _add_interfaces(p: pv.Plotter, snap: Snapshot, cut: pv.DataSet, color: str) 
     import pyvista as pv
 
     xmin, xmax = cut.bounds[0], cut.bounds[1]
-    lift = 0.01 * (xmax - xmin)
+    y = snap.cut_axis[1] - 0.01 * (xmax - xmin)
     for z in snap.interface_depths():
         if z < snap.z_crop:
             continue
-        line = pv.Line((xmin, -lift, z), (xmax, -lift, z))
+        line = pv.Line((xmin, y, z), (xmax, y, z))
         p.add_mesh(line, color=color, line_width=1.5, lighting=False, reset_camera=False)
 
 
@@ -606,7 +840,7 @@ def _screenshot(p: pv.Plotter, path: Path) -> Path:
 
 
 def render_temperature(snap: Snapshot, out_dir: Path) -> Path | None:
-    """Cut y = 0 coloured by the temperature at the end of the pulse.
+    """Vertical cut through a column axis coloured by the temperature at the end of the pulse.
 
     Falls back to the peak temperature if the end-of-pulse array is missing.
 
@@ -632,7 +866,7 @@ def render_temperature(snap: Snapshot, out_dir: Path) -> Path | None:
     pulse = _as_float(snap.meta.get("pulse_end_ms"))
     values = np.asarray(cut.point_data[name], dtype=float)
     tmin, tmax = float(np.nanmin(values)), float(np.nanmax(values))
-    sub = "vertical cut through the column axis (y = 0)"
+    sub = _cut_label(snap)
     if pulse is not None and name == "temperature_end_of_pulse_C":
         sub = f"t = {pulse:g} ms, " + sub
     sub += f"\nmax in view {tmax:.0f} °C; thin grey lines: layer interfaces"
@@ -655,7 +889,9 @@ def render_temperature(snap: Snapshot, out_dir: Path) -> Path | None:
 
 
 def render_damage(snap: Snapshot, out_dir: Path) -> Path | None:
-    """Cut y = 0 coloured by layer with the Omega = 1 contours of collagen and cells.
+    """Vertical cut through a column axis coloured by layer, with the Omega = 1 contours.
+
+    The contours are those of collagen (coagulation) and cells (necrosis).
 
     Args:
         snap: The loaded snapshot.
@@ -670,14 +906,10 @@ def render_damage(snap: Snapshot, out_dir: Path) -> Path | None:
     p = _new_plotter()
     legend: list[tuple[str, str, str]] = []
     if snap.has_cell("layer"):
-        names = snap.layer_names()
         rgb, present = _layer_rgb(cut.cell_data["layer"])
         cut.cell_data["layer_rgb"] = rgb
         p.add_mesh(cut, scalars="layer_rgb", rgb=True, show_scalar_bar=False, lighting=False)
-        legend += [
-            (_pretty_layer(names[i]) if i < len(names) else f"layer {i}", _layer_color(i), "patch")
-            for i in present
-        ]
+        legend += _layer_legend(snap, present)
     else:
         logger.warning("no 'layer' cell array: damage cut drawn in plain grey")
         p.add_mesh(cut, color="#dddddd", lighting=False)
@@ -717,7 +949,7 @@ def render_damage(snap: Snapshot, out_dir: Path) -> Path | None:
         y_top=0.78,
         width=0.97 - min(frame.right + 0.07, 0.62),
     )
-    sub = "vertical cut through the column axis (y = 0), coloured by skin layer"
+    sub = _cut_label(snap) + ", coloured by skin layer"
     if notes:
         sub += "\n" + "; ".join(_omega(n) for n in notes)
     _add_titles(p, _omega("Thermal damage: Ω = 1 contours"), sub)
@@ -726,7 +958,7 @@ def render_damage(snap: Snapshot, out_dir: Path) -> Path | None:
 
 
 def render_von_mises(snap: Snapshot, out_dir: Path) -> Path | None:
-    """Cut y = 0 coloured by the von Mises stress, warped by the displacement.
+    """Vertical cut through a column axis coloured by the von Mises stress, warped.
 
     The in-plane displacement is magnified so that its largest value shows as
     about 8 % of the block width; the factor is stated in the title and the
@@ -746,7 +978,7 @@ def render_von_mises(snap: Snapshot, out_dir: Path) -> Path | None:
     cut = _cut(snap)
     if cut is None:
         return None
-    sub = "vertical cut through the column axis (y = 0)"
+    sub = _cut_label(snap)
     outline = cut.extract_surface(algorithm=None).extract_feature_edges(
         boundary_edges=True, feature_edges=False, manifold_edges=False, non_manifold_edges=False
     )
@@ -849,8 +1081,8 @@ def _fit_perspective(
 def render_overview(snap: Snapshot, out_dir: Path) -> Path | None:
     """3D view of the top of the block, one quadrant removed, with the collagen isosurface.
 
-    The quadrant x > 0, y < 0 is cut away to show the inside; faces are
-    coloured by layer and the collagen Omega = 1 isosurface is drawn in a
+    The quadrant x > x_c, y < y_c is cut away to show the inside, its corner
+    on the axis of the cut column (x_c, y_c); faces are coloured by layer and the collagen Omega = 1 isosurface is drawn in a
     solid colour.
 
     Args:
@@ -868,8 +1100,7 @@ def render_overview(snap: Snapshot, out_dir: Path) -> Path | None:
         top = top.clip_box(
             (xmin - pad, xmax + pad, ymin - pad, ymax + pad, z_low, zmax + pad), invert=False
         )
-    x0 = 0.0 if xmin < 0.0 < xmax else 0.5 * (xmin + xmax)
-    y0 = 0.0 if ymin < 0.0 < ymax else 0.5 * (ymin + ymax)
+    x0, y0 = snap.cut_axis
     block = top.clip_box((x0, xmax + pad, ymin - pad, y0, z_low - pad, zmax + pad), invert=True)
 
     p = _new_plotter()
@@ -879,16 +1110,15 @@ def render_overview(snap: Snapshot, out_dir: Path) -> Path | None:
         rgb, present = _layer_rgb(block.cell_data["layer"])
         block.cell_data["layer_rgb"] = rgb
         p.add_mesh(block, scalars="layer_rgb", rgb=True, show_scalar_bar=False, **shading)
-        names = snap.layer_names()
-        legend += [
-            (_pretty_layer(names[i]) if i < len(names) else f"layer {i}", _layer_color(i), "patch")
-            for i in present
-        ]
+        legend += _layer_legend(snap, present)
     else:
         p.add_mesh(block, color="#f2cfa6", **shading)
     p.add_mesh(top.outline(), color="#777777", line_width=1)
 
-    sub = f"top {zmax - z_low:.0f} µm of the block, quadrant x > 0, y < 0 cut away"
+    sub = (
+        f"top {zmax - z_low:.0f} µm of the block, "
+        f"quadrant x > {_fmt_um(x0)} µm, y < {_fmt_um(y0)} µm cut away"
+    )
     iso = _contour(top, _LOG_COLLAGEN) if _LOG_COLLAGEN in top.point_data else None
     if iso is not None:
         p.add_mesh(
@@ -914,6 +1144,294 @@ def render_overview(snap: Snapshot, out_dir: Path) -> Path | None:
         offset=(-0.29, -0.1),
     )
     return _screenshot(p, out_dir / OVERVIEW_PNG)
+
+
+def _top_surface(snap: Snapshot) -> pv.UnstructuredGrid | None:
+    """The skin surface: the boundary faces that face up or down, except the bottom of the block.
+
+    That is the plane z = 0 and, where a crater is cut out, its walls; the
+    faces carry the point data and the cell data of their tetrahedra.
+    """
+    surface = snap.mesh.extract_surface(algorithm=None)
+    if surface.n_cells == 0:
+        return None
+    normals = surface.compute_normals(cell_normals=True, point_normals=False)
+    zmin, zmax = snap.bounds[4], snap.bounds[5]
+    bottom = zmin + 1e-6 * max(1.0, zmax - zmin)
+    not_vertical = np.abs(normals.cell_data["Normals"][:, 2]) > 0.1
+    keep = not_vertical & (surface.cell_centers().points[:, 2] > bottom)
+    if not keep.any():
+        logger.warning("the mesh has no top surface")
+        return None
+    return surface.extract_cells(np.flatnonzero(keep))
+
+
+def _polylines(paths: list[np.ndarray]) -> pv.PolyData:
+    """One line set from several polylines, each an ``(n, 3)`` array of points."""
+    import pyvista as pv
+
+    lines: list[int] = []
+    start = 0
+    for path in paths:
+        lines += [len(path), *range(start, start + len(path))]
+        start += len(path)
+    return pv.PolyData(np.vstack(paths), lines=np.array(lines))
+
+
+def _crosses(centres: np.ndarray, half: float, z: float) -> pv.PolyData:
+    """A ``+`` of arm ``half`` (µm) at each centre, in the plane ``z``."""
+    paths = []
+    for x, y in centres:
+        paths.append(np.array([[x - half, y, z], [x + half, y, z]]))
+        paths.append(np.array([[x, y - half, z], [x, y + half, z]]))
+    return _polylines(paths)
+
+
+def _circles(centres: np.ndarray, radius: float, z: float) -> pv.PolyData:
+    """A circle of ``radius`` (µm) around each centre, in the plane ``z``."""
+    t = np.linspace(0.0, 2.0 * np.pi, 65)
+    ring = np.column_stack([radius * np.cos(t), radius * np.sin(t), np.full_like(t, z)])
+    return _polylines([ring + (x, y, 0.0) for x, y in centres])
+
+
+def _pattern_label(snap: Snapshot) -> str:
+    """``"25 columns (hex pattern)"``: the number of columns and the layout, if known."""
+    n = snap.n_columns
+    text = f"{n} column" + ("s" if n != 1 else "")
+    layout = snap.meta.get("layout")
+    return text + (f" ({layout} pattern)" if isinstance(layout, str) and layout else "")
+
+
+def render_coverage(snap: Snapshot, out_dir: Path) -> Path | None:
+    """Top view of the skin surface coloured by log10 Omega collagen, column centres marked.
+
+    Only for patterns of several columns; the collagen Omega = 1 contour
+    outlines the treated spots.
+
+    Args:
+        snap: The loaded snapshot.
+        out_dir: Directory for the PNG.
+
+    Returns:
+        Path of ``coverage_top.png``, or None for a single column or no damage field.
+    """
+    if snap.n_columns < 2:
+        logger.debug("one column: no %s", COVERAGE_PNG)
+        return None
+    if not snap.has_point(_LOG_COLLAGEN):
+        logger.warning("no omega_collagen point array: skipping %s", COVERAGE_PNG)
+        return None
+    surface = _top_surface(snap)
+    if surface is None:
+        return None
+    p = _new_plotter()
+    actor = p.add_mesh(
+        surface,
+        scalars=_LOG_COLLAGEN,
+        cmap=COVERAGE_CMAP,
+        clim=list(COVERAGE_CLIM),
+        show_scalar_bar=False,
+        lighting=False,
+    )
+    width = snap.bounds[1] - snap.bounds[0]
+    sub = f"skin surface seen from above, {_pattern_label(snap)}\n"
+    line = _contour(surface, _LOG_COLLAGEN)
+    if line is not None:
+        p.add_mesh(
+            _toward_camera(line, 0.02 * width, "z"),
+            color=COLLAGEN_COLOR,
+            line_width=3,
+            lighting=False,
+            reset_camera=False,
+        )
+        sub += _omega(f"{COLLAGEN_COLOR_NAME} line: Ω collagen = 1; ")
+    else:
+        sub += _omega("no Ω collagen = 1 contour on the surface; ")
+    radius = _as_float(snap.meta.get("column_radius_um")) or 0.02 * width
+    markers = _crosses(snap.centres, 0.5 * radius, snap.z_top + 0.04 * width)
+    p.add_mesh(markers, color=MARKER_COLOR, line_width=2.5, lighting=False, reset_camera=False)
+    sub += f"{MARKER_COLOR_NAME} crosses: column centres"
+    frame = _setup_top(p, snap, x_range=(0.11, 0.70))
+    _add_scalar_bar(p, actor, _omega("log10 Ω collagen"), frame, "%.0f")
+    _add_titles(p, "Top view: treated columns", sub)
+    frame.apply_camera(p)
+    return _screenshot(p, out_dir / COVERAGE_PNG)
+
+
+def _add_cells(p: pv.Plotter, snap: Snapshot, mesh: pv.DataSet) -> list[tuple[str, str, str]]:
+    """Draw the cells of ``mesh`` with thin edges, coloured by layer, the column cells darker.
+
+    Returns:
+        The legend entries: the layers present, then the column region.
+    """
+    import pyvista as pv
+
+    layer = mesh.cell_data["layer"] if "layer" in mesh.cell_data else np.zeros(mesh.n_cells)
+    rgb, present = _layer_rgb(layer)
+    legend = _layer_legend(snap, present)
+    if "in_column" in mesh.cell_data:
+        column = np.asarray(mesh.cell_data["in_column"]) > 0
+        rgb[column] = np.round(rgb[column] * COLUMN_SHADE).astype(np.uint8)
+        if column.any():
+            # The legend patch shows the shade of the layer most of the column lies in.
+            ids = np.clip(np.asarray(layer)[column].astype(int), 0, None)
+            base = np.array(pv.Color(_layer_color(int(np.bincount(ids).argmax()))).int_rgb)
+            shade = "#{:02x}{:02x}{:02x}".format(*np.round(base * COLUMN_SHADE).astype(int))
+            legend.append(("column region (darker)", shade, "patch"))
+    mesh.cell_data["layer_rgb"] = rgb
+    p.add_mesh(
+        mesh,
+        scalars="layer_rgb",
+        rgb=True,
+        show_edges=True,
+        edge_color="#555555",
+        line_width=0.5,
+        show_scalar_bar=False,
+        lighting=False,
+    )
+    return legend
+
+
+def _quality_text(q: dict[str, Any]) -> str:
+    """``"25,575 cells; quality min 0.214, mean 0.712"`` from a quality summary."""
+    cells = _as_float(q.get("cells"))
+    low, mean = _as_float(q.get("min_quality")), _as_float(q.get("mean_quality"))
+    stats = ", ".join(f"{k} {v:.3g}" for k, v in (("min", low), ("mean", mean)) if v is not None)
+    parts = [f"{int(cells):,} cells"] if cells is not None else []
+    parts += [f"quality {stats}"] if stats else []
+    return "; ".join(parts) or "no quality values"
+
+
+def _quality(snap: Snapshot) -> tuple[str, str]:
+    """The mesh quality (``mesh_quality`` of mesh.json): overall, and per region (one per line)."""
+    quality = snap.meta.get("mesh_quality")
+    if not isinstance(quality, dict):
+        return "no mesh quality summary in mesh.json", ""
+    regions = quality.get("regions")
+    if not isinstance(regions, dict):
+        regions = {}
+    per_region = "\n".join(
+        f"{_pretty_layer(str(name))}: " + _quality_text(q).replace("; ", "\n   ")
+        for name, q in regions.items()
+        if isinstance(q, dict)
+    )
+    return _quality_text(quality), per_region
+
+
+def _add_side_legend(
+    p: pv.Plotter, frame: _Frame, entries: list[tuple[str, str, str]], note: str = ""
+) -> None:
+    """The legend right of a view, with an optional text block below it."""
+    x = min(frame.right + 0.07, 0.66)
+    _add_legend(p, entries, x=x, y_top=0.78, width=0.97 - x)
+    if note:
+        y = 0.78 - (0.045 * len(entries) + 0.02) - 0.04
+        actor = p.add_text(note, position=(x, y), viewport=True, font_size=11)
+        _style_text(actor.prop, color="#333333")
+        actor.prop.justification_horizontal = "left"
+        actor.prop.justification_vertical = "top"
+
+
+def render_mesh_cut(snap: Snapshot, out_dir: Path) -> Path | None:
+    """Vertical cut of the mesh through a column axis, cells coloured by layer, edges drawn.
+
+    The column cells (``in_column = 1``) are drawn in a darker shade of their
+    layer colour; the subtitle gives the cell count and the quality.
+
+    Args:
+        snap: The loaded mesh (:func:`load_mesh`).
+        out_dir: Directory for the PNG.
+
+    Returns:
+        Path of ``mesh_cut.png``, or None if the cut is empty.
+    """
+    cut = _cut(snap)
+    if cut is None:
+        return None
+    p = _new_plotter()
+    legend = _add_cells(p, snap, cut)
+    overall, per_region = _quality(snap)
+    frame = _setup_cut(p, snap, cut, x_range=(0.11, 0.56))
+    _add_side_legend(p, frame, legend, per_region)
+    _add_titles(p, "Mesh", _cut_label(snap) + ", coloured by skin layer\n" + overall)
+    frame.apply_camera(p)
+    return _screenshot(p, out_dir / MESH_CUT_PNG)
+
+
+def render_mesh_top(snap: Snapshot, out_dir: Path) -> Path | None:
+    """Top view of the mesh on the skin surface with the column footprints.
+
+    Only for patterns of several columns. Faces are coloured by layer (the
+    column cells darker), edges drawn, and a circle of the column radius
+    marks each column.
+
+    Args:
+        snap: The loaded mesh (:func:`load_mesh`).
+        out_dir: Directory for the PNG.
+
+    Returns:
+        Path of ``mesh_top.png``, or None for a single column.
+    """
+    if snap.n_columns < 2:
+        logger.debug("one column: no %s", MESH_TOP_PNG)
+        return None
+    surface = _top_surface(snap)
+    if surface is None:
+        return None
+    p = _new_plotter()
+    legend = _add_cells(p, snap, surface)
+    width = snap.bounds[1] - snap.bounds[0]
+    radius = _as_float(snap.meta.get("column_radius_um"))
+    if radius is not None and radius > 0:
+        rings = _circles(snap.centres, radius, snap.z_top + 0.04 * width)
+        p.add_mesh(rings, color=MARKER_COLOR, line_width=2.5, lighting=False, reset_camera=False)
+        legend.append((f"column footprint, r = {radius:g} µm", MARKER_COLOR, "line"))
+    overall, per_region = _quality(snap)
+    frame = _setup_top(p, snap, x_range=(0.11, 0.60))
+    _add_side_legend(p, frame, legend, per_region)
+    sub = f"top view of the skin surface, {_pattern_label(snap)}\n" + overall
+    _add_titles(p, "Mesh", sub)
+    frame.apply_camera(p)
+    return _screenshot(p, out_dir / MESH_TOP_PNG)
+
+
+def _render_each(
+    funcs: tuple[Callable[[Snapshot, Path], Path | None], ...], snap: Snapshot, out_dir: Path
+) -> list[Path]:
+    """Call each ``func(snap, out_dir)``; log failures and go on. Returns the written paths."""
+    written = []
+    for func in funcs:
+        try:
+            path = func(snap, out_dir)
+        except Exception:  # never let a picture stop the run
+            logger.exception("%s failed", func.__name__)
+            continue
+        if path is not None:
+            written.append(path)
+    return written
+
+
+def render_mesh(result_dir: Path) -> list[Path]:
+    """Pictures of the mesh alone (``mtz mesh``), from ``mesh.vtu`` and ``mesh.json``.
+
+    Writes ``renders/mesh_cut.png`` and, for patterns of several columns,
+    ``renders/mesh_top.png``. Failures are logged, never raised.
+
+    Args:
+        result_dir: The directory holding the mesh files.
+
+    Returns:
+        Paths of the PNG files written.
+    """
+    result_dir = Path(result_dir)
+    try:
+        snap = load_mesh(result_dir)
+    except Exception:
+        logger.exception("could not load the mesh")
+        return []
+    if snap is None:
+        return []
+    return _render_each((render_mesh_cut, render_mesh_top), snap, result_dir / RENDERS_DIR)
 
 
 def read_probes(path: Path) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]]] | None:
@@ -1070,14 +1588,11 @@ def render_all(result_dir: Path) -> list[Path]:
         logger.exception("could not load the field snapshot")
         snap = None
     if snap is not None:
-        for func in (render_temperature, render_damage, render_von_mises, render_overview):
-            try:
-                path = func(snap, out_dir)
-            except Exception:
-                logger.exception("%s failed", func.__name__)
-                continue
-            if path is not None:
-                written.append(path)
+        written += _render_each(
+            (render_temperature, render_damage, render_von_mises, render_overview, render_coverage),
+            snap,
+            out_dir,
+        )
 
     pulse = _as_float(snap.meta.get("pulse_end_ms")) if snap is not None else None
     if pulse is None:

@@ -21,9 +21,13 @@ from typing import Any
 
 from fem.render import (
     COLLAGEN_COLOR_NAME,
+    COVERAGE_PNG,
     CROP_FACTOR,
     DAMAGE_PNG,
     ISOSURFACE_COLOR_NAME,
+    MARKER_COLOR_NAME,
+    MESH_CUT_PNG,
+    MESH_TOP_PNG,
     NECROSIS_COLOR_NAME,
     OVERVIEW_PNG,
     PROBES_PNG,
@@ -95,8 +99,10 @@ CAPTIONS: dict[str, tuple[str, str]] = {
     TEMPERATURE_PNG: (
         "Temperature at the end of the pulse",
         (
-            "Vertical cut through the MTZ axis (plane y = 0), coloured by the temperature at the "
-            "end of the laser pulse. Thin grey lines are the interfaces between skin layers; the "
+            "Vertical cut through the axis of the MTZ column nearest the centre of the domain "
+            "(the plane y = const given in the picture), coloured by the temperature at the "
+            "end of the laser pulse. Symmetry planes of a quarter cell are unfolded, so the "
+            "whole unit cell is shown. Thin grey lines are the interfaces between skin layers; the "
             "skin surface is at z = 0 and depth increases downwards. The view is cropped to the "
             f"top {CROP_FACTOR:g} × column depth of the block and drawn at true aspect ratio."
         ),
@@ -125,9 +131,36 @@ CAPTIONS: dict[str, tuple[str, str]] = {
     OVERVIEW_PNG: (
         "3D overview",
         (
-            "The top of the tissue block with the quadrant x &gt; 0, y &lt; 0 cut away, faces "
+            "The top of the tissue block with one quadrant cut away (its corner on the axis of "
+            "the cut column, coordinates in the picture title), faces "
             f"coloured by skin layer; the {ISOSURFACE_COLOR_NAME} "
             "surface is the collagen Ω = 1 isosurface, i.e. the coagulation column."
+        ),
+    ),
+    COVERAGE_PNG: (
+        "Treated columns seen from above",
+        (
+            "The skin surface of the whole domain seen from above, coloured by "
+            "log<sub>10</sub> Ω<sub>collagen</sub> (scalar bar); the "
+            f"{COLLAGEN_COLOR_NAME} line is Ω<sub>collagen</sub> = 1, the edge of the coagulated "
+            f"spots, and the {MARKER_COLOR_NAME} crosses mark the column centres. Only for "
+            "patterns of several columns."
+        ),
+    ),
+    MESH_CUT_PNG: (
+        "Mesh: vertical cut",
+        (
+            "The tetrahedral mesh cut through a column axis: cells coloured by skin layer, the "
+            "refined column region in a darker shade, cell edges drawn. The subtitle gives the "
+            "number of cells and the minimum and mean cell quality; the quality per region is "
+            "listed under the legend."
+        ),
+    ),
+    MESH_TOP_PNG: (
+        "Mesh: top view",
+        (
+            "The mesh on the skin surface seen from above, coloured like the cut; the "
+            f"{MARKER_COLOR_NAME} circles are the column footprints (column radius)."
         ),
     ),
     PROBES_PNG: (
@@ -435,7 +468,15 @@ def write_report(result_dir: Path) -> Path:
     # Field pictures.
     figures = [
         _figure(f"{RENDERS_DIR}/{name}", *CAPTIONS[name])
-        for name in (TEMPERATURE_PNG, DAMAGE_PNG, VON_MISES_PNG, OVERVIEW_PNG)
+        for name in (
+            TEMPERATURE_PNG,
+            DAMAGE_PNG,
+            VON_MISES_PNG,
+            OVERVIEW_PNG,
+            COVERAGE_PNG,
+            MESH_CUT_PNG,
+            MESH_TOP_PNG,
+        )
         if name in available
     ]
     extra = sorted(available - set(CAPTIONS))

@@ -1,26 +1,40 @@
-"""Layered skin block with one MTZ column, built with gmsh (OpenCASCADE kernel).
+"""Layered skin block with MTZ columns (and ablation craters), built with gmsh (OpenCASCADE).
 
 Geometry and conventions (SI, metres):
 
-* the block is ``[-L/2, L/2]^2`` laterally, L the cell side set by the treatment density;
+* the block spans the layout's ``extent`` laterally (:mod:`meshes.patterns`: one column, a
+  unit or quarter cell, or a patch of many columns) and the layer stack in depth;
 * ``z`` points up, the skin surface is ``z = 0`` and tissue is ``z < 0`` (depth = ``-z``);
-* the column axis is ``x = y = 0``; the column is a cylinder of radius ``column_radius`` from the
-  surface to ``column_depth``, fragmented with the layers so every layer is split into a part
-  inside and a part outside the column.
+* each column is a cylinder of radius ``column_radius`` about its axis from the surface to
+  ``column_depth`` (a quarter cylinder on the corner of a quarter cell): the refined region
+  that holds the injury. All columns are fragmented with the layers in one boolean operation,
+  so every layer is split into a part inside the columns and a part outside;
+* an ablative column has a crater (cone or paraboloid of given depth and mouth radius) cut out
+  of the tissue; its wall is a boundary of the block.
 
-Cell tags: ``1 + i`` for the part of layer ``i`` outside the column, ``COLUMN_OFFSET + 1 + i``
-for the part inside. Facet tags: :data:`TOP`, :data:`BOTTOM`, :data:`SIDES`.
-Each has a physical group whose name is the layer name (``column_<layer>`` inside the column)
-or ``top``, ``bottom``, ``sides``.
+Cell tags: ``1 + i`` for the part of layer ``i`` outside the columns, ``COLUMN_OFFSET + 1 + i``
+for the part inside. Facet tags: :data:`TOP`, :data:`BOTTOM`, :data:`SIDES`, :data:`WALL`
+(crater walls). Each has a physical group whose name is the layer name (``column_<layer>``
+inside the columns) or ``top``, ``bottom``, ``sides``, ``crater_wall``.
+
+Element sizes come from gmsh fields: the column size in and near each column, a finer size on
+crater walls, the surface size through the stratum corneum and epidermis, all growing linearly
+with distance (rate ``growth``) to the far-field size.
 
 gmsh runs on rank 0 only; :func:`to_dolfinx` distributes the mesh with
-``dolfinx.io.gmsh.model_to_mesh``.
+``dolfinx.io.gmsh.model_to_mesh``, and keeps built meshes in a cache keyed by the geometry.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import math
+import os
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from mpi4py import MPI
 
@@ -28,22 +42,28 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-TOP, BOTTOM, SIDES = 1, 2, 3
+TOP, BOTTOM, SIDES, WALL = 1, 2, 3, 4
 COLUMN_OFFSET = 100
+PARABOLOID_SEGMENTS = 12  # chords of a paraboloid crater's profile
 
 
 @dataclass(frozen=True)
 class SkinGeometry:
-    """What the mesh builder needs to know (metres)."""
+    """What the mesh builder needs to know (metres). Hashable: it keys the mesh cache."""
 
     layer_names: tuple[str, ...]
     thicknesses: tuple[float, ...]
-    cell_side: float
-    column_radius: float
+    extent: tuple[float, float, float, float]  # xmin, xmax, ymin, ymax of the block
+    centres: tuple[tuple[float, float], ...]  # column axes
+    column_radius: float  # refined column region
     column_depth: float
     column_size: float  # element size in the column
     surface_size: float  # element size through the stratum corneum and epidermis
-    far_size: float  # element size far from the column
+    far_size: float  # element size far from the columns
+    quarter: bool = False  # quarter cell: one quarter column on the corner x = y = 0
+    crater_shape: str = "none"  # "none", "cone" or "paraboloid"
+    crater_depth: float = 0.0
+    crater_radius: float = 0.0  # mouth radius at the surface
     growth: float = 0.4  # element size increase per unit distance (smooth transition)
     surface_layers: int = 2  # the top layers resolved with surface_size
 
@@ -51,6 +71,38 @@ class SkinGeometry:
     def depth(self) -> float:
         """Total thickness of the block."""
         return float(sum(self.thicknesses))
+
+    @property
+    def area(self) -> float:
+        """Area of the top of the block (crater mouths included)."""
+        x0, x1, y0, y1 = self.extent
+        return (x1 - x0) * (y1 - y0)
+
+    @property
+    def column_element(self) -> float:
+        """Element size in the columns: >= ~12 segments round a column."""
+        return min(self.column_size, 0.5 * self.column_radius)
+
+    @property
+    def conforming_columns(self) -> bool:
+        """Whether the columns are geometric cylinders that the mesh conforms to.
+
+        They are unless two columns overlap or come closer than one column element (random
+        passes): OCC booleans of nearly tangent cylinders make sliver faces and tiny edges that
+        break the fragment or the mesh. Such columns are refined by the size field alone and
+        their cells tagged by centroid (:func:`tag_columns_by_centroid`).
+        """
+        c = np.asarray(self.centres)
+        if len(c) < 2:
+            return True
+        d2 = ((c[:, None, :] - c[None, :, :]) ** 2).sum(-1)
+        np.fill_diagonal(d2, np.inf)
+        return bool(np.sqrt(d2.min()) >= 2 * self.column_radius + self.column_element)
+
+    @property
+    def wall_size(self) -> float:
+        """Element size on a crater wall: at least 3 elements down its depth."""
+        return min(self.column_size, max(self.crater_depth, 1e-9) / 3.0)
 
 
 def layer_tag(i: int, in_column: bool) -> int:
@@ -60,20 +112,70 @@ def layer_tag(i: int, in_column: bool) -> int:
 
 def geometry_from_case(case) -> SkinGeometry:
     """Mesh parameters of a :class:`fem.config.Case`."""
+    lay = case.layout
     return SkinGeometry(
         layer_names=tuple(layer.name for layer in case.layers),
         thicknesses=tuple(layer.thickness for layer in case.layers),
-        cell_side=case.cell_side,
+        extent=lay.extent,
+        centres=lay.centres,
         column_radius=case.column_radius,
         column_depth=case.column_depth,
         column_size=case.column_size,
         surface_size=case.surface_size,
         far_size=case.far_size,
+        quarter=lay.kind == "quarter_cell",
+        crater_shape=case.crater.shape,
+        crater_depth=case.crater.depth,
+        crater_radius=case.crater.radius,
     )
 
 
+def _crater_tool(occ, geo: SkinGeometry, cx: float, cy: float, angle: float) -> int:
+    """A solid of revolution about the column axis that removes the crater.
+
+    The solid reaches a little above the surface so that no face of it lies in z = 0.
+    """
+    d, R = geo.crater_depth, geo.crater_radius
+    lift = 0.25 * d
+    if geo.crater_shape == "cone":  # radius R (1 + z/d) for -d <= z
+        return occ.addCone(cx, cy, lift, 0, 0, -(d + lift), R * (1 + lift / d), 0.0, angle=angle)
+    # Paraboloid z = -d (1 - r^2/R^2): the profile through PARABOLOID_SEGMENTS + 1 points of the
+    # parabola, equally spaced in r, revolved about the axis (cones and planes keep the OCC
+    # booleans fast; an exact Bezier profile made them 10x slower). The chords lose
+    # 1 / (3 n^2) of the volume: 0.2 % for n = 12.
+    n = PARABOLOID_SEGMENTS
+    r = np.append(np.linspace(0.0, R, n + 1), R * math.sqrt(1 + lift / d))
+    z = -d * (1 - (r / R) ** 2)
+    p = [occ.addPoint(cx + ri, cy, zi) for ri, zi in zip(r, z)] + [occ.addPoint(cx, cy, lift)]
+    lines = [occ.addLine(a, b) for a, b in zip(p, p[1:] + p[:1])]
+    face = occ.addPlaneSurface([occ.addCurveLoop(lines)])
+    out = occ.revolve([(2, face)], cx, cy, 0, 0, 0, 1, angle)
+    occ.remove([(2, face)], recursive=True)
+    return next(t for dim, t in out if dim == 3)
+
+
+def _first_quadrant(occ, geo: SkinGeometry, tag: int, cx: float, cy: float):
+    """``(3, tag)``; in a quarter cell, the quarter solid turned into the quadrant x, y >= c.
+
+    OCC opens partial solids of revolution from an axis that depends on the primitive, so
+    the solid is turned by quarter turns until its bounding box lies in the quadrant.
+    """
+    if geo.quarter:
+        for _ in range(4):
+            x0, y0 = occ.getBoundingBox(3, tag)[:2]
+            if x0 > cx - 1e-6 and y0 > cy - 1e-6:
+                break
+            occ.rotate([(3, tag)], cx, cy, 0, 0, 0, 1, -0.5 * math.pi)
+        else:
+            raise MeshError("could not place the quarter column in the quarter cell")
+    return (3, tag)
+
+
 def build_skin_block(model, geo: SkinGeometry):
-    """Add the layered block with one column to a gmsh model and mesh it (in place).
+    """Add the layered block with its columns (and craters) to a gmsh model and mesh it.
+
+    All columns are fragmented with the layers in one boolean operation, so the cost grows
+    with the number of columns, not with its square.
 
     Args:
         model: ``gmsh.model`` (on rank 0).
@@ -82,60 +184,120 @@ def build_skin_block(model, geo: SkinGeometry):
     Returns:
         The same model, meshed, with physical groups.
     """
+    import gmsh
+
+    gmsh.option.setNumber("Geometry.OCCBoundsUseStl", 1)  # tight boxes of curved faces
     occ = model.occ
-    L = geo.cell_side
+    x0, x1, y0, y1 = geo.extent
     boxes, z = [], 0.0
     for t in geo.thicknesses:
-        boxes.append(occ.addBox(-L / 2, -L / 2, z - t, L, L, t))
+        boxes.append((3, occ.addBox(x0, y0, z - t, x1 - x0, y1 - y0, t)))
         z -= t
-    cyl = occ.addCylinder(0, 0, 0, 0, 0, -geo.column_depth, geo.column_radius)
-    occ.fragment([(3, b) for b in boxes], [(3, cyl)])
+    angle = 0.5 * math.pi if geo.quarter else 2 * math.pi
+    columns = [_first_quadrant(occ, geo, occ.addCylinder(
+        cx, cy, 0, 0, 0, -geo.column_depth, geo.column_radius, angle=angle), cx, cy)
+        for cx, cy in geo.centres] if geo.conforming_columns else []
+    if geo.crater_shape != "none":
+        craters = [_first_quadrant(occ, geo, _crater_tool(occ, geo, cx, cy, angle), cx, cy)
+                   for cx, cy in geo.centres]
+        if not geo.conforming_columns:  # overlapping craters: one tool, their union
+            craters = occ.fuse(craters[:1], craters[1:])[0]
+        # Cut the craters out of the layers and the columns first, then fragment once.
+        cut = [occ.cut([b], craters, removeTool=False)[0] for b in boxes]
+        columns = [e for c in columns for e in occ.cut([c], craters, removeTool=False)[0]]
+        occ.remove(craters, recursive=True)
+    else:
+        cut = [[b] for b in boxes]
+    layer_parts = [e for parts in cut for e in parts]
+    layer_index = [i for i, parts in enumerate(cut) for _ in parts]
+    _, pieces = occ.fragment(layer_parts, columns)
     occ.synchronize()
 
-    # Identify the fragments by their bounding boxes: layer from the centre depth, column
-    # parts from their lateral extent.
-    interfaces = np.concatenate([[0.0], -np.cumsum(geo.thicknesses)])
+    # Each output volume lies in exactly one layer; it is a column part when it also came out
+    # of a column (maps: layer parts first, then columns).
+    layer_of = {t: layer_index[k] for k, m in enumerate(pieces[: len(layer_parts)]) for _, t in m}
+    in_column = {t for m in pieces[len(layer_parts):] for _, t in m}
     groups: dict[int, list[int]] = {}
-    for _, tag in model.getEntities(3):
-        x0, _, z0, x1, _, z1 = model.getBoundingBox(3, tag)
-        zc = 0.5 * (z0 + z1)
-        i = int(np.searchsorted(-interfaces, -zc)) - 1
-        in_column = (x1 - x0) < 0.5 * (geo.cell_side + 2 * geo.column_radius)
-        groups.setdefault(layer_tag(i, in_column), []).append(tag)
+    for tag, i in sorted(layer_of.items()):
+        groups.setdefault(layer_tag(i, tag in in_column), []).append(tag)
     for tag, entities in sorted(groups.items()):
-        i = (tag - 1) % COLUMN_OFFSET
-        name = geo.layer_names[i]
+        name = geo.layer_names[(tag - 1) % COLUMN_OFFSET]
         model.addPhysicalGroup(3, entities, tag, name=f"column_{name}" if tag > COLUMN_OFFSET else name)
+    _tag_boundary(model, geo)
+    return _generate(model, geo)
 
-    eps = 0.1 * min(geo.thicknesses)  # OCC pads bounding boxes by ~1e-7 m
-    big = 2 * L
 
-    def surfaces_in(xmin, ymin, zmin, xmax, ymax, zmax):
-        return [t for _, t in model.getEntitiesInBoundingBox(xmin, ymin, zmin, xmax, ymax, zmax, 2)]
+def _tag_boundary(model, geo: SkinGeometry) -> None:
+    """Physical groups of the outer surfaces: top, bottom, sides, crater walls."""
+    x0, x1, y0, y1 = geo.extent
+    tol = 1e-6  # m: OCC pads bounding boxes (~1e-7 m); every feature is > 5 um
+    outer = [s for _, s in model.getEntities(2) if len(model.getAdjacencies(2, s)[0]) == 1]
+    kinds: dict[int, list[int]] = {TOP: [], BOTTOM: [], SIDES: [], WALL: []}
+    for s in outer:
+        bx0, by0, bz0, bx1, by1, bz1 = model.getBoundingBox(2, abs(s))
+        if bz1 - bz0 < tol and abs(bz1) < tol:
+            kinds[TOP].append(abs(s))
+        elif bz1 - bz0 < tol and abs(bz0 + geo.depth) < tol:
+            kinds[BOTTOM].append(abs(s))
+        elif (bx1 - bx0 < tol and min(abs(bx0 - x0), abs(bx1 - x1)) < tol) or (
+                by1 - by0 < tol and min(abs(by0 - y0), abs(by1 - y1)) < tol):
+            kinds[SIDES].append(abs(s))
+        else:
+            kinds[WALL].append(abs(s))
+    if kinds[WALL] and geo.crater_shape == "none":
+        raise MeshError(f"unexpected outer surfaces {kinds[WALL]} in a block without craters")
+    for tag, name in ((TOP, "top"), (BOTTOM, "bottom"), (SIDES, "sides"), (WALL, "crater_wall")):
+        if kinds[tag]:
+            model.addPhysicalGroup(2, sorted(set(kinds[tag])), tag, name=name)
 
-    top = surfaces_in(-big, -big, -eps, big, big, eps)
-    bottom = surfaces_in(-big, -big, -geo.depth - eps, big, big, -geo.depth + eps)
-    sides = []
-    for s in (-1, 1):
-        sides += surfaces_in(s * L / 2 - eps, -big, -big - geo.depth, s * L / 2 + eps, big, big)
-        sides += surfaces_in(-big, s * L / 2 - eps, -big - geo.depth, big, s * L / 2 + eps, big)
-    model.addPhysicalGroup(2, top, TOP, name="top")
-    model.addPhysicalGroup(2, bottom, BOTTOM, name="bottom")
-    model.addPhysicalGroup(2, sorted(set(sides)), SIDES, name="sides")
 
-    # Element size: fine in the column region, resolved through the top layers, growing
-    # linearly with distance from both up to the far-field size.
+def _size_field(model, geo: SkinGeometry, surface_scale: float = 1.0) -> None:
+    """Element size: fine in the columns and on crater walls, resolved through the top layers,
+    growing linearly (rate ``growth``) with distance up to the far-field size.
+
+    One gmsh Box field per column (a box of half-width ``column_radius`` with a linear
+    transition layer), combined with a Min field: evaluated in compiled code, cheap per column.
+    """
+    field = model.mesh.field
+    for f in field.list():
+        field.remove(f)
+    g, far = geo.growth, geo.far_size
+    h_col = geo.column_element
     surf_depth = float(sum(geo.thicknesses[: geo.surface_layers]))
-    g = geo.growth
-    h_col = min(geo.column_size, 0.5 * geo.column_radius)  # >= ~12 segments round the column
-    column = (
-        f"{h_col} + {g}*(Max(Sqrt(x*x+y*y) - {geo.column_radius}, 0)"
-        f" + Max(-z - {geo.column_depth}, 0))"
-    )
-    surface = f"{geo.surface_size} + {g}*Max(-z - {surf_depth}, 0)"
-    field = model.mesh.field.add("MathEval")
-    model.mesh.field.setString(field, "F", f"Min({geo.far_size}, Min({column}, {surface}))")
-    model.mesh.field.setAsBackgroundMesh(field)
+    x0, x1, y0, y1 = geo.extent
+    big = 2.0 * max(x1 - x0, y1 - y0, geo.depth)
+
+    def box(size, xa, xb, ya, yb, za, zb):
+        f = field.add("Box")
+        for key, value in (("VIn", size), ("VOut", far), ("XMin", xa), ("XMax", xb),
+                           ("YMin", ya), ("YMax", yb), ("ZMin", za), ("ZMax", zb),
+                           ("Thickness", max(far - size, 0.0) / g)):
+            field.setNumber(f, key, value)
+        return f
+
+    r, d = geo.column_radius, geo.column_depth
+    fields = [box(surface_scale * geo.surface_size, x0 - big, x1 + big, y0 - big, y1 + big, -surf_depth, big)]
+    fields += [box(h_col, cx - r, cx + r, cy - r, cy + r, -d, big) for cx, cy in geo.centres]
+    if geo.crater_shape != "none":
+        R, dc = geo.crater_radius, geo.crater_depth
+        fields += [box(geo.wall_size, cx - R, cx + R, cy - R, cy + R, -dc, big)
+                   for cx, cy in geo.centres]
+    fmin = field.add("Min")
+    field.setNumbers(fmin, "FieldsList", fields)
+    field.setAsBackgroundMesh(fmin)
+
+
+MIN_QUALITY = 0.05  # minSICN below this is a sliver: refused (see _generate)
+
+
+def _generate(model, geo: SkinGeometry):
+    """Mesh in 3D and keep the mesh only if it has no sliver (minSICN >= :data:`MIN_QUALITY`).
+
+    Thin layers (the stratum corneum is 10-20 um thick) meshed with elements about their
+    thickness give, now and then, a flat tetrahedron whose four nodes lie on the two faces of
+    the layer: no optimiser can move them. The remedy is a slightly different surface size, so
+    the attempts are HXT with the surface size scaled by 1, 0.9, 0.8, then classic Delaunay.
+    """
     import gmsh
 
     for opt in ("MeshSizeExtendFromBoundary", "MeshSizeFromPoints", "MeshSizeFromCurvature"):
@@ -145,18 +307,24 @@ def build_skin_block(model, geo: SkinGeometry):
     # cylinder seam at some sizes (medium and fine meshes), which no 3D algorithm recovers
     # from; MeshAdapt meshed every resolution and spot tried (coarse to fine, 60-200 um).
     gmsh.option.setNumber("Mesh.Algorithm", 1)
-    for algorithm in (10, 1):  # HXT (fast), then classic Delaunay
+    tried = []
+    for algorithm, scale in ((10, 1.0), (10, 0.9), (10, 0.8), (1, 1.0)):  # 10 HXT, 1 Delaunay
         gmsh.option.setNumber("Mesh.Algorithm3D", algorithm)
+        _size_field(model, geo, surface_scale=scale)
         try:
             model.mesh.generate(3)
         except Exception as e:  # gmsh raises plain Exceptions
             log.warning("gmsh 3D algorithm %d failed: %s", algorithm, e)
             model.mesh.clear()
             continue
-        if _num_cells(model) > 0 and _min_quality(model) > 0:
+        quality = _min_quality(model) if _num_cells(model) else 0.0
+        if quality >= MIN_QUALITY:
             return model
+        tried.append(f"algorithm {algorithm}, surface size x{scale}: min quality {quality:.2g}")
+        log.info("mesh has a sliver (min quality %.2g): meshing again", quality)
         model.mesh.clear()
-    raise MeshError(f"gmsh could not mesh the skin block ({geo})")
+    raise MeshError("gmsh could not mesh the skin block without slivers ("
+                    + "; ".join(tried) + "); try another mesh.surface_size_um")
 
 
 class MeshError(RuntimeError):
@@ -174,31 +342,59 @@ def _min_quality(model) -> float:
 
 
 def quality_summary(model) -> dict:
-    """Element count per physical group and element quality (gmsh minSICN), on rank 0."""
+    """Element count and quality (gmsh minSICN) per physical group and overall, on rank 0."""
     summary: dict = {"regions": {}}
     all_q = []
     for dim, tag in model.getPhysicalGroups(3):
         name = model.getPhysicalName(dim, tag)
-        n, qs = 0, []
+        qs = []
         for entity in model.getEntitiesForPhysicalGroup(dim, tag):
             _, elems, _ = model.mesh.getElements(dim, entity)
             if elems:
-                n += len(elems[0])
                 qs.append(model.mesh.getElementQualities(elems[0], "minSICN"))
-        q = np.concatenate(qs) if qs else np.zeros(1)
+        q = np.concatenate(qs) if qs else np.zeros(0)
         all_q.append(q)
-        summary["regions"][name] = {"cells": n, "min_quality": float(q.min())}
+        summary["regions"][name] = {"cells": int(q.size),
+                                    "min_quality": float(q.min()) if q.size else 0.0,
+                                    "mean_quality": float(q.mean()) if q.size else 0.0}
     q = np.concatenate(all_q)
     summary.update(cells=int(q.size), min_quality=float(q.min()), mean_quality=float(q.mean()))
     return summary
 
 
-def to_dolfinx(geo: SkinGeometry, comm: MPI.Comm = MPI.COMM_WORLD):
-    """Build the block on rank 0 and distribute it.
+# --------------------------------------------------------------------------------------------
+# Distribution to DOLFINx, with a cache of built meshes
+# --------------------------------------------------------------------------------------------
+
+
+def default_cache_dir() -> Path | None:
+    """Mesh cache: ``$MTZ_MESH_CACHE``, or ``~/.cache/mtz-fem/meshes``; "off" disables it."""
+    env = os.environ.get("MTZ_MESH_CACHE")
+    if env is not None and env.strip().lower() in ("", "0", "off", "none", "false"):
+        return None
+    return Path(env) if env else Path.home() / ".cache" / "mtz-fem" / "meshes"
+
+
+def cache_key(geo: SkinGeometry) -> str:
+    """Key of a mesh: the geometry, the gmsh version and the source of this module."""
+    import gmsh
+
+    text = "\n".join([repr(geo), gmsh.__version__, Path(__file__).read_text()])
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def to_dolfinx(geo: SkinGeometry, comm: MPI.Comm = MPI.COMM_WORLD,
+               cache_dir: Path | None = None):
+    """Build the block on rank 0 (or read it from the cache) and distribute it.
+
+    With a ``cache_dir``, a mesh is stored as ``<key>.msh`` plus its quality summary
+    ``<key>.json``, both written atomically; cases with the same geometry (a sweep over
+    anything but the geometry) mesh once.
 
     Returns:
         ``(mesh_data, summary)``: the ``dolfinx.io.gmsh.MeshData`` (mesh, cell_tags,
-        facet_tags, physical_groups) and the quality summary (on every rank).
+        facet_tags, physical_groups) and the quality summary (on every rank), whose
+        ``cached`` entry says whether the mesh came from the cache.
     """
     import gmsh
     from dolfinx.io.gmsh import model_to_mesh
@@ -210,13 +406,65 @@ def to_dolfinx(geo: SkinGeometry, comm: MPI.Comm = MPI.COMM_WORLD):
     summary = None
     try:
         if comm.rank == 0:
-            gmsh.model.add("skin")
-            build_skin_block(gmsh.model, geo)
-            summary = quality_summary(gmsh.model)
+            summary = _build_or_load(gmsh, geo, cache_dir)
         summary = comm.bcast(summary, root=0)
         data = model_to_mesh(gmsh.model, comm, 0, gdim=3)
+        if not geo.conforming_columns:
+            data = tag_columns_by_centroid(data, geo)
     finally:
         if comm.rank == 0:
             gmsh.model.remove()
         gmsh.finalize()
     return data, summary
+
+
+def tag_columns_by_centroid(data, geo: SkinGeometry):
+    """Cell tags with the column cells (centroid within the column radius of an axis and above
+    the column depth) moved to ``COLUMN_OFFSET + 1 + i``; for non-conforming columns."""
+    from dolfinx import mesh as dmesh
+    from dolfinx.io.gmsh import PhysicalGroup
+
+    domain, tags = data.mesh, data.cell_tags
+    x = domain.geometry.x
+    centroids = x[domain.geometry.dofmaps[0]].mean(axis=1)[tags.indices]
+    inside = centroids[:, 2] > -geo.column_depth
+    r2 = geo.column_radius**2
+    hit = np.zeros(len(tags.indices), dtype=bool)
+    for cx, cy in geo.centres:
+        hit |= (centroids[:, 0] - cx) ** 2 + (centroids[:, 1] - cy) ** 2 < r2
+    values = tags.values.copy()
+    values[inside & hit & (values < COLUMN_OFFSET)] += COLUMN_OFFSET
+    new = dmesh.meshtags(domain, 3, tags.indices, values)
+    new.name = tags.name
+    groups = dict(data.physical_groups)
+    for i, name in enumerate(geo.layer_names):
+        groups[f"column_{name}"] = PhysicalGroup(3, layer_tag(i, True))
+    return data._replace(cell_tags=new, physical_groups=groups)
+
+
+def _build_or_load(gmsh, geo: SkinGeometry, cache_dir: Path | None) -> dict:
+    """On rank 0: the meshed model in ``gmsh.model`` and its quality summary."""
+    paths = None
+    if cache_dir is not None:
+        key = cache_key(geo)
+        paths = (Path(cache_dir) / f"{key}.msh", Path(cache_dir) / f"{key}.json")
+        if paths[0].exists() and paths[1].exists():
+            gmsh.model.add("skin")
+            gmsh.merge(str(paths[0]))
+            summary = json.loads(paths[1].read_text())
+            log.info("mesh: read from the cache %s", paths[0])
+            return {**summary, "cached": True}
+    gmsh.model.add("skin")
+    t0 = time.perf_counter()
+    build_skin_block(gmsh.model, geo)
+    summary = {**quality_summary(gmsh.model), "seconds": time.perf_counter() - t0}
+    if paths is not None:
+        paths[0].parent.mkdir(parents=True, exist_ok=True)
+        tmp = paths[0].with_name(f".{paths[0].stem}.{os.getpid()}.tmp.msh")
+        gmsh.option.setNumber("Mesh.Binary", 1)
+        gmsh.write(str(tmp))
+        os.replace(tmp, paths[0])
+        tmp_json = paths[1].with_name(f".{paths[1].name}.{os.getpid()}.tmp")
+        tmp_json.write_text(json.dumps(summary))
+        os.replace(tmp_json, paths[1])
+    return {**summary, "cached": False}

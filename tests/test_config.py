@@ -14,20 +14,48 @@ pytestmark = pytest.mark.serial
 
 def test_demo_resolves_presets_in_si():
     case = load_case(DEMO)
-    assert [la.name for la in case.layers] == ["stratum_corneum", "epidermis", "dermis", "fat"]
+    assert [la.name for la in case.layers] == ["stratum_corneum", "epidermis", "papillary_dermis",
+                                               "reticular_dermis", "fat"]
     assert case.laser.energy == pytest.approx(10e-3)
-    assert case.cell_side == pytest.approx(1e-2 / 200**0.5)  # 200 per cm2 -> 707 um
-    dermis = case.layers[2]
+    assert case.layout.pitch == pytest.approx(1e-2 / 200**0.5)  # 200 per cm2 -> 707 um
+    dermis = case.layers[3]
     assert dermis.perfusion == pytest.approx(1.97e-3) and dermis.k == pytest.approx(0.37)
     assert case.resolved["laser"]["spot_um"] == 140.0  # preset value expanded
 
 
+@pytest.mark.parametrize("site, epidermis_um, dermis_um", [
+    ("face", 50.0, 1200.0), ("forearm", 75.0, 1200.0), ("abdomen", 100.0, 2000.0)])
+def test_skin_sites_have_five_layers_with_papillary_and_reticular_dermis(site, epidermis_um,
+                                                                          dermis_um):
+    case = load_case(DEMO, [f"skin.preset={site!r}"])
+    names = [la.name for la in case.layers]
+    assert names == ["stratum_corneum", "epidermis", "papillary_dermis", "reticular_dermis", "fat"]
+    um = {la.name: la.thickness * 1e6 for la in case.layers}
+    assert um["epidermis"] == pytest.approx(epidermis_um)
+    assert um["papillary_dermis"] + um["reticular_dermis"] == pytest.approx(dermis_um)
+
+
+def test_layers_as_an_array_of_tables(tmp_path):
+    layer = ("thickness_um = {t}\ndensity_kg_per_m3 = 1100.0\nspecific_heat_J_per_kgK = 3500.0\n"
+             "conductivity_W_per_mK = 0.4\nperfusion_per_s = 0.0\nmetabolic_W_per_kg = 0.0\n"
+             "water_fraction = 0.7\nyoungs_modulus_kPa = 100.0\npoisson_ratio = 0.45\n"
+             "expansion_per_K = 1e-4\ncollagen = true\n")
+    text = "[skin]\npreset = 'none'\n" + "".join(
+        f"[[skin.layers]]\nname = '{n}'\n" + layer.format(t=t)
+        for n, t in (("epidermis", 80.0), ("papillary_dermis", 150.0), ("reticular_dermis", 1800.0)))
+    path = tmp_path / "layers.toml"
+    path.write_text(text)
+    case = load_case(path)
+    assert [la.name for la in case.layers] == ["epidermis", "papillary_dermis", "reticular_dermis"]
+    assert case.depth == pytest.approx(2030e-6)
+
+
 def test_overrides_any_key():
     case = load_case(DEMO, ["laser.energy_mJ=20", "laser.spot_um=120",
-                            "skin.layers.dermis.thickness_um=1500", "mesh.resolution=coarse"])
+                            "skin.layers.reticular_dermis.thickness_um=1500", "mesh.resolution=coarse"])
     assert case.laser.energy == pytest.approx(20e-3)
     assert case.laser.w0 == pytest.approx(60e-6)
-    assert case.layers[2].thickness == pytest.approx(1.5e-3)
+    assert case.layers[3].thickness == pytest.approx(1.5e-3)
     assert case.resolved["mesh"]["resolution"] == "coarse"
 
 
@@ -46,12 +74,21 @@ def test_parse_override_reads_toml_values():
     ({"laser": {"preset": "ruby_694"}}, ["laser.preset", "ruby_694", "erglass_1550"]),
     ({"laser": {"preset": "co2_10600"}}, ["laser.preset", "crater"]),
     ({"skin": {"preset": "foot"}}, ["skin.preset", "foot", "face"]),
-    ({"skin": {"layers": {"dermis": {"thickness_um": 0}}}}, ["skin.layers.dermis.thickness_um"]),
+    ({"skin": {"layers": {"reticular_dermis": {"thickness_um": 0}}}}, ["skin.layers.reticular_dermis.thickness_um"]),
     ({"skin": {"layers": {"bone": {"thickness_um": 10}}}}, ["skin.layers.bone", "face"]),
     ({"pattern": {"density_per_cm2": 1e6}}, ["pattern.density_per_cm2", "out of range"]),
     ({"time": {"steps_per_pulse": 2.5}}, ["time.steps_per_pulse", "wrong type"]),
     ({"output": {"probes_um": [[0, 0]]}}, ["output.probes_um", "[x, y, z]"]),
-    ({"mesh": {"column_radius_um": 500}}, ["mesh.column_radius_um", "half the cell"]),
+    ({"mesh": {"column_radius_um": 500}}, ["mesh.column_radius_um", "half the column spacing"]),
+    ({"pattern": {"layout": "spiral"}}, ["pattern.layout", "'spiral'", "'hex'"]),
+    ({"pattern": {"layout": "unit_cell", "patch_um": 2000}}, ["pattern.patch_um", "unit_cell"]),
+    ({"pattern": {"passes": 0}}, ["pattern.passes", "out of range"]),
+    ({"crater": {"shape": "cone", "depth_um": 30}}, ["crater.diameter_um", "missing"]),
+    ({"crater": {"depth_um": 30}}, ["crater.depth_um", "crater.shape"]),
+    ({"crater": {"shape": "cone", "depth_um": 30, "diameter_um": 600}},
+     ["crater.diameter_um", "600", "column_radius_um"]),
+    ({"crater": {"shape": "bowl"}}, ["crater.shape", "'paraboloid'"]),
+    ({"skin": {"layers": [{"thickness_um": 10}]}}, ["skin.layers[0]", "name"]),
     ({"lasr": {}}, ["lasr", "unknown key"]),
 ])
 def test_bad_values_name_key_value_and_allowed(raw, words):
@@ -97,4 +134,4 @@ def test_cli_check_prints_resolved_case(mtz_cmd):
     p = subprocess.run(mtz_cmd + ["check", str(DEMO), "--set", "laser.energy_mJ=20"],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
-    assert "energy_mJ = 20" in p.stdout and "[skin.layers.dermis]" in p.stdout
+    assert "energy_mJ = 20" in p.stdout and "[skin.layers.reticular_dermis]" in p.stdout

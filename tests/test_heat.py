@@ -56,8 +56,8 @@ def exact_steady(z):
 
 def slab_mesh(case, nz: int):
     """Structured box [-L/2, L/2]^2 x [-D, 0] refined uniformly, tagged like the skin block."""
-    L, D = case.cell_side, case.depth
-    domain = mesh.create_box(MPI.COMM_WORLD, [[-L / 2, -L / 2, -D], [L / 2, L / 2, 0.0]],
+    (x0, x1, y0, y1), D = case.layout.extent, case.depth
+    domain = mesh.create_box(MPI.COMM_WORLD, [[x0, y0, -D], [x1, y1, 0.0]],
                              [max(1, nz // 10)] * 2 + [nz], mesh.CellType.tetrahedron)
     tdim = domain.topology.dim
     n_cells = domain.topology.index_map(tdim).size_local + domain.topology.index_map(tdim).num_ghosts

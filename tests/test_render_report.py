@@ -9,14 +9,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import fem.render
 from fem.render import (
+    COVERAGE_PNG,
     DAMAGE_PNG,
+    MESH_CUT_PNG,
+    MESH_TOP_PNG,
     OVERVIEW_PNG,
     PROBES_PNG,
     TEMPERATURE_PNG,
     VON_MISES_PNG,
+    _cut,
+    load_snapshot,
     read_probes,
     render_all,
+    render_damage,
+    render_mesh,
     render_probes,
 )
 from fem.report import write_report, write_study_report
@@ -62,30 +70,52 @@ METRICS = {
 }
 
 
-def _synthetic_mesh(n_xy: int, n_z: int, seams: bool = True):
+FULL_EXTENT = (-HALF_WIDTH, HALF_WIDTH, -HALF_WIDTH, HALF_WIDTH)
+
+
+def _synthetic_mesh(
+    n_xy: int,
+    n_z: int,
+    seams: bool = True,
+    extent: tuple[float, float, float, float] = FULL_EXTENT,
+    columns: tuple[tuple[float, float], ...] = ((0.0, 0.0),),
+    crater_um: float = 0.0,
+):
     """A tetrahedral block in micrometres with analytic MTZ-like fields.
 
     Args:
         n_xy: Points across the block in x and y.
         n_z: Points through the depth.
-        seams: Split the block in two at x = 0 without merging the seam
-            points, like a mesh written from several MPI partitions.
+        seams: Split the block in two at the middle of x without merging the
+            seam points, like a mesh written from several MPI partitions.
+        extent: ``(xmin, xmax, ymin, ymax)`` of the block, micrometres.
+        columns: Column centres; the fields follow the nearest column.
+        crater_um: Depth (and diameter) of a conical crater cut out of the
+            tissue at each column (no crater if 0).
     """
     import pyvista as pv
 
-    spacing = (2 * HALF_WIDTH / (n_xy - 1), 2 * HALF_WIDTH / (n_xy - 1), DEPTH / (n_z - 1))
-    grid = pv.ImageData(
-        dimensions=(n_xy, n_xy, n_z), spacing=spacing, origin=(-HALF_WIDTH, -HALF_WIDTH, -DEPTH)
-    )
-    mesh = grid.triangulate()
+    xmin, xmax, ymin, ymax = extent
+    spacing = ((xmax - xmin) / (n_xy - 1), (ymax - ymin) / (n_xy - 1), DEPTH / (n_z - 1))
+    grid = pv.ImageData(dimensions=(n_xy, n_xy, n_z), spacing=spacing, origin=(xmin, ymin, -DEPTH))
+    mesh = grid.triangulate().cast_to_unstructured_grid()
+    centres = np.asarray(columns, dtype=float)
+    if crater_um > 0:
+        c = mesh.cell_centers().points
+        rc = np.min(np.hypot(*(c[:, None, :2] - centres[None]).transpose(2, 0, 1)), axis=1)
+        outside = -c[:, 2] > crater_um * (1.0 - 2.0 * rc / crater_um)
+        mesh = mesh.extract_cells(np.flatnonzero(outside))
     if seams:
-        left = mesh.cell_centers().points[:, 0] < 0.0
+        left = mesh.cell_centers().points[:, 0] < 0.5 * (xmin + xmax)
         mesh = pv.merge(
             [mesh.extract_cells(np.flatnonzero(left)), mesh.extract_cells(np.flatnonzero(~left))],
             merge_points=False,
         )
     mesh = mesh.cast_to_unstructured_grid()
-    x, y, z = mesh.points.T
+    # Coordinates relative to the nearest column centre.
+    nearest = np.argmin(np.sum((mesh.points[:, None, :2] - centres[None]) ** 2, axis=2), axis=1)
+    x, y = (mesh.points[:, :2] - centres[nearest]).T
+    z = mesh.points[:, 2]
     r2 = x**2 + y**2
     d = -z
     t_pulse = 37.0 + 260.0 * np.exp(-r2 / COLUMN_RADIUS**2) * np.exp(-d / 600.0)
@@ -103,7 +133,7 @@ def _synthetic_mesh(n_xy: int, n_z: int, seams: bool = True):
     mesh.point_data["displacement_um"] = np.column_stack([-mag * x / r, -mag * y / r, 0.5 * mag])
 
     c = mesh.cell_centers().points
-    cr = np.hypot(c[:, 0], c[:, 1])
+    cr = np.min(np.hypot(*(c[:, None, :2] - centres[None]).transpose(2, 0, 1)), axis=1)
     cd = -c[:, 2]
     layer = np.zeros(mesh.n_cells, dtype=np.int32)
     for i, (_, top, _bottom) in enumerate(LAYERS):
@@ -116,14 +146,63 @@ def _synthetic_mesh(n_xy: int, n_z: int, seams: bool = True):
     return mesh
 
 
+def _pattern_meta(
+    layout: str,
+    extent: list[float],
+    columns: list[list[float]],
+    mirror: list[str] | None = None,
+    crater_um: float = 0.0,
+) -> dict:
+    """The treatment-pattern keys of snapshot.json / mesh.json."""
+    crater = {"shape": "cone", "depth_um": crater_um, "diameter_um": crater_um}
+    return {
+        "layout": layout,
+        "extent_um": extent,
+        "columns_um": columns,
+        "mirror": mirror or [],
+        "crater": crater if crater_um > 0 else None,
+        "cell_size_um": [extent[1] - extent[0], extent[3] - extent[2]],
+    }
+
+
+def _mesh_args(pattern: dict | None) -> dict:
+    """Keyword arguments of :func:`_synthetic_mesh` for a pattern (see :func:`_pattern_meta`)."""
+    if pattern is None:
+        return {}
+    crater = pattern["crater"]
+    return {
+        "extent": tuple(pattern["extent_um"]),
+        "columns": tuple(map(tuple, pattern["columns_um"])),
+        "crater_um": crater["depth_um"] if crater else 0.0,
+    }
+
+
+#: A quarter cell of pitch 700 µm: the column at the corner (0, 0), mirrored in x and y.
+QUARTER = _pattern_meta("quarter_cell", [0.0, 350.0, 0.0, 350.0], [[0.0, 0.0]], ["x", "y"])
+#: The full unit cell that QUARTER is a quarter of.
+UNIT_CELL = _pattern_meta("unit_cell", [-350.0, 350.0, -350.0, 350.0], [[0.0, 0.0]])
+#: Three columns with craters; (450, 500) is the one nearest the centre (350, 350).
+THREE_COLUMNS = _pattern_meta(
+    "random",
+    [0.0, 700.0, 0.0, 700.0],
+    [[150.0, 150.0], [550.0, 150.0], [450.0, 500.0]],
+    crater_um=120.0,
+)
+
+
 def make_result_dir(
     root: Path,
     n_xy: int = 11,
     n_z: int = 31,
     probes: bool = True,
     provenance: bool = True,
+    pattern: dict | None = None,
 ) -> Path:
     """Write a synthetic results directory like the solver's into ``root``.
+
+    Args:
+        pattern: Treatment-pattern metadata (see :func:`_pattern_meta`); None
+            writes an old-style snapshot with one column on x = y = 0.
 
     Returns:
         The results directory.
@@ -131,7 +210,7 @@ def make_result_dir(
     root.mkdir(parents=True, exist_ok=True)
     fields = root / "fields"
     fields.mkdir(exist_ok=True)
-    _synthetic_mesh(n_xy, n_z).save(fields / "snapshot.vtu")
+    _synthetic_mesh(n_xy, n_z, **_mesh_args(pattern)).save(fields / "snapshot.vtu")
     meta = {
         "layers": [{"name": n, "top_um": t, "bottom_um": b} for n, t, b in LAYERS],
         "cell_size_um": [2 * HALF_WIDTH, 2 * HALF_WIDTH],
@@ -141,6 +220,7 @@ def make_result_dir(
         "pulse_end_ms": PULSE_END_MS,
         "end_ms": 100.0,
         "title": "Synthetic MTZ <test> & co",
+        **(pattern or {}),
     }
     (fields / "snapshot.json").write_text(json.dumps(meta, indent=2))
     (root / "metrics.json").write_text(json.dumps(METRICS, indent=2))
@@ -336,3 +416,128 @@ def test_study_report(tmp_path: Path) -> None:
     assert "412.3" in html and "412.34" not in html
     assert "high &lt;x&gt;" in html and "note" in html
     assert not (tmp_path / "report.html.tmp").exists()
+
+
+# --------------------------------------------------------------------------- treatment patterns
+
+
+def make_mesh_dir(root: Path, pattern: dict, n_xy: int = 9, n_z: int = 21) -> Path:
+    """Write ``mesh.vtu`` (cell data ``layer`` and ``in_column`` only) and ``mesh.json``.
+
+    Args:
+        root: The directory to write into.
+        pattern: Treatment-pattern metadata (see :func:`_pattern_meta`).
+        n_xy: Points across the block in x and y.
+        n_z: Points through the depth.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    mesh = _synthetic_mesh(n_xy, n_z, **_mesh_args(pattern))
+    mesh.clear_point_data()
+    for name in list(mesh.cell_data):
+        if name not in ("layer", "in_column"):
+            del mesh.cell_data[name]
+    mesh.save(root / "mesh.vtu")
+    column = int(np.sum(mesh.cell_data["in_column"]))
+    meta = {
+        **pattern,
+        "title": "Synthetic mesh",
+        "layers": [{"name": n, "top_um": t, "bottom_um": b} for n, t, b in LAYERS],
+        "depth_um": DEPTH,
+        "column_radius_um": COLUMN_RADIUS,
+        "column_depth_um": COLUMN_DEPTH,
+        "mesh_quality": {
+            "cells": mesh.n_cells,
+            "min_quality": 0.214,
+            "mean_quality": 0.712,
+            "regions": {
+                "column": {"cells": column, "min_quality": 0.301, "mean_quality": 0.755},
+                "bulk": {"cells": mesh.n_cells - column, "min_quality": 0.214, "mean_quality": 0.7},
+            },
+        },
+    }
+    (root / "mesh.json").write_text(json.dumps(meta, indent=2))
+    return root
+
+
+def _mean_difference(a: Path, b: Path) -> float:
+    """Mean absolute difference of two pictures of the same size (0-255 per channel)."""
+    from PIL import Image
+
+    pa, pb = (np.asarray(Image.open(p).convert("RGB"), dtype=float) for p in (a, b))
+    assert pa.shape == pb.shape
+    return float(np.mean(np.abs(pa - pb)))
+
+
+def test_quarter_cell_is_unfolded(tmp_path: Path) -> None:
+    """A mirrored quarter cell is shown as the full unit cell, vectors reflected."""
+    root = make_result_dir(tmp_path / "quarter", n_xy=9, n_z=21, probes=False, pattern=QUARTER)
+    snap = load_snapshot(root)
+    np.testing.assert_allclose(snap.bounds[:4], [-350.0, 350.0, -350.0, 350.0])
+    assert snap.cut_axis == (0.0, 0.0)
+    cut = _cut(snap)
+    np.testing.assert_allclose(cut.bounds[:2], [-350.0, 350.0])
+    # The inward displacement points toward the column on both sides of x = 0.
+    x = snap.mesh.points[:, 0]
+    ux = snap.mesh.point_data["displacement_um"][:, 0]
+    far = np.abs(x) > 1.0
+    assert np.all(np.sign(ux[far]) == -np.sign(x[far]))
+
+    paths = {p.name for p in render_all(root)}
+    assert paths == set(ALL_PNGS) - {PROBES_PNG}
+    for name in paths:
+        _assert_real_picture(root / "renders" / name)
+
+    # The same pictures as the full unit cell it is a quarter of.
+    full = make_result_dir(tmp_path / "full", n_xy=17, n_z=21, probes=False, pattern=UNIT_CELL)
+    out = render_damage(load_snapshot(full), full / "renders")
+    assert _mean_difference(out, root / "renders" / DAMAGE_PNG) < 1.0
+
+
+def test_several_columns(tmp_path: Path) -> None:
+    """Several columns: the cut goes through the one nearest the centre; top view of coverage."""
+    root = make_result_dir(tmp_path / "r", n_xy=17, n_z=21, probes=False, pattern=THREE_COLUMNS)
+    snap = load_snapshot(root)
+    assert snap.n_columns == 3
+    assert snap.cut_axis == (450.0, 500.0)
+    cut = _cut(snap)
+    np.testing.assert_allclose(cut.points[:, 1], 500.0, atol=1e-3)
+    # Centred on the column: as much room on both sides as the nearer edge allows.
+    np.testing.assert_allclose(cut.bounds[:2], [200.0, 700.0])
+
+    paths = {p.name for p in render_all(root)}
+    assert paths == (set(ALL_PNGS) - {PROBES_PNG}) | {COVERAGE_PNG}
+    for name in paths:
+        _assert_real_picture(root / "renders" / name)
+    html = write_report(root).read_text(encoding="utf-8")
+    assert f"renders/{COVERAGE_PNG}" in html and "Treated columns seen from above" in html
+
+
+def test_render_mesh(tmp_path: Path) -> None:
+    """The mesh pictures: a cut always, a top view for several columns."""
+    quarter = make_mesh_dir(tmp_path / "quarter", QUARTER)
+    assert [p.name for p in render_mesh(quarter)] == [MESH_CUT_PNG]
+    _assert_real_picture(quarter / "renders" / MESH_CUT_PNG)
+
+    three = make_mesh_dir(tmp_path / "three", THREE_COLUMNS, n_xy=17)
+    assert [p.name for p in render_mesh(three)] == [MESH_CUT_PNG, MESH_TOP_PNG]
+    for name in (MESH_CUT_PNG, MESH_TOP_PNG):
+        _assert_real_picture(three / "renders" / name)
+    assert not (three / "report.html").exists()
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # pyvista's warning about the bad file
+def test_render_mesh_never_raises(tmp_path: Path, monkeypatch) -> None:
+    """No mesh, an unreadable one, or a failing picture: logged, never raised."""
+    assert render_mesh(tmp_path / "nothing") == []
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "mesh.vtu").write_text("not a VTU file")
+    (bad / "mesh.json").write_text("{not json")
+    assert render_mesh(bad) == []
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("broken picture")
+
+    monkeypatch.setattr(fem.render, "render_mesh_cut", broken)
+    root = make_mesh_dir(tmp_path / "three", THREE_COLUMNS, n_xy=9)
+    assert [p.name for p in render_mesh(root)] == [MESH_TOP_PNG]

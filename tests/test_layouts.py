@@ -1,0 +1,64 @@
+"""Unit cell and quarter cell: a dense treatment for the price of one (or a quarter) column.
+
+The single column in a block one pitch wide, the periodic unit cell and the quarter cell with
+two symmetry planes describe the same physics, so they must give the same metrics. The single
+block and the unit cell share their geometry (one mesh, from the mesh cache); the quarter cell
+has its own coarse mesh, so it agrees within the discretisation error of the coarse mesh (on the
+medium mesh the column width agrees within 2 % and the tightening within 0.1 %).
+"""
+
+import json
+from pathlib import Path
+
+from mpi4py import MPI
+
+import pytest
+
+from fem.cli import main
+
+from conftest import ROOT
+
+DEMO = ROOT / "studies" / "demo.toml"
+pytestmark = pytest.mark.serial
+
+
+def run(out: Path, layout: str) -> dict:
+    assert main(["run", str(DEMO), "-o", str(out), "--set", "mesh.resolution=coarse",
+                 "--set", f"pattern.layout='{layout}'", "--set", "output.render=false",
+                 "--set", "output.fields=false"]) == 0
+    MPI.COMM_WORLD.Barrier()
+    return json.loads((out / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def metrics(tmp_path_factory):
+    d = tmp_path_factory.mktemp("layouts")
+    return {layout: run(d / layout, layout) for layout in ("single", "unit_cell", "quarter_cell")}
+
+
+def test_single_block_is_the_unit_cell(metrics):
+    single, unit = metrics["single"], metrics["unit_cell"]
+    for key in ("mtz_depth_um", "mtz_width_um", "necrosis_width_um", "peak_temperature_C",
+                "absorbed_energy_J", "tightening_area_percent", "coverage_percent"):
+        assert single[key] == pytest.approx(unit[key], rel=1e-9), key
+
+
+def test_quarter_cell_gives_the_unit_cell_metrics(metrics):
+    quarter, unit = metrics["quarter_cell"], metrics["unit_cell"]
+    assert quarter["cells"] < 0.35 * unit["cells"]
+    # Energies are reported for the whole unit cell: they agree to quadrature accuracy.
+    for key in ("absorbed_energy_J", "expected_absorbed_energy_J", "delivered_energy_J",
+                "stored_energy_J", "surface_loss_J"):
+        assert quarter[key] == pytest.approx(unit[key], rel=2e-4), key
+    assert quarter["source_energy_error"] < 1e-4 and quarter["energy_balance_error"] < 1e-6
+    # Contours: depths within 3 %, widths within one column element (42 um at coarse).
+    for key in ("mtz_depth_um", "necrosis_depth_um"):
+        assert quarter[key] == pytest.approx(unit[key], rel=0.03), key
+    for key in ("mtz_width_um", "necrosis_width_um", "mend_width_um"):
+        assert abs(quarter[key] - unit[key]) < 42.0, key
+    assert quarter["spared_volume_percent"] == pytest.approx(unit["spared_volume_percent"],
+                                                             abs=1.0)
+    assert quarter["peak_temperature_C"] == pytest.approx(unit["peak_temperature_C"], rel=0.06)
+    # Mechanics: symmetry planes in the quarter, free sides in the unit cell.
+    assert quarter["tightening_area_percent"] == pytest.approx(
+        unit["tightening_area_percent"], rel=0.12)
