@@ -303,10 +303,14 @@ def _generate(model, geo: SkinGeometry):
     for opt in ("MeshSizeExtendFromBoundary", "MeshSizeFromPoints", "MeshSizeFromCurvature"):
         gmsh.option.setNumber(f"Mesh.{opt}", 0)
     gmsh.option.setNumber("Mesh.Optimize", 1)
-    # MeshAdapt for the surfaces: frontal-Delaunay and Delaunay leave a vertex on the
-    # cylinder seam at some sizes (medium and fine meshes), which no 3D algorithm recovers
-    # from; MeshAdapt meshed every resolution and spot tried (coarse to fine, 60-200 um).
-    gmsh.option.setNumber("Mesh.Algorithm", 1)
+    # Surfaces: frontal-Delaunay on the planes (fast on large patches) and MeshAdapt on the
+    # curved column and crater walls: frontal-Delaunay and Delaunay leave a vertex on the
+    # cylinder seam at some sizes, which no 3D algorithm recovers from; MeshAdapt meshed every
+    # resolution and spot tried (coarse to fine, 60-200 um).
+    gmsh.option.setNumber("Mesh.Algorithm", 6)
+    for _, s in model.getEntities(2):
+        if model.getType(2, s) != "Plane":
+            model.mesh.setAlgorithm(2, s, 1)
     tried = []
     for algorithm, scale in ((10, 1.0), (10, 0.9), (10, 0.8), (1, 1.0)):  # 10 HXT, 1 Delaunay
         gmsh.option.setNumber("Mesh.Algorithm3D", algorithm)

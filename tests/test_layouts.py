@@ -3,8 +3,9 @@
 The single column in a block one pitch wide, the periodic unit cell and the quarter cell with
 two symmetry planes describe the same physics, so they must give the same metrics. The single
 block and the unit cell share their geometry (one mesh, from the mesh cache); the quarter cell
-has its own coarse mesh, so it agrees within the discretisation error of the coarse mesh (on the
-medium mesh the column width agrees within 2 % and the tightening within 0.1 %).
+has its own mesh, so it agrees within the discretisation error (coarse, with 25 um column
+elements here; on the medium mesh the column width agrees within 2 % and the tightening within
+0.1 %).
 """
 
 import json
@@ -19,11 +20,13 @@ from fem.cli import main
 from conftest import ROOT
 
 DEMO = ROOT / "studies" / "demo.toml"
+COLUMN_UM = 25.0  # column element: the coarse mesh elsewhere
 pytestmark = pytest.mark.serial
 
 
 def run(out: Path, layout: str) -> dict:
     assert main(["run", str(DEMO), "-o", str(out), "--set", "mesh.resolution=coarse",
+                 "--set", f"mesh.column_size_um={COLUMN_UM}",
                  "--set", f"pattern.layout='{layout}'", "--set", "output.render=false",
                  "--set", "output.fields=false"]) == 0
     MPI.COMM_WORLD.Barrier()
@@ -51,14 +54,15 @@ def test_quarter_cell_gives_the_unit_cell_metrics(metrics):
                 "stored_energy_J", "surface_loss_J"):
         assert quarter[key] == pytest.approx(unit[key], rel=2e-4), key
     assert quarter["source_energy_error"] < 1e-4 and quarter["energy_balance_error"] < 1e-6
-    # Contours: depths within 3 %, widths within one column element (42 um at coarse).
+    # Contours: depths within 3 %; widths, the largest diameter of a contour that the coarse
+    # mesh makes ragged, within 15 % (a wrong symmetry plane or a missing azimuth is 50 % off).
     for key in ("mtz_depth_um", "necrosis_depth_um"):
         assert quarter[key] == pytest.approx(unit[key], rel=0.03), key
     for key in ("mtz_width_um", "necrosis_width_um", "mend_width_um"):
-        assert abs(quarter[key] - unit[key]) < 42.0, key
+        assert quarter[key] == pytest.approx(unit[key], rel=0.15), key
     assert quarter["spared_volume_percent"] == pytest.approx(unit["spared_volume_percent"],
                                                              abs=1.0)
     assert quarter["peak_temperature_C"] == pytest.approx(unit["peak_temperature_C"], rel=0.06)
     # Mechanics: symmetry planes in the quarter, free sides in the unit cell.
     assert quarter["tightening_area_percent"] == pytest.approx(
-        unit["tightening_area_percent"], rel=0.12)
+        unit["tightening_area_percent"], rel=0.1)
