@@ -129,7 +129,7 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
     delivered = case.laser.energy * case.layout.count
     expected = sym * case.laser.energy * source.expected_absorbed_fraction(case)
     log.info("heat: peak %.1f C, absorbed %.4g J of %.4g J delivered, balance error %.2e",
-             hist.peak_temperature - io.KELVIN, ledger.absorbed, delivered, ledger.error)
+             hist.peak_temperature - io.KELVIN, sym * ledger.absorbed, delivered, ledger.error)
 
     mech_metrics, mech = {}, None
     if case.mechanics_enabled:

@@ -25,6 +25,7 @@ solver tolerance; :meth:`PennesProblem.balance` reports the terms.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mpi4py import MPI
@@ -133,10 +134,21 @@ class PennesProblem:
 
     Life cycle: ``__init__`` (spaces, coefficients, forms, constant vectors) ->
     :meth:`solve_steady` (initial state) -> :meth:`step` for each time step.
+
+    Args:
+        domain, cell_tags, facet_tags: the skin block and its layer and boundary tags.
+        case: the validated case.
+        with_laser: assemble the laser source of the case (False: no heat source).
+        source: replaces the laser source (verification against exact solutions): a function
+            of the test function ``v`` returning the linear form of the heat input per watt,
+            e.g. ``lambda v: g * v * ds`` for a surface flux ``P g`` or ``s * v * dx`` for a
+            volume source ``P s``. It is assembled once into the same vector as the laser, so
+            :meth:`step` scales it by ``power`` and the energy ledger counts it as absorbed.
     """
 
     def __init__(self, domain: mesh.Mesh, cell_tags: mesh.MeshTags, facet_tags: mesh.MeshTags,
-                 case: Case, with_laser: bool = True):
+                 case: Case, with_laser: bool = True,
+                 source: Callable[[ufl.Argument], ufl.Form] | None = None):
         self.mesh, self.case, self.comm = domain, case, domain.comm
         self.V = fem.functionspace(domain, ("Lagrange", 1))
         V0 = fem.functionspace(domain, ("DG", 0))
@@ -180,7 +192,9 @@ class PennesProblem:
         self.K = dolfinx.fem.petsc.assemble_matrix(self.a_K)  # no bcs: for the bottom flux
         self.K.assemble()
         self.f = self._assemble_vector(self.L_f)
-        if with_laser:
+        if source is not None:
+            self.b_q = self._assemble_vector(fem.form(source(v)))
+        elif with_laser:
             self.q_profile = laser_profile(domain, cell_tags, case)
             dxq = ufl.Measure("dx", domain=domain,
                               metadata={"quadrature_degree": SOURCE_QUADRATURE_DEGREE})
@@ -194,7 +208,11 @@ class PennesProblem:
         self.m_row = self.M.createVecLeft()
         self.M.mult(ones, self.m_row)
         self.perf_vec = self._assemble_vector(fem.form(self.w_b * v * dx))
-        self.surf_vec = self._assemble_vector(fem.form(h * v * self.ds_top))
+        if h > 0.0:
+            self.surf_vec = self._assemble_vector(fem.form(h * v * self.ds_top))
+        else:  # insulated surface: UFL folds h * v * ds to an empty form, which cannot assemble
+            self.surf_vec = self.f.duplicate()
+            self.surf_vec.zeroEntries()
         self.perf_const = self.perf_vec.sum() * T_a
         self.surf_const = self.surf_vec.sum() * T_amb
         self.met_power = self._assemble_vector(fem.form(self.q_met * v * dx)).sum()
