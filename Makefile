@@ -11,11 +11,12 @@ PYTHON_CANDIDATES := python3 python3.13 python3.12 $(wildcard $(HOME)/.pyenv/ver
 FIND_PYTHON = for p in $(PYTHON_CANDIDATES); do \
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo $$p; break; fi; done
 
-.PHONY: install demo test test-serial test-mpi bench-mesh clean clean-cache distclean help
+.PHONY: install demo test test-serial test-mpi bench bench-mesh clean clean-cache distclean help
 
 help:
 	@echo "make demo    - install into .venv and run $(STUDY) into results/demo/"
 	@echo "make test    - install into .venv and run the test suite, serial and on 2 MPI ranks"
+	@echo "make bench   - transient heat solve against the DOLFINx tutorial pattern -> results/bench/bench.json"
 	@echo "make bench-mesh - mesh time against the number of columns -> results/bench/mesh_scaling.json"
 	@echo "make clean   - remove results and caches (keeps .venv); make distclean removes .venv"
 	@echo "make clean-cache - empty the mesh cache (~/.cache/mtz-fem/meshes or \$$MTZ_MESH_CACHE)"
@@ -40,6 +41,9 @@ test-serial: install
 
 test-mpi: install
 	$(MPIEXEC) -n 2 $(PY) -m pytest -q -m "not serial and not slow" -p no:cacheprovider
+
+bench: install
+	$(PY) -m fem.bench --out results/bench
 
 bench-mesh: install
 	$(PY) -m meshes.bench --out results/bench

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fem import presets
+from fem import ablation, presets
 from meshes import patterns
 
 
@@ -77,7 +77,7 @@ LAYER_SCHEMA: dict[str, Spec] = {
     "collagen": F("bool"),
 }
 
-LASERS = tuple(presets.LASER_PRESETS) + tuple(presets.ABLATIVE_LASERS)
+LASERS = tuple(presets.LASER_PRESETS)
 KINETICS = tuple(presets.KINETICS_PRESETS)
 
 SCHEMA: dict[str, Any] = {
@@ -97,6 +97,7 @@ SCHEMA: dict[str, Any] = {
         "divergence_deg": F("float", lo=0.0, hi=60.0),
         "pulse_ms": F("float", lo=1e-3, hi=1e4),
         "pulse_shape": F("str", choices=("square", "gaussian")),
+        "ablation_threshold_J_per_cm2": F("float", lo=0.0, lo_open=True, hi=1e6),  # derived
     },
     "pattern": {
         "layout": F("str", default="single", choices=patterns.LAYOUTS),
@@ -106,7 +107,8 @@ SCHEMA: dict[str, Any] = {
         "passes": F("int", default=1, lo=1, hi=50),  # random
     },
     "crater": {
-        "shape": F("str", default="none", choices=("none", "cone", "paraboloid")),
+        "shape": F("str", default="auto",
+                   choices=("auto", "none", "blowoff", "cone", "paraboloid")),
         "depth_um": F("float", lo=0.0, lo_open=True, hi=1e4),
         "diameter_um": F("float", lo=0.0, lo_open=True, hi=1e4),
     },
@@ -346,13 +348,16 @@ def resolve(raw: dict) -> dict:
     out["skin"]["layers"] = _resolve_layers(raw.get("skin", {}))
 
     laser = out["laser"]
-    if laser["preset"] in presets.ABLATIVE_LASERS:
-        raise CaseError(
-            f"laser.preset = {laser['preset']!r}: ablative lasers need the crater model, "
-            f"which is not available yet; allowed: {', '.join(presets.LASER_PRESETS)}"
-        )
     for key, value in presets.LASER_PRESETS[laser["preset"]].items():
         laser.setdefault(key, value)
+    top = next(iter(out["skin"]["layers"].values()))
+    mu_top_per_cm = top["water_fraction"] * laser["water_absorption_per_cm"]
+    if mu_top_per_cm > 0:  # blow-off threshold h_abl / mu_a of the surface layer (fem.ablation)
+        h_abl = ablation.heat_of_ablation(top["water_fraction"], top["density_kg_per_m3"],
+                                          top["specific_heat_J_per_kgK"],
+                                          out["boundary"]["core_temperature_C"])
+        laser.setdefault("ablation_threshold_J_per_cm2",
+                         round(h_abl * 1e-6 / mu_top_per_cm, 6))
 
     res = RESOLUTIONS[out["mesh"]["resolution"]]
     mesh = out["mesh"]
@@ -365,7 +370,7 @@ def resolve(raw: dict) -> dict:
                                                  mesh["column_size_um"] * 1.5), 3))
     mesh.setdefault("far_size_um", res["far_um"])
     total_um = sum(layer["thickness_um"] for layer in out["skin"]["layers"].values())
-    crater = _resolve_crater(out["crater"], total_um)
+    crater = _resolve_crater(out, total_um)
     # The refined column covers the beam (twice its 1/e^2 radius at depth) and the crater
     # mouth, down to where the deposition has fallen to a few percent; bounded by the block.
     room_um = _column_room_um(out["pattern"])
@@ -401,8 +406,28 @@ def resolve(raw: dict) -> dict:
     return out
 
 
-def _resolve_crater(crater: dict, total_um: float) -> dict:
-    """Check that a crater has its depth and diameter (and none without a shape)."""
+def _resolve_crater(out: dict, total_um: float) -> dict:
+    """The crater: ``auto`` is the blow-off crater for ablative lasers and none otherwise; a
+    blow-off crater gets its depth and diameter from the pulse (none below threshold); a cone
+    or paraboloid needs its depth and diameter."""
+    crater = out["crater"]
+    if crater["shape"] == "auto":
+        ablative = out["laser"]["preset"] in presets.ABLATIVE_LASERS
+        crater["shape"] = "blowoff" if ablative else "none"
+    if crater["shape"] == "blowoff":
+        profile = _blowoff_profile_um(out)
+        for key in ("depth_um", "diameter_um"):
+            crater.pop(key, None)  # derived: recomputed from the pulse on every read
+        if not profile:
+            crater["shape"] = "none"
+            return crater
+        crater["depth_um"] = round(profile[0][1], 3)
+        crater["diameter_um"] = round(2.0 * profile[-1][0], 3)
+        if crater["depth_um"] >= 0.5 * total_um:
+            raise CaseError(f"laser.energy_mJ = {out['laser']['energy_mJ']!r}: the blow-off "
+                            f"crater ({crater['depth_um']:.4g} um) would reach half the skin "
+                            f"thickness ({0.5 * total_um:g} um)")
+        return crater
     given = [k for k in ("depth_um", "diameter_um") if k in crater]
     if crater["shape"] == "none":
         if given:
@@ -417,6 +442,22 @@ def _resolve_crater(crater: dict, total_um: float) -> dict:
         raise CaseError(f"crater.depth_um = {crater['depth_um']!r}: must be less than half the "
                         f"skin thickness ({0.5 * total_um:g} um)")
     return crater
+
+
+def _blowoff_profile_um(resolved: dict) -> tuple[tuple[float, float], ...]:
+    """The blow-off crater profile of a resolved case, ``((r_um, d_um), ...)``."""
+    layers, lz = list(resolved["skin"]["layers"].values()), resolved["laser"]
+    if "ablation_threshold_J_per_cm2" not in lz:
+        raise CaseError("crater.shape = 'blowoff': the surface layer does not absorb at this "
+                        "wavelength; set laser.ablation_threshold_J_per_cm2")
+    mu = [(la["water_fraction"] * lz["water_absorption_per_cm"] + lz["reduced_scattering_per_cm"])
+          * 100.0 for la in layers]
+    w0 = 0.5 * lz["spot_um"] * UM
+    ws = math.hypot(w0, math.tan(math.radians(lz["divergence_deg"])) * lz["focal_depth_um"] * UM)
+    profile = ablation.blowoff_profile([la["thickness_um"] * UM for la in layers], mu,
+                                       lz["ablation_threshold_J_per_cm2"] * 1e4,
+                                       lz["energy_mJ"] * 1e-3, ws)
+    return tuple((r * 1e6, d * 1e6) for r, d in profile)
 
 
 def _column_room_um(pattern: dict) -> float:
@@ -495,15 +536,15 @@ class Laser:
 class Crater:
     """An ablation crater cut out of the tissue at each column, SI units."""
 
-    shape: str  # "none", "cone", "paraboloid"
+    shape: str  # "none", "blowoff", "cone", "paraboloid"
     depth: float  # m
     radius: float  # mouth radius at the surface, m
+    profile: tuple[tuple[float, float], ...] = ()  # (r, depth) from the axis to the mouth, m
 
     @property
     def volume(self) -> float:
-        """Exact volume of one whole crater, m^3."""
-        factor = {"none": 0.0, "cone": 1.0 / 3.0, "paraboloid": 0.5}[self.shape]
-        return factor * math.pi * self.radius**2 * self.depth
+        """Volume of one whole crater as meshed (its profile revolved), m^3."""
+        return ablation.profile_volume(self.profile) if self.profile else 0.0
 
 
 @dataclass(frozen=True)
@@ -610,8 +651,7 @@ def build_case(resolved: dict) -> Case:
         layers=layers,
         laser=laser,
         layout=make_layout(r, mesh["column_radius_um"] * UM),
-        crater=Crater(cr["shape"], cr.get("depth_um", 0.0) * UM,
-                      0.5 * cr.get("diameter_um", 0.0) * UM),
+        crater=_build_crater(r),
         ambient_T=b["ambient_temperature_C"] + KELVIN,
         h_surface=b["surface_htc_W_per_m2K"],
         core_T=b["core_temperature_C"] + KELVIN,
@@ -640,6 +680,19 @@ def build_case(resolved: dict) -> Case:
         render=r["output"]["render"],
         resolved=resolved,
     )
+
+
+def _build_crater(resolved: dict) -> Crater:
+    """The :class:`Crater` of a resolved case, with its profile."""
+    cr = resolved["crater"]
+    if cr["shape"] == "none":
+        return Crater("none", 0.0, 0.0)
+    depth, radius = cr["depth_um"] * UM, 0.5 * cr["diameter_um"] * UM
+    if cr["shape"] == "blowoff":
+        profile = tuple((r * UM, d * UM) for r, d in _blowoff_profile_um(resolved))
+    else:
+        profile = ablation.shape_profile(cr["shape"], depth, radius)
+    return Crater(cr["shape"], depth, radius, profile)
 
 
 def load_case(path: str | Path, overrides: list[str] | None = None) -> Case:

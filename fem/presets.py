@@ -155,11 +155,35 @@ LASER_PRESETS: dict[str, dict] = {
         "pulse_ms": 2.0,
         "pulse_shape": "square",
     },
+    # Ablative wavelengths: water absorbs the beam within ~10 um (10.6 um) or ~1 um (2.94 um),
+    # scattering is negligible beside it and so is any broadening over that depth. The crater
+    # follows from the pulse energy (blow-off model, fem.ablation).
+    "co2_10600": {
+        "wavelength_nm": 10600.0,
+        "water_absorption_per_cm": 792.0,  # Hale & Querry 1973: k = 0.0662 at 10.5 um
+        "reduced_scattering_per_cm": 0.0,  # negligible beside mu_a (modelling choice)
+        "energy_mJ": 10.0,  # fractional CO2 5-40 mJ (Hantash et al. 2007, LSM 39:96)
+        "spot_um": 120.0,  # 1/e^2, Hantash et al. 2007
+        "focal_depth_um": 0.0,
+        "divergence_deg": 0.0,  # absorbed within ~20 um: no broadening (modelling choice)
+        "pulse_ms": 1.0,  # provisional (issue 5 calibrates)
+        "pulse_shape": "square",
+    },
+    "eryag_2940": {
+        "wavelength_nm": 2940.0,
+        "water_absorption_per_cm": 12000.0,  # Hale & Querry 1973: ~12,000 1/cm
+        "reduced_scattering_per_cm": 0.0,  # negligible beside mu_a (modelling choice)
+        "energy_mJ": 10.0,  # provisional, of the order of fractional Er:YAG handpieces
+        "spot_um": 120.0,  # provisional
+        "focal_depth_um": 0.0,
+        "divergence_deg": 0.0,
+        "pulse_ms": 0.25,  # provisional (short-pulse Er:YAG)
+        "pulse_shape": "square",
+    },
 }
 
-# Ablative wavelengths need the crater geometry and blow-off model (issue 4); they are known
-# here so that the error message can say why they are refused.
-ABLATIVE_LASERS = {"co2_10600": 10600.0, "eryag_2940": 2940.0}
+# Wavelengths whose crater is cut by default (crater.shape = "auto" -> "blowoff").
+ABLATIVE_LASERS = ("co2_10600", "eryag_2940")
 
 # --------------------------------------------------------------------------------------------
 # Arrhenius kinetics, Omega = int A exp(-Ea / (R T)) dt

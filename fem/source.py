@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from fem import ablation
 from fem.config import Case
 
 GAUSSIAN_WINDOW = 3.0  # a Gaussian pulse of FWHM tau is delivered over [0, 3 tau]
@@ -108,7 +109,8 @@ def density(case: Case, layer_index: int, x: np.ndarray) -> np.ndarray:
 
 def expected_absorbed_fraction(case: Case, n: int = 400) -> float:
     """Exact energy absorbed in the domain per unit pulse energy of one column, summed over
-    the columns (bottom and side losses out).
+    the columns (bottom and side losses out, and what falls in the crater of an ablative
+    column: the blow-off energy).
 
     ``sum_c int_0^D mu exp(-tau) F_c(d) dd`` with ``F_c`` the share of the Gaussian of column
     ``c`` inside the domain rectangle (a product of erf differences), Gauss-Legendre per layer.
@@ -121,10 +123,17 @@ def expected_absorbed_fraction(case: Case, n: int = 400) -> float:
     def inside(a, b, c, w):
         return 0.5 * (erf(math.sqrt(2.0) * (b - c) / w) - erf(math.sqrt(2.0) * (a - c) / w))
 
+    def crater_share(c, lo, hi):  # half a crater on a symmetry plane through its axis
+        return 0.5 if min(abs(c - lo), abs(c - hi)) < 1e-12 else 1.0
+
     for (d_top, mu, tau_top), layer in zip(layer_optics(case), case.layers):
         d = d_top + 0.5 * layer.thickness * (xg + 1.0)
         w = beam_radius(case, d)
+        # The Gaussian inside the crater (radius r_c(d) about the axis) is blown off.
+        in_crater = 1.0 - np.exp(-2.0 * ablation.radius_at_depth(case.crater.profile, d) ** 2
+                                 / w**2)
         lateral = sum(inside(x0, x1, cx, w) * inside(y0, y1, cy, w)
+                      - crater_share(cx, x0, x1) * crater_share(cy, y0, y1) * in_crater
                       for cx, cy in case.layout.centres)
         f = mu * np.exp(-(tau_top + mu * (d - d_top))) * lateral
         total += 0.5 * layer.thickness * float(np.dot(wg, f))

@@ -9,8 +9,9 @@ Geometry and conventions (SI, metres):
   ``column_depth`` (a quarter cylinder on the corner of a quarter cell): the refined region
   that holds the injury. All columns are fragmented with the layers in one boolean operation,
   so every layer is split into a part inside the columns and a part outside;
-* an ablative column has a crater (cone or paraboloid of given depth and mouth radius) cut out
-  of the tissue; its wall is a boundary of the block.
+* an ablative column has a crater cut out of the tissue: a solid of revolution about the column
+  axis whose profile (:mod:`fem.ablation`: blow-off, cone or paraboloid) is a polyline; its
+  wall is a boundary of the block.
 
 Cell tags: ``1 + i`` for the part of layer ``i`` outside the columns, ``COLUMN_OFFSET + 1 + i``
 for the part inside. Facet tags: :data:`TOP`, :data:`BOTTOM`, :data:`SIDES`, :data:`WALL`
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 
 TOP, BOTTOM, SIDES, WALL = 1, 2, 3, 4
 COLUMN_OFFSET = 100
-PARABOLOID_SEGMENTS = 12  # chords of a paraboloid crater's profile
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,8 @@ class SkinGeometry:
     surface_size: float  # element size through the stratum corneum and epidermis
     far_size: float  # element size far from the columns
     quarter: bool = False  # quarter cell: one quarter column on the corner x = y = 0
-    crater_shape: str = "none"  # "none", "cone" or "paraboloid"
-    crater_depth: float = 0.0
-    crater_radius: float = 0.0  # mouth radius at the surface
+    crater_profile: tuple[tuple[float, float], ...] = ()  # (r, depth) from axis to mouth
+    wall_size: float = 0.0  # element size on crater walls
     growth: float = 0.4  # element size increase per unit distance (smooth transition)
     surface_layers: int = 2  # the top layers resolved with surface_size
 
@@ -100,14 +99,36 @@ class SkinGeometry:
         return bool(np.sqrt(d2.min()) >= 2 * self.column_radius + self.column_element)
 
     @property
-    def wall_size(self) -> float:
-        """Element size on a crater wall: at least 3 elements down its depth."""
-        return min(self.column_size, max(self.crater_depth, 1e-9) / 3.0)
+    def crater_shape(self) -> str:
+        """"none" or "profile" (a crater of revolution)."""
+        return "profile" if self.crater_profile else "none"
+
+    @property
+    def crater_depth(self) -> float:
+        """Depth of the crater on its axis."""
+        return self.crater_profile[0][1] if self.crater_profile else 0.0
+
+    @property
+    def crater_radius(self) -> float:
+        """Radius of the crater mouth."""
+        return self.crater_profile[-1][0] if self.crater_profile else 0.0
 
 
 def layer_tag(i: int, in_column: bool) -> int:
     """Cell tag of layer ``i`` (0 = top) inside or outside the column."""
     return (COLUMN_OFFSET if in_column else 0) + 1 + i
+
+
+def wall_size(case) -> float:
+    """Element size on crater walls: a third of the crater depth and half the absorption
+    length below the wall, where the residual heat goes (at most the column size, at least a
+    quarter of it: at 2.94 um the absorption length is ~1 um, which no mesh of a column
+    resolves; the source integral then loses accuracy, see ``source_energy_error``)."""
+    if not case.crater.profile:
+        return 0.0
+    absorption_length = 1.0 / max(case.attenuation(la) for la in case.layers[:2])
+    size = min(case.column_size, case.crater.depth / 3.0, 0.5 * absorption_length)
+    return max(size, 0.25 * case.column_size)
 
 
 def geometry_from_case(case) -> SkinGeometry:
@@ -124,29 +145,23 @@ def geometry_from_case(case) -> SkinGeometry:
         surface_size=case.surface_size,
         far_size=case.far_size,
         quarter=lay.kind == "quarter_cell",
-        crater_shape=case.crater.shape,
-        crater_depth=case.crater.depth,
-        crater_radius=case.crater.radius,
+        crater_profile=case.crater.profile,
+        wall_size=wall_size(case),
     )
 
 
 def _crater_tool(occ, geo: SkinGeometry, cx: float, cy: float, angle: float) -> int:
-    """A solid of revolution about the column axis that removes the crater.
-
-    The solid reaches a little above the surface so that no face of it lies in z = 0.
-    """
-    d, R = geo.crater_depth, geo.crater_radius
-    lift = 0.25 * d
-    if geo.crater_shape == "cone":  # radius R (1 + z/d) for -d <= z
-        return occ.addCone(cx, cy, lift, 0, 0, -(d + lift), R * (1 + lift / d), 0.0, angle=angle)
-    # Paraboloid z = -d (1 - r^2/R^2): the profile through PARABOLOID_SEGMENTS + 1 points of the
-    # parabola, equally spaced in r, revolved about the axis (cones and planes keep the OCC
-    # booleans fast; an exact Bezier profile made them 10x slower). The chords lose
-    # 1 / (3 n^2) of the volume: 0.2 % for n = 12.
-    n = PARABOLOID_SEGMENTS
-    r = np.append(np.linspace(0.0, R, n + 1), R * math.sqrt(1 + lift / d))
-    z = -d * (1 - (r / R) ** 2)
-    p = [occ.addPoint(cx + ri, cy, zi) for ri, zi in zip(r, z)] + [occ.addPoint(cx, cy, lift)]
+    """A solid of revolution about the column axis that removes the crater: its profile (a
+    polyline, so the OCC booleans work on cones and planes and stay fast), extended along the
+    last chord to a little above the surface so that no face of it lies in z = 0."""
+    prof = geo.crater_profile
+    (r0, d0), (r1, d1) = prof[-2], prof[-1]
+    lift = 0.25 * geo.crater_depth
+    r_top = r1 + (r1 - r0) / max(d0 - d1, 1e-30) * lift
+    if len(prof) == 2:  # a cone: the OCC primitive (more robust in unions than a revolution)
+        return occ.addCone(cx, cy, lift, 0, 0, -(d0 + lift), r_top, 0.0, angle=angle)
+    pts = [(r, -d) for r, d in prof] + [(r_top, lift), (0.0, lift)]
+    p = [occ.addPoint(cx + r, cy, z) for r, z in pts]
     lines = [occ.addLine(a, b) for a, b in zip(p, p[1:] + p[:1])]
     face = occ.addPlaneSurface([occ.addCurveLoop(lines)])
     out = occ.revolve([(2, face)], cx, cy, 0, 0, 0, 1, angle)

@@ -72,7 +72,6 @@ def test_parse_override_reads_toml_values():
     ({"laser": {"energy_mJ": "ten"}}, ["laser.energy_mJ", "'ten'", "wrong type"]),
     ({"laser": {"energy_mJ": -5}}, ["laser.energy_mJ", "-5", "out of range", "> 0"]),
     ({"laser": {"preset": "ruby_694"}}, ["laser.preset", "ruby_694", "erglass_1550"]),
-    ({"laser": {"preset": "co2_10600"}}, ["laser.preset", "crater"]),
     ({"skin": {"preset": "foot"}}, ["skin.preset", "foot", "face"]),
     ({"skin": {"layers": {"reticular_dermis": {"thickness_um": 0}}}}, ["skin.layers.reticular_dermis.thickness_um"]),
     ({"skin": {"layers": {"bone": {"thickness_um": 10}}}}, ["skin.layers.bone", "face"]),

@@ -96,7 +96,7 @@ def test_crater_volume_and_wall(shape, factor, layout):
     case, data, _ = mesh_of([f"crater.shape={shape!r}", f"crater.depth_um={depth}",
                              f"crater.diameter_um={diameter}", f"pattern.layout={layout!r}"])
     exact = factor * math.pi * (diameter / 2 * 1e-6) ** 2 * depth * 1e-6
-    assert case.crater.volume == pytest.approx(exact)
+    assert case.crater.volume == pytest.approx(exact, rel=3e-3)  # 12 chords of a parabola
     share = 1 / case.layout.symmetry_factor  # a quarter crater in the quarter cell
     removed = case.layout.area * case.depth - integrate(data, ufl.dx(domain=data.mesh))
     assert removed == pytest.approx(share * exact, rel=0.03)  # faceted curved wall

@@ -1,0 +1,96 @@
+"""Blow-off ablation: threshold, crater profile, and an ablative case end to end."""
+
+import json
+import math
+
+from mpi4py import MPI
+
+import numpy as np
+import pytest
+
+from fem import ablation
+from fem.cli import main
+from fem.config import load_case
+
+from conftest import ROOT
+
+DEMO = ROOT / "studies" / "demo.toml"
+
+
+def test_heat_of_ablation_of_water():
+    # Pure water from 37 C: 63 K of heating and the latent heat, per m^3.
+    h = ablation.heat_of_ablation(1.0, 1000.0, 4180.0, 37.0)
+    assert h == pytest.approx(1000.0 * (4180.0 * 63.0 + 2.257e6))
+    assert 2.4e9 < h < 2.6e9  # ~2.5 kJ/cm^3
+
+
+def test_blowoff_crater_in_one_layer_is_the_paraboloid():
+    mu, F_th, E, ws = 560e2, 3e4, 10e-3, 60e-6  # 1/m, J/m^2 (3 J/cm^2), J, m
+    prof = ablation.blowoff_profile([1e-3], [mu], F_th, E, ws)
+    F0 = 2 * E / (math.pi * ws**2)
+    depth, mouth = math.log(F0 / F_th) / mu, ws * math.sqrt(0.5 * math.log(F0 / F_th))
+    assert prof[0] == pytest.approx((0.0, depth))
+    assert prof[-1] == pytest.approx((mouth, 0.0))
+    for r, d in prof:  # the wall is where the remaining fluence is the threshold
+        F = F0 * math.exp(-2 * r**2 / ws**2)
+        assert F * math.exp(-mu * d) == pytest.approx(F_th, rel=1e-9)
+        assert d == pytest.approx(depth * (1 - (r / mouth) ** 2), abs=1e-12)
+    # 12 chords lose 1/(3 n^2) of the paraboloid's volume
+    exact = 0.5 * math.pi * mouth**2 * depth
+    assert ablation.profile_volume(prof) == pytest.approx(exact * (1 - 1 / (3 * 12**2)),
+                                                          rel=2e-3)
+
+
+def test_blowoff_in_layers_follows_the_optical_depth():
+    thick, mu = [15e-6, 50e-6, 1e-3], [240e2, 560e2, 560e2]
+    prof = ablation.blowoff_profile(thick, mu, 4e4, 10e-3, 60e-6)
+    d0 = prof[0][1]
+    tau = mu[0] * thick[0] + mu[1] * (d0 - thick[0])  # d0 lies in the second layer
+    F0 = 2 * 10e-3 / (math.pi * (60e-6) ** 2)
+    assert tau == pytest.approx(math.log(F0 / 4e4))
+    assert ablation.blowoff_profile(thick, mu, 1e9, 10e-3, 60e-6) == ()  # below threshold
+
+
+def test_radius_at_depth_inverts_the_profile():
+    prof = ablation.shape_profile("cone", 40e-6, 60e-6)
+    d = np.array([0.0, 10e-6, 20e-6, 40e-6, 50e-6])
+    assert ablation.radius_at_depth(prof, d) == pytest.approx([60e-6, 45e-6, 30e-6, 0, 0])
+    assert ablation.profile_volume(prof) == pytest.approx(math.pi * 60e-6**2 * 40e-6 / 3)
+
+
+@pytest.mark.parametrize("preset, shape", [("co2_10600", "blowoff"), ("eryag_2940", "blowoff"),
+                                           ("erglass_1550", "none"), ("thulium_1927", "none")])
+def test_ablative_presets_cut_a_blowoff_crater(preset, shape):
+    case = load_case(DEMO, [f"laser.preset='{preset}'"])
+    assert case.crater.shape == shape
+    if shape == "blowoff":
+        lz = case.resolved["laser"]
+        assert lz["ablation_threshold_J_per_cm2"] > 0
+        assert case.resolved["crater"]["depth_um"] == pytest.approx(case.crater.depth * 1e6,
+                                                                    abs=1e-3)
+        assert case.column_radius > case.crater.radius
+    # Below the threshold nothing is removed; crater.shape = "none" turns it off.
+    low = load_case(DEMO, [f"laser.preset='{preset}'", "laser.energy_mJ=1e-4"])
+    assert low.crater.shape == "none"
+    off = load_case(DEMO, [f"laser.preset='{preset}'", "crater.shape='none'"])
+    assert off.crater.shape == "none"
+
+
+@pytest.mark.serial
+def test_co2_quarter_cell_end_to_end(tmp_path):
+    """The CO2 preset on a coarse quarter cell: the blow-off crater is cut, the residual heat
+    below its wall is energy-exact within 0.5 %, and the books balance."""
+    out = tmp_path / "co2"
+    assert main(["run", str(DEMO), "-o", str(out), "--set", "laser.preset='co2_10600'",
+                 "--set", "pattern.layout='quarter_cell'", "--set", "mesh.resolution=coarse",
+                 "--set", "output.render=false", "--set", "output.fields=false"]) == 0
+    MPI.COMM_WORLD.Barrier()
+    m = json.loads((out / "metrics.json").read_text())
+    case = load_case(out / "case.toml")
+    assert m["ablation_depth_um"] == pytest.approx(case.crater.depth * 1e6)
+    assert 20.0 < m["ablation_depth_um"] < 200.0
+    assert m["source_energy_error"] < 0.005
+    assert m["energy_balance_error"] < 1e-6
+    # Most of the pulse leaves with the blown-off tissue; coagulation lines the crater.
+    assert m["absorbed_energy_J"] < 0.5 * m["delivered_energy_J"]
+    assert m["mtz_depth_um"] > m["ablation_depth_um"]
