@@ -69,8 +69,11 @@ class ThermalHistory:
 
 
 def run_thermal_damage(heat: PennesProblem, case: Case, probes: PointEvaluator | None = None,
-                       progress: bool = True):
+                       progress: bool = True, checkpoint=None):
     """Solve the initial steady state and the transient heat + damage problem.
+
+    ``checkpoint`` (a :class:`fem.checkpoint.Checkpointer`, optional) may restore a saved state
+    before the first step (``restore``) and is called after every step (``after_step``).
 
     Returns:
         ``(damage, history)``: the damage objects by purpose, and the recorded history.
@@ -95,7 +98,11 @@ def run_thermal_damage(heat: PennesProblem, case: Case, probes: PointEvaluator |
     steps = time_schedule(case)
     t_pulse = source.pulse_end(case)
     every = max(1, len(steps) // 10)
+    done = checkpoint.restore(heat, damage, hist, len(steps)) if checkpoint else 0
+    t_loop = time.perf_counter()
     for n, (t0, t1) in enumerate(steps, start=1):
+        if n <= done:
+            continue
         tic = time.perf_counter()
         heat.step(t0, t1, source.mean_power(case, t0, t1), step=n)
         toc = time.perf_counter()
@@ -108,9 +115,13 @@ def run_thermal_damage(heat: PennesProblem, case: Case, probes: PointEvaluator |
             hist.T_end_of_pulse = T.copy()
             hist.T_end_of_pulse.name = "temperature_end_of_pulse"
         record(t1)
+        if checkpoint is not None:
+            checkpoint.after_step(n, len(steps), heat, damage, hist)
         if progress and (n % every == 0 or n == len(steps)):
-            log.info("  step %d/%d  t = %.3g ms  T_max = %.1f C", n, len(steps), t1 * 1e3,
-                     heat.comm.allreduce(float(T.x.array.max()), op=MPI.MAX) - 273.15)
+            eta = (time.perf_counter() - t_loop) / (n - done) * (len(steps) - n)
+            log.info("  step %d/%d  t = %.3g ms  T_max = %.1f C  ETA %.0f s", n, len(steps),
+                     t1 * 1e3, heat.comm.allreduce(float(T.x.array.max()), op=MPI.MAX) - 273.15,
+                     eta)
     if hist.T_end_of_pulse is None:
         hist.T_end_of_pulse = T.copy()
     n_owned = heat.V.dofmap.index_map.size_local
