@@ -125,9 +125,10 @@ SCHEMA: dict[str, Any] = {
         "steps_per_rung": F("int", default=4, lo=1, hi=10000),
         "max_step_ms": F("float", default=10.0, lo=0.0, lo_open=True, hi=1e7),
     },
-    "damage": {
+    "damage": {  # kinetics per purpose; [damage.layers.<layer>] overrides them per layer
         "cell": F("str", default="henriques_moritz", choices=KINETICS),
         "collagen": F("str", default="maitland_walsh", choices=KINETICS),
+        "cem43": F("bool", default=False),  # also the CEM43 thermal dose (Sapareto-Dewey)
     },
     "mechanics": {
         "enabled": F("bool", default=True),
@@ -313,6 +314,24 @@ def _resolve_layers(skin_raw: dict) -> dict:
     return layers
 
 
+DAMAGE_PURPOSES = ("cell", "collagen")
+
+
+def _resolve_damage_layers(damage_raw: dict, layers: dict) -> dict:
+    """``[damage.layers.<layer>]``: kinetics of a purpose that differ in one layer."""
+    user = damage_raw.get("layers", {})
+    if not isinstance(user, dict):
+        raise CaseError(f"damage.layers = {user!r}: expected tables [damage.layers.<layer>]")
+    schema = {p: SCHEMA["damage"][p] for p in DAMAGE_PURPOSES}
+    out = {}
+    for name, table in user.items():
+        if name not in layers:
+            raise CaseError(f"damage.layers.{name} = {table!r}: not a layer of the skin; "
+                            f"allowed: one of {', '.join(repr(n) for n in layers)}")
+        out[name] = _check_table(f"damage.layers.{name}", table, schema)
+    return out
+
+
 def resolve(raw: dict) -> dict:
     """Validate a parsed case and expand presets and defaults.
 
@@ -338,7 +357,7 @@ def resolve(raw: dict) -> dict:
         table = raw.get(section, {})
         if not isinstance(table, dict):
             raise CaseError(f"{section} = {table!r}: expected a table [{section}]")
-        extra = {"layers"} if section == "skin" else set()
+        extra = {"layers"} if section in ("skin", "damage") else set()
         checked = _check_table(section, {k: v for k, v in table.items() if k not in extra}, schema)
         for key, spec in schema.items():
             if key not in checked and spec.default is not None:
@@ -346,6 +365,7 @@ def resolve(raw: dict) -> dict:
         out[section] = checked
 
     out["skin"]["layers"] = _resolve_layers(raw.get("skin", {}))
+    out["damage"]["layers"] = _resolve_damage_layers(raw.get("damage", {}), out["skin"]["layers"])
 
     laser = out["laser"]
     for key, value in presets.LASER_PRESETS[laser["preset"]].items():
@@ -661,8 +681,8 @@ def build_case(resolved: dict) -> Case:
         growth=t["growth"],
         steps_per_rung=t["steps_per_rung"],
         max_step=t["max_step_ms"] * MS,
-        kinetics={p: presets.KINETICS_PRESETS[n] for p, n in r["damage"].items()},
-        kinetics_names=dict(r["damage"]),
+        kinetics=_build_kinetics(r),
+        kinetics_names={p: r["damage"][p] for p in DAMAGE_PURPOSES},
         mechanics_enabled=m["enabled"],
         shrinkage_max=m["shrinkage_max"],
         shrinkage_plane=m["shrinkage_plane"],
@@ -680,6 +700,27 @@ def build_case(resolved: dict) -> Case:
         render=r["output"]["render"],
         resolved=resolved,
     )
+
+
+def _build_kinetics(resolved: dict) -> dict[str, dict]:
+    """Purpose -> preset values for :func:`fem.damage.make_damage`: the layers whose set differs
+    go in ``by_depth`` as ``(top, bottom, values)`` in metres; ``cem43`` adds the dose."""
+    d = resolved["damage"]
+    names = list(resolved["skin"]["layers"])
+    z = [0.0]
+    for v in resolved["skin"]["layers"].values():
+        z.append(z[-1] + v["thickness_um"] * UM)
+    out: dict[str, dict] = {}
+    for p in DAMAGE_PURPOSES:
+        out[p] = dict(presets.KINETICS_PRESETS[d[p]])
+        by_depth = tuple((z[i], z[i + 1], presets.KINETICS_PRESETS[d["layers"][n][p]])
+                         for i, n in enumerate(names)
+                         if p in d["layers"].get(n, {}) and d["layers"][n][p] != d[p])
+        if by_depth:
+            out[p]["by_depth"] = by_depth
+    if d["cem43"]:
+        out["cem43"] = {}
+    return out
 
 
 def _build_crater(resolved: dict) -> Crater:

@@ -82,3 +82,104 @@ def test_weaver_stoll_switches_branch_at_50C():
     expect = [math.log(p["A_per_s"]) - p["Ea_J_per_mol"] / (R_GAS * T[0]),
               math.log(p["A_high_per_s"]) - p["Ea_high_J_per_mol"] / (R_GAS * T[1])]
     assert k.log_rate(T) == pytest.approx(expect)
+
+
+# --------------------------------------------------------------------------------------------
+# CEM43 thermal dose (Sapareto & Dewey 1984)
+# --------------------------------------------------------------------------------------------
+
+
+def _dose_of_history(V, T_C_of_t, times):
+    """Run a ThermalDose through the temperatures T(t) at the given times (C)."""
+    from fem.damage import ThermalDose
+
+    d = ThermalDose(V)
+    T = fem.Function(V)
+    T.x.array[:] = T_C_of_t(times[0]) + KELVIN
+    d.start(T)
+    for t0, t1 in zip(times[:-1], times[1:]):
+        T.x.array[:] = T_C_of_t(t1) + KELVIN
+        d.update(T, t1 - t0)
+    return d.omega.x.array
+
+
+@pytest.mark.parametrize("T_C, minutes", [(43.0, 60.0), (44.0, 30.0), (46.0, 7.5),
+                                          (42.0, 240.0), (41.0, 960.0)])
+def test_cem43_isothermal_holds_are_sixty_minutes(V, T_C, minutes):
+    """60 CEM43 min: 60 min at 43 C, halved per degree above (R = 0.5), quartered per degree
+    below (R = 0.25), whatever the steps."""
+    times = np.concatenate([[0.0], np.cumsum([7.0, 60.0, 1.0, 600.0])])
+    times = times * (minutes * 60.0) / times[-1]
+    dose = _dose_of_history(V, lambda t: T_C, times)
+    assert np.allclose(dose, 60.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("T0, T1", [(45.0, 60.0), (37.0, 42.5), (37.0, 55.0), (60.0, 40.0)])
+def test_cem43_linear_ramp_is_exact_for_any_step(V, T0, T1):
+    """A linear ramp (below, above and across 43 C, heating and cooling) against the closed
+    form of the integral, split at 43 C; one step and 37 unequal steps give it exactly."""
+    t_end = 120.0
+    slope = (T1 - T0) / t_end
+
+    def exact():  # int R^(43 - T) dt with T = T0 + slope t, piecewise at 43 C
+        lo, hi = sorted((T0, T1))
+        total = 0.0
+        for a, b, R in ((lo, min(hi, 43.0), 0.25), (max(lo, 43.0), hi, 0.5)):
+            if b > a:
+                k = -math.log(R)  # R^(43 - T) = exp(k (T - 43))
+                total += (math.exp(k * (b - 43)) - math.exp(k * (a - 43))) / k
+        return total / abs(slope) / 60.0
+
+    ramp = lambda t: T0 + slope * t  # noqa: E731
+    one = _dose_of_history(V, ramp, np.array([0.0, t_end]))
+    cuts = t_end * np.sort(np.random.default_rng(1).random(36))
+    many = _dose_of_history(V, ramp, np.concatenate([[0.0], cuts, [t_end]]))
+    ref = exact()
+    assert np.allclose(one, ref, rtol=1e-10)
+    assert np.allclose(many, ref, rtol=1e-10)
+
+
+def test_cem43_of_hot_tissue_does_not_overflow(V):
+    from fem.damage import cem43_mean_rate
+
+    r = cem43_mean_rate(np.array([37.0, 300.0, 900.0, 2000.0]), np.array([900.0, 2000.0, 37.0,
+                                                                            2000.0]))
+    assert np.all(np.isfinite(r)) and np.all(r > 0)
+
+
+# --------------------------------------------------------------------------------------------
+# Kinetics per layer
+# --------------------------------------------------------------------------------------------
+
+
+def test_kinetics_per_layer_from_the_case(V):
+    """[damage.layers.epidermis] cell = mehta_wong_epidermis: nodes in the epidermis depth
+    interval integrate Mehta-Wong, the others Henriques-Moritz; cem43 adds the dose."""
+    from fem.config import build_case, resolve
+    from fem.damage import ThermalDose, make_damage
+
+    case = build_case(resolve({"damage": {"cem43": True, "layers": {
+        "epidermis": {"cell": "mehta_wong_epidermis", "collagen": "maitland_walsh"}}}}))
+    assert "by_depth" not in case.kinetics["collagen"]  # same as the default: no override
+    sc, epi = (layer.thickness for layer in case.layers[:2])
+    # a unit cube mapped onto depths 0 .. 130 um: z = 0 is the surface
+    Vd = fem.functionspace(mesh.create_box(MPI.COMM_WORLD, [[0, 0, -130e-6], [1e-4, 1e-4, 0]],
+                                           [1, 1, 26]), ("Lagrange", 1))
+    damage = make_damage(Vd, case.kinetics)
+    assert set(damage) == {"cell", "collagen", "cem43"}
+    assert isinstance(damage["cem43"], ThermalDose)
+    T = fem.Function(Vd)
+    T.x.array[:] = 70.0 + KELVIN
+    for d in damage.values():
+        d.start(T)
+        d.update(T, 1e-3)
+    depth = -Vd.tabulate_dof_coordinates()[:, 2]
+    in_epi = (depth >= sc - 1e-10) & (depth < sc + epi - 1e-10)
+    hm = ArrheniusKinetics(**KINETICS_PRESETS["henriques_moritz"]).rate(np.array([343.15]))[0]
+    mw = ArrheniusKinetics(**KINETICS_PRESETS["mehta_wong_epidermis"]).rate(
+        np.array([343.15]))[0]
+    omega = damage["cell"].omega.x.array
+    assert in_epi.any() and (~in_epi).any()
+    assert np.allclose(omega[in_epi], 1e-3 * mw, rtol=1e-12)
+    assert np.allclose(omega[~in_epi], 1e-3 * hm, rtol=1e-12)
+    assert np.allclose(damage["cem43"].omega.x.array, 1e-3 / 60 * 2.0 ** 27, rtol=1e-12)
