@@ -45,20 +45,41 @@ def setup_logging(verbose: bool = False) -> None:
         lg.propagate = False
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed: an integer >= 1")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mtz", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true", help="debug output")
     sub = p.add_subparsers(dest="verb", required=True)
     for verb, helptext in (("run", "run one case: mesh, heat, damage, mechanics, metrics, "
                             "renders, report"), ("mesh", "only the mesh, with a quality summary"),
-                           ("check", "validate a case file and print the resolved values")):
+                           ("check", "validate a case or study file and print the resolved "
+                            "values"),
+                           ("study", "run a study: a sweep of cases, one metrics table, one "
+                            "report")):
         s = sub.add_parser(verb, help=helptext)
-        s.add_argument("case", type=Path, help="case file (TOML)")
+        s.add_argument("case", type=Path, help="study file (TOML)" if verb == "study"
+                       else "case file (TOML)")
         s.add_argument("--set", dest="overrides", action="append", default=[],
                        metavar="KEY=VALUE", help="override a case key, e.g. laser.energy_mJ=20")
         if verb != "check":
             s.add_argument("-o", "--output", type=Path, help="result directory "
                            "(default results/<case name>)")
+        if verb in ("run", "study"):
+            s.add_argument("--resume", action="store_true", help="continue from the last "
+                           "checkpoint" if verb == "run" else "skip finished cases and "
+                           "continue interrupted ones from their checkpoints")
+            s.add_argument("--checkpoint-every", type=_positive_int, metavar="STEPS", help="checkpoint "
+                           "every STEPS time steps (default: every minute of wall time)")
+        if verb == "study":
+            s.add_argument("--slurm", action="store_true", help="write OUT/slurm.sh (a job "
+                           "array, one task per case) instead of running")
+            s.add_argument("--case", dest="only", type=int, metavar="INDEX",
+                           help="run only the case of this index (a Slurm array task)")
     for verb in ("render", "report"):
         s = sub.add_parser(verb, help=f"{verb} again from a saved result directory")
         s.add_argument("dir", type=Path)
@@ -77,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     from fem.config import CaseError, load_case
 
     try:
+        if args.verb == "study" or (args.verb == "check" and _is_study(args.case)):
+            return _study(args, comm)
         if args.verb in ("run", "mesh", "check"):
             case = load_case(args.case, args.overrides)
         if args.verb == "check":
@@ -111,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         from fem.driver import run_case
 
         log.info("mtz run %s -> %s on %d rank(s)", args.case, out, comm.size)
-        metrics = run_case(case, out, comm)
+        metrics = run_case(case, out, comm, resume=args.resume,
+                           checkpoint_every=args.checkpoint_every)
         if comm.rank == 0:
             keys = ("mtz_depth_um", "mtz_width_um", "necrosis_depth_um", "necrosis_width_um",
                     "peak_temperature_C", "tightening_area_percent", "wall_time_s")
@@ -124,10 +148,43 @@ def main(argv: list[str] | None = None) -> int:
         if comm.rank == 0:
             print(f"mtz: numerical failure: {e}", file=sys.stderr)
         return EXIT_NUMERICAL
+    except CaseError as e:  # a checkpoint that does not belong to the case
+        if comm.rank == 0:
+            print(f"mtz: error: {e}", file=sys.stderr)
+        return EXIT_INPUT
     except KeyboardInterrupt:
-        if comm.rank == 0 and not existed:
+        if comm.rank == 0 and not existed and not getattr(args, "resume", False):
             shutil.rmtree(out, ignore_errors=True)
         raise
+
+
+def _is_study(path: Path) -> bool:
+    from fem.study import is_study_file
+
+    return is_study_file(path)
+
+
+def _study(args, comm) -> int:
+    """``mtz study`` and ``mtz check STUDY.toml``; input errors propagate as CaseError."""
+    from fem.study import describe, load_study, run_study, write_slurm
+
+    study = load_study(args.case, args.overrides)
+    if args.verb == "check":
+        if comm.rank == 0:
+            import tomli_w
+
+            sys.stdout.write(tomli_w.dumps(describe(study)))
+        return EXIT_OK
+    out = args.output if args.output else Path("results") / args.case.stem
+    if args.slurm:
+        if comm.rank == 0:
+            path = write_slurm(study, out, str(args.case))
+            log.info("wrote %s (%d array tasks); submit with: sbatch %s", path,
+                     len(study.cases), path)
+        return EXIT_OK
+    rows = run_study(study, out, comm, resume=args.resume, only=args.only,
+                     checkpoint_every=args.checkpoint_every)
+    return EXIT_OK if all(r["status"] != "failed" for r in rows) else EXIT_NUMERICAL
 
 
 def _mesh(case, out: Path, comm) -> int:

@@ -18,6 +18,7 @@ import numpy as np
 from dolfinx import fem
 
 from fem import io, source
+from fem.checkpoint import Checkpointer
 from fem.config import Case
 from fem.coupled import run_thermal_damage, time_schedule
 from fem.heat import PennesProblem
@@ -98,8 +99,14 @@ def run_mesh(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
     return quality
 
 
-def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
-    """Run one case into ``out``; returns the metrics (on every rank)."""
+def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: bool = False,
+             checkpoint_every: int | None = None) -> dict:
+    """Run one case into ``out``; returns the metrics (on every rank).
+
+    The time loop checkpoints into ``out/checkpoint`` every ``checkpoint_every`` steps (None:
+    every minute of wall time); ``resume`` continues from that checkpoint if there is one. The
+    checkpoint is removed once ``metrics.json`` is written.
+    """
     t_total = time.perf_counter()
     timer = Timer(comm)
     out = Path(out)
@@ -120,7 +127,12 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
         heat = PennesProblem(domain, cell_tags, facet_tags, case)
         probes = PointEvaluator(domain, np.array(case.probes)) if case.probes else None
         log.info("heat: %d dofs, %d steps", heat.dofs, len(time_schedule(case)))
-        damage, hist = run_thermal_damage(heat, case, probes)
+        ckpt = Checkpointer(out, case.resolved, comm, every_steps=checkpoint_every,
+                            resume=resume)
+        frame_steps = (io.animation_steps(time_schedule(case), source.pulse_end(case))
+                       if case.render else set())
+        damage, hist = run_thermal_damage(heat, case, probes, checkpoint=ckpt,
+                                          frame_steps=frame_steps)
     timer.phases["heat"] -= hist.damage_seconds
     timer.phases["damage"] = hist.damage_seconds
     ledger = heat.balance()
@@ -134,11 +146,14 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
     mech_metrics, mech = {}, None
     if case.mechanics_enabled:
         with timer("mechanics"):
-            mech = ElasticityProblem(domain, cell_tags, facet_tags, case, heat.T_initial)
+            mech = ElasticityProblem.from_case(domain, cell_tags, facet_tags, case,
+                                               heat.T_initial)
             mech.solve(heat.T, damage["collagen"].omega)
             mech_metrics = mech.metrics()
-        log.info("mechanics: %d dofs, %d CG iterations, tightening %.3f %%", mech.dofs,
-                 mech.iterations, mech_metrics["tightening_area_percent"])
+        log.info("mechanics: P%d, %d dofs, %d CG iterations, tightening %.3f %%, residual "
+                 "stress %.1f kPa (sides %s)", case.mechanics_degree, mech.dofs,
+                 mech.iterations, mech_metrics["tightening_area_percent"],
+                 mech_metrics["residual_stress_kPa"], case.mechanics_sides)
 
     with timer("metrics"):
         sampler = ColumnSampler(domain, case)
@@ -178,7 +193,6 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
                          + [d.omega for d in damage.values()], case.end_time)
             if mech:
                 io.write_vtx(comm, out / "fields" / "displacement.bp", [mech.u], case.end_time)
-        n_owned = domain.topology.index_map(3).size_local
         cell_data = region_cell_data(domain, cell_tags)
         point_data = {
             "temperature_end_of_pulse_C": hist.T_end_of_pulse,
@@ -188,12 +202,15 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
             "omega_collagen": damage["collagen"].omega,
         }
         if mech:
-            cell_data["von_mises_kPa"] = mech.von_mises.x.array[:n_owned] * 1e-3
+            cell_data.update(mech.cell_stress_kPa())  # von Mises, principal stresses 1-3
             u1 = _displacement_um_p1(mech, heat.V)
             point_data["displacement_um"] = u1
         io.write_snapshot(out / "fields" / "snapshot.vtu", heat.V, point_data, cell_data)
         if comm.rank == 0:
             io.write_json(out / "fields" / "snapshot.json", snapshot_info(case, quality))
+        if hist.frames:
+            io.write_frames(out / "fields" / "frames.vtu", heat.V, hist.frames,
+                            snapshot_info(case, quality))
 
     if case.render:
         with timer("render"):
@@ -204,6 +221,7 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
     metrics["wall_time_s"] = time.perf_counter() - t_total
     if comm.rank == 0:
         io.write_json(out / "metrics.json", metrics)
+        ckpt.remove()
         io.write_json(out / "provenance.json", io.provenance(
             comm.size, timer.phases,
             {"dofs": heat.dofs, "mechanics_dofs": metrics["mechanics_dofs"], "cells": n_cells,

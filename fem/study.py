@@ -1,0 +1,567 @@
+"""Parameter studies: a base case, a sweep, one metrics table and one study report.
+
+A study file (TOML) names a base case and the keys to sweep::
+
+    title = "Pulse energy at 1550 nm"
+    base = "demo.toml"              # relative to the study file
+    mode = "grid"                   # grid: every combination; zip: the i-th values together
+    ranks_per_case = 1              # MPI ranks of each case; mpiexec -n 8 runs 8 / this at once
+    small = true                    # cheap enough for `make studies`
+    metrics = ["mtz_depth_um"]      # what the plots show (default: the headline metrics)
+    plot_against = ["dofs"]         # extra x axes taken from the metrics (default: none)
+
+    [sweep]
+    "laser.energy_mJ" = [5, 10, 20]
+    "laser.preset" = ["erglass_1550", "thulium_1927"]
+
+    [set]                           # applied to every case (before the swept values)
+    "mesh.resolution" = "coarse"
+
+Keys of ``[sweep]`` and ``[set]`` are dotted case keys (``[set]`` may also hold nested tables);
+the sweep key ``ranks`` is special: it is not a case key but the number of MPI ranks of each
+case (scaling studies). Every expanded case is validated as a case file before anything runs,
+so a bad key or value is exit status 2 with nothing written.
+
+Each case runs :func:`fem.driver.run_case` into ``OUT/<name>``, the name built from its
+parameters (``energy_mJ-20_preset-thulium_1927``). Cases run on MPI sub-communicators of
+``ranks_per_case`` ranks, several at once (static round robin over the groups); a case that
+fails (a numerical failure or any exception) leaves ``error.txt`` in its directory and a
+``failed`` row, and the others go on. A case is finished when its ``metrics.json`` exists; the
+driver writes it last and atomically, so ``--resume`` skips exactly the finished cases and
+resumes an interrupted one from its checkpoint. ``metrics.csv`` and the plots are always
+built from the ``metrics.json`` files, so a killed and resumed study gives the same table as an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io as _io
+import itertools
+import logging
+import math
+import re
+import shlex
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mpi4py import MPI
+
+from fem.config import CaseError, Case, apply_overrides, build_case, read_toml, resolve
+
+log = logging.getLogger(__name__)
+
+STUDY_KEYS = ("title", "base", "mode", "ranks_per_case", "small", "metrics", "plot_against",
+              "sweep", "set")
+MODES = ("grid", "zip")
+RANKS_KEY = "ranks"
+#: Metrics plotted when the study file does not say (those present in the results).
+DEFAULT_METRICS = ("mtz_depth_um", "mtz_width_um", "necrosis_depth_um", "necrosis_width_um",
+                   "peak_temperature_C", "ablation_depth_um", "tightening_area_percent",
+                   "energy_balance_error", "wall_time_s")
+METRICS_CSV = "metrics.csv"
+ERROR_FILE = "error.txt"
+
+
+@dataclass
+class StudyCase:
+    """One expanded case of a study."""
+
+    index: int
+    name: str  # its directory under the study's output directory
+    params: dict[str, Any]  # swept key -> value
+    case: Case
+    ranks: int
+
+
+@dataclass
+class Study:
+    """A validated study file with its expanded cases."""
+
+    path: Path
+    title: str
+    base: Path
+    mode: str
+    ranks_per_case: int
+    small: bool
+    sweep: dict[str, list]
+    metrics: list[str]
+    plot_against: list[str]
+    overrides: list[str] = field(default_factory=list)
+    cases: list[StudyCase] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+def is_study_file(path: str | Path) -> bool:
+    """Whether a TOML file is a study (it has ``base`` or ``[sweep]``) rather than a case."""
+    raw = read_toml(path)
+    return "sweep" in raw or "base" in raw
+
+
+def _bad(path: Path, key: str, value: Any, allowed: str) -> CaseError:
+    return CaseError(f"{path}: {key} = {value!r}: {allowed}")
+
+
+def _flatten(table: dict, prefix: str = "") -> dict[str, Any]:
+    """``{"mesh": {"resolution": "coarse"}}`` -> ``{"mesh.resolution": "coarse"}``."""
+    out = {}
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def set_dotted(raw: dict, dotted: str, value: Any) -> None:
+    """Set ``a.b.c = value`` in a nested case dictionary (tables created as needed)."""
+    keys = dotted.split(".")
+    node = raw
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+        if not isinstance(node, dict):
+            raise CaseError(f"{dotted} = {value!r}: {k} is not a table")
+    node[keys[-1]] = copy.deepcopy(value)
+
+
+def expand(sweep: dict[str, list], mode: str) -> list[dict[str, Any]]:
+    """The parameter sets of a sweep: every combination (grid, the last key fastest) or the
+    i-th values of every key together (zip, all lists of one length)."""
+    keys = list(sweep)
+    if not keys:
+        return [{}]
+    if mode == "zip":
+        lengths = {len(v) for v in sweep.values()}
+        if len(lengths) != 1:
+            raise CaseError("sweep: mode = 'zip' needs lists of one length; got lengths "
+                            + ", ".join(f"{k}: {len(v)}" for k, v in sweep.items()))
+        return [dict(zip(keys, values)) for values in zip(*sweep.values())]
+    return [dict(zip(keys, values)) for values in itertools.product(*sweep.values())]
+
+
+def format_value(value: Any) -> str:
+    """A value as it appears in a directory name."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, float):
+        text = format(value, "g")
+        if float(text) != value:
+            text = repr(value)
+    elif isinstance(value, list):
+        text = "x".join(format_value(v) for v in value)
+    else:
+        text = str(value)
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "-", text).strip("-") or "none"
+
+
+def case_name(params: dict[str, Any]) -> str:
+    """Directory name of a case from its parameters: the last part of each key (the whole key
+    where two keys end alike) and the value, ``energy_mJ-20_preset-co2_10600``."""
+    if not params:
+        return "base"
+    last = [k.split(".")[-1] for k in params]
+    parts = []
+    for key, short in zip(params, last):
+        label = short if last.count(short) == 1 else key.replace(".", "-")
+        parts.append(f"{label}-{format_value(params[key])}")
+    return "_".join(parts)
+
+
+def load_study(path: str | Path, overrides: list[str] | None = None) -> Study:
+    """Read and validate a study file and every case it expands to.
+
+    Args:
+        path: the study file.
+        overrides: ``--set key=value`` applied to every case (after the study's ``[set]``).
+
+    Raises:
+        CaseError: on the first problem, naming the file, the key, the value and what is
+            allowed (or the case that does not validate).
+    """
+    path = Path(path)
+    raw = read_toml(path)
+    for key, value in raw.items():
+        if key not in STUDY_KEYS:
+            raise _bad(path, key, value, "unknown key; known keys: " + ", ".join(STUDY_KEYS))
+    base = raw.get("base")
+    if not isinstance(base, str) or not base:
+        raise _bad(path, "base", base, "required: the base case file, relative to the study")
+    base_path = (path.parent / base).resolve()
+    if not base_path.is_file():
+        raise _bad(path, "base", base, f"no such case file ({base_path})")
+    mode = raw.get("mode", "grid")
+    if mode not in MODES:
+        raise _bad(path, "mode", mode, "allowed: one of 'grid', 'zip'")
+    rpc = raw.get("ranks_per_case", 1)
+    if isinstance(rpc, bool) or not isinstance(rpc, int) or rpc < 1:
+        raise _bad(path, "ranks_per_case", rpc, "allowed: an integer >= 1")
+    small = raw.get("small", False)
+    if not isinstance(small, bool):
+        raise _bad(path, "small", small, "allowed: true or false")
+    title = raw.get("title", path.stem)
+    if not isinstance(title, str):
+        raise _bad(path, "title", title, "allowed: a string")
+    lists = {}
+    for key in ("metrics", "plot_against"):
+        value = raw.get(key, list(DEFAULT_METRICS) if key == "metrics" else [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _bad(path, key, value, "allowed: a list of metric names")
+        lists[key] = value
+    sweep = raw.get("sweep")
+    if not isinstance(sweep, dict) or not sweep:
+        raise _bad(path, "sweep", sweep, "required: a table of dotted case keys to lists")
+    for key, values in sweep.items():
+        if not isinstance(values, list) or not values:
+            raise _bad(path, f"sweep.{key}", values, "allowed: a non-empty list of values")
+        if key == RANKS_KEY and not all(isinstance(v, int) and not isinstance(v, bool)
+                                        and v >= 1 for v in values):
+            raise _bad(path, f"sweep.{key}", values, "allowed: a list of integers >= 1")
+    fixed = raw.get("set", {})
+    if not isinstance(fixed, dict):
+        raise _bad(path, "set", fixed, "allowed: a table of dotted case keys to values")
+
+    try:
+        base_raw = read_toml(base_path)
+    except CaseError as e:
+        raise CaseError(f"{path}: base: {e}") from None
+    for key, value in _flatten(fixed).items():
+        set_dotted(base_raw, key, value)
+    base_raw = apply_overrides(base_raw, overrides)
+
+    try:
+        param_sets = expand(sweep, mode)
+    except CaseError as e:
+        raise CaseError(f"{path}: {e}") from None
+    study = Study(path=path, title=title, base=base_path, mode=mode, ranks_per_case=rpc,
+                  small=small, sweep=sweep, metrics=lists["metrics"],
+                  plot_against=lists["plot_against"], overrides=list(overrides or []))
+    names = set()
+    for i, params in enumerate(param_sets):
+        name = case_name(params)
+        if name in names:
+            raise CaseError(f"{path}: sweep gives the case {name!r} twice")
+        names.add(name)
+        case_raw = copy.deepcopy(base_raw)
+        for key, value in params.items():
+            if key != RANKS_KEY:
+                set_dotted(case_raw, key, value)
+        try:
+            case = build_case(resolve(case_raw))
+        except CaseError as e:
+            raise CaseError(f"{path}: case {name}: {e}") from None
+        study.cases.append(StudyCase(i, name, params, case, params.get(RANKS_KEY, rpc)))
+    return study
+
+
+def describe(study: Study) -> dict:
+    """The study as ``mtz check`` prints it: its settings and the expanded cases."""
+    return {
+        "study": {"title": study.title, "base": str(study.base), "mode": study.mode,
+                  "ranks_per_case": study.ranks_per_case, "small": study.small,
+                  "cases": len(study.cases), "sweep": study.sweep, "metrics": study.metrics,
+                  "plot_against": study.plot_against},
+        "cases": [{"index": c.index, "name": c.name, "ranks": c.ranks, **c.params}
+                  for c in study.cases],
+    }
+
+
+# ------------------------------------------------------------------------------ running
+
+
+def _say(sub: MPI.Comm, group: int, message: str) -> None:
+    """Progress on the first rank of a case group (the world's rank 0 logs; the first rank of
+    another group prints one line to stderr, so every case shows its progress)."""
+    if sub.rank != 0:
+        return
+    if MPI.COMM_WORLD.rank == 0:
+        log.info("%s", message)
+    else:
+        print(f"[group {group}] {message}", file=sys.stderr, flush=True)
+
+
+def _run_one(sc: StudyCase, total: int, out: Path, sub: MPI.Comm, group: int, resume: bool,
+             checkpoint_every: int | None) -> str:
+    """Run one case on ``sub``; returns its status (``ok`` or ``failed``)."""
+    from fem.driver import run_case
+    from fem.heat import SolverError
+    from fem.io import atomic_write_text
+
+    d = out / sc.name
+    if sub.rank == 0:
+        d.mkdir(parents=True, exist_ok=True)
+        (d / ERROR_FILE).unlink(missing_ok=True)
+        (d / "metrics.json").unlink(missing_ok=True)
+    sub.Barrier()
+    label = ", ".join(f"{k}={v}" for k, v in sc.params.items())
+    _say(sub, group, f"case {sc.index + 1}/{total} ({label}) on {sub.size} rank(s) -> {d}")
+    tic = time.perf_counter()
+    try:
+        run_case(sc.case, d, sub, resume=resume, checkpoint_every=checkpoint_every)
+        status, error = "ok", None
+    except SolverError as e:
+        status, error = "failed", f"numerical failure: {e}"
+    except CaseError as e:
+        status, error = "failed", f"input error: {e}"
+    except Exception as e:  # noqa: BLE001 - a failing case must not stop the study
+        status, error = "failed", f"{type(e).__name__}: {e}"
+        log.debug("%s", traceback.format_exc())
+    if error is not None and sub.rank == 0:
+        atomic_write_text(d / ERROR_FILE, error.replace("\n", " ") + "\n")
+    _say(sub, group, f"case {sc.index + 1}/{total} {status} in {time.perf_counter() - tic:.1f} s"
+         + (f": {error}" if error else ""))
+    return status
+
+
+def finished(out: Path, sc: StudyCase) -> bool:
+    """A case is finished when its metrics.json exists (written last, atomically)."""
+    return (out / sc.name / "metrics.json").is_file()
+
+
+def run_study(study: Study, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: bool = False,
+              only: int | None = None, checkpoint_every: int | None = None) -> list[dict]:
+    """Run the cases of a study into ``out`` and write ``metrics.csv``, plots and the report.
+
+    Args:
+        study: the validated study.
+        out: the study's output directory.
+        comm: the ranks that share the work.
+        resume: skip finished cases; continue interrupted ones from their checkpoints.
+        only: run only the case of this index (a Slurm array task); the table and report are
+            written all the same, from what is finished.
+        checkpoint_every: checkpoint interval of each case, in steps (None: every minute).
+
+    Returns:
+        The rows of the table (on every rank).
+    """
+    out = Path(out)
+    need = max(c.ranks for c in study.cases)
+    if need > comm.size:
+        raise CaseError(f"{study.path}: a case needs {need} MPI ranks (ranks_per_case or "
+                        f"sweep.ranks) but the study runs on {comm.size}; use mpiexec -n {need} "
+                        "or more")
+    if only is not None and not 0 <= only < len(study.cases):
+        raise CaseError(f"--case {only}: the study has cases 0 to {len(study.cases) - 1}")
+    todo = [c for c in study.cases if only is None or c.index == only]
+    if comm.rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        from fem.io import write_json
+
+        write_json(out / "study.json", describe(study))
+        done = [c.index for c in todo if resume and finished(out, c)]
+    else:
+        done = None
+    done = set(comm.bcast(done, root=0))
+    if done:
+        log.info("resume: %d of %d case(s) already finished", len(done), len(todo))
+    todo = [c for c in todo if c.index not in done]
+    total, t0 = len(study.cases), time.perf_counter()
+    log.info("study %s: %d case(s) to run on %d rank(s)", study.title, len(todo), comm.size)
+
+    sizes = {c.ranks for c in todo}
+    if len(sizes) == 1:  # groups of one size, several cases at once
+        n = sizes.pop()
+        groups = comm.size // n
+        color = comm.rank // n if comm.rank < groups * n else MPI.UNDEFINED
+        sub = comm.Split(color, comm.rank)
+        if sub != MPI.COMM_NULL:
+            for i, sc in enumerate(todo):
+                if i % groups == color:
+                    _run_one(sc, total, out, sub, color, resume, checkpoint_every)
+            sub.Free()
+    else:  # cases of different sizes (sweep.ranks): one after the other on the first ranks
+        for sc in todo:
+            sub = comm.Split(0 if comm.rank < sc.ranks else MPI.UNDEFINED, comm.rank)
+            if sub != MPI.COMM_NULL:
+                _run_one(sc, total, out, sub, 0, resume, checkpoint_every)
+                sub.Free()
+            comm.Barrier()
+    comm.Barrier()
+    rows = None
+    if comm.rank == 0:
+        rows = collect_rows(study, out)
+        write_table(out / METRICS_CSV, rows)
+        plots = plot_study(study, rows, out / "plots")
+        from fem.report import write_study_report
+
+        write_study_report(out, rows, plots)
+        ok = sum(r["status"] == "ok" for r in rows)
+        log.info("study: %d ok, %d failed, %d not run, %.1f s; wrote %s and %s", ok,
+                 sum(r["status"] == "failed" for r in rows),
+                 sum(r["status"] == "not run" for r in rows), time.perf_counter() - t0,
+                 out / METRICS_CSV, out / "report.html")
+    return comm.bcast(rows, root=0)
+
+
+# ------------------------------------------------------------------------- table and plots
+
+
+def collect_rows(study: Study, out: Path) -> list[dict]:
+    """One row per case, in study order, from the files of the case directories."""
+    import json
+
+    rows = []
+    for sc in study.cases:
+        d = out / sc.name
+        row = {"case": sc.name, **sc.params}
+        metrics_path, error_path = d / "metrics.json", d / ERROR_FILE
+        if metrics_path.is_file():
+            row["status"] = "ok"
+            row.update(json.loads(metrics_path.read_text()))
+        elif error_path.is_file():
+            row["status"] = "failed"
+            row["error"] = error_path.read_text().strip()
+        else:
+            row["status"] = "not run"
+        rows.append(row)
+    return rows
+
+
+def write_table(path: Path, rows: list[dict]) -> None:
+    """``metrics.csv``: one row per case, columns in order of first appearance, written
+    atomically; floats as their shortest exact repr."""
+    from fem.io import atomic_write_text
+
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns and k != "error"]
+    if any("error" in row for row in rows):
+        columns.append("error")
+    buf = _io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    for row in rows:
+        w.writerow(["" if row.get(k) is None else _csv_value(row[k]) for k in columns])
+    atomic_write_text(path, buf.getvalue())
+
+
+def _csv_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        import json
+
+        return json.dumps(value)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def plot_study(study: Study, rows: list[dict], plot_dir: Path) -> list[Path]:
+    """One figure per x axis (each swept key, then each ``plot_against`` metric), with one
+    panel per metric and one line per combination of the other swept values."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    metrics = [m for m in study.metrics if any(_is_number(r.get(m)) for r in ok)]
+    if not ok or not metrics:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    swept = list(study.sweep)
+    paths = []
+    for x_key in swept + [k for k in study.plot_against if k not in swept]:
+        if x_key in swept:
+            others = [k for k in swept if k != x_key]
+        else:  # a metric as x axis: it follows the first swept key
+            others = swept[1:]
+        xs_all = [r.get(x_key) for r in ok]
+        numeric = all(_is_number(x) for x in xs_all)
+        categories = list(dict.fromkeys(format_value(x) for x in xs_all))
+        ncol = min(3, len(metrics))
+        nrow = math.ceil(len(metrics) / ncol)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.3 * nrow), squeeze=False)
+        groups = {}
+        for r in ok:
+            groups.setdefault(tuple(format_value(r.get(k)) for k in others), []).append(r)
+        for ax, metric in zip(axes.flat, metrics):
+            for label, members in groups.items():
+                pts = [(r[x_key], r[metric]) for r in members if _is_number(r.get(metric))]
+                if not pts:
+                    continue
+                if numeric:
+                    pts.sort()
+                    x = [p[0] for p in pts]
+                else:
+                    x = [categories.index(format_value(p[0])) for p in pts]
+                name = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in zip(others, label))
+                ax.plot(x, [p[1] for p in pts], "o-", label=name or None)
+            if numeric:
+                xv = [x for x in xs_all if x > 0]
+                if len(xv) == len(xs_all) and max(xv) / min(xv) > 20:
+                    ax.set_xscale("log")
+            else:
+                ax.set_xticks(range(len(categories)), categories, rotation=20)
+            ax.set_xlabel(x_key)
+            ax.set_ylabel(metric)
+            ax.grid(alpha=0.3)
+            if len(groups) > 1:
+                ax.legend(fontsize=7)
+        for ax in list(axes.flat)[len(metrics):]:
+            ax.set_visible(False)
+        fig.suptitle(f"{study.title}: metrics against {x_key}")
+        fig.tight_layout()
+        path = plot_dir / f"vs_{x_key.replace('.', '_')}.png"
+        tmp = path.with_name(path.stem + ".tmp.png")
+        fig.savefig(tmp, dpi=90)
+        plt.close(fig)
+        tmp.replace(path)
+        paths.append(path)
+    return paths
+
+
+# ------------------------------------------------------------------------------- Slurm
+
+
+def write_slurm(study: Study, out: Path, study_arg: str | None = None) -> Path:
+    """``OUT/slurm.sh``: a job array with one task per case, each ``srun -n <ranks>``.
+
+    Every task runs ``mtz study STUDY -o OUT --case $SLURM_ARRAY_TASK_ID --resume`` (so a
+    requeued task continues from its checkpoint); ``$MTZ`` may name the command inside a
+    container (``MTZ="apptainer exec mtz-fem.sif mtz" sbatch slurm.sh``). Gather the table
+    afterwards with ``mtz study STUDY -o OUT --resume`` (every case finished: it only writes
+    ``metrics.csv`` and the report).
+    """
+    from fem.io import atomic_write_text
+
+    out = Path(out).resolve()
+    study_path = Path(study_arg or study.path).resolve()
+    ranks = [c.ranks for c in study.cases]
+    sets = "".join(f" --set {shlex.quote(s)}" for s in study.overrides)
+    cmd = f"study {shlex.quote(str(study_path))} -o {shlex.quote(str(out))}{sets}"
+    lines = [
+        "#!/bin/bash",
+        f"# MTZ-FEM study {study.title!r}: {len(ranks)} case(s), one array task each.",
+        "# Written by `mtz study --slurm`. Submit, then gather the table when all tasks end:",
+        "#   jid=$(sbatch --parsable slurm.sh)",
+        f"#   sbatch --dependency=afterany:$jid --ntasks=1 --wrap \"mtz {cmd} --resume\"",
+        "# In a container: MTZ=\"apptainer exec mtz-fem.sif mtz\" sbatch slurm.sh",
+        f"#SBATCH --job-name=mtz-{format_value(study.path.stem)}",
+        f"#SBATCH --array=0-{len(ranks) - 1}",
+        f"#SBATCH --ntasks={max(ranks)}",
+        "#SBATCH --cpus-per-task=1",
+        f"#SBATCH --output={out}/slurm/%A_%a.out",
+        "set -euo pipefail",
+        "MTZ=${MTZ:-mtz}",
+        "export OMP_NUM_THREADS=1 PYVISTA_OFF_SCREEN=true",
+        f"RANKS=({' '.join(str(r) for r in ranks)})",
+        "n=${RANKS[$SLURM_ARRAY_TASK_ID]}",
+        f"srun -n \"$n\" $MTZ {cmd} --case \"$SLURM_ARRAY_TASK_ID\" --resume",
+        "",
+    ]
+    (out / "slurm").mkdir(parents=True, exist_ok=True)
+    path = out / "slurm.sh"
+    atomic_write_text(path, "\n".join(lines))
+    path.chmod(0o755)
+    return path
