@@ -66,14 +66,17 @@ class ThermalHistory:
     steps: int = 0
     heat_seconds: float = 0.0
     damage_seconds: float = 0.0
+    frames: list[tuple[float, fem.Function]] = field(default_factory=list)  # (t, T) animation
 
 
 def run_thermal_damage(heat: PennesProblem, case: Case, probes: PointEvaluator | None = None,
-                       progress: bool = True, checkpoint=None):
+                       progress: bool = True, checkpoint=None, frame_steps=()):
     """Solve the initial steady state and the transient heat + damage problem.
 
     ``checkpoint`` (a :class:`fem.checkpoint.Checkpointer`, optional) may restore a saved state
     before the first step (``restore``) and is called after every step (``after_step``).
+    ``frame_steps``: step numbers (0: the initial state) whose temperature is kept in
+    ``history.frames`` for the animation.
 
     Returns:
         ``(damage, history)``: the damage objects by purpose, and the recorded history.
@@ -95,6 +98,8 @@ def run_thermal_damage(heat: PennesProblem, case: Case, probes: PointEvaluator |
             hist.probe_values.append(np.stack(vals, axis=1))
 
     record(0.0)
+    if 0 in frame_steps:
+        hist.frames.append((0.0, T.copy()))
     steps = time_schedule(case)
     t_pulse = source.pulse_end(case)
     every = max(1, len(steps) // 10)
@@ -115,6 +120,8 @@ def run_thermal_damage(heat: PennesProblem, case: Case, probes: PointEvaluator |
             hist.T_end_of_pulse = T.copy()
             hist.T_end_of_pulse.name = "temperature_end_of_pulse"
         record(t1)
+        if n in frame_steps:
+            hist.frames.append((t1, T.copy()))
         if checkpoint is not None:
             checkpoint.after_step(n, len(steps), heat, damage, hist)
         if progress and (n % every == 0 or n == len(steps)):

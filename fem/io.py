@@ -119,6 +119,39 @@ def write_snapshot(path: Path, V: fem.FunctionSpace, point_data: dict[str, fem.F
     os.replace(tmp, path)
 
 
+def animation_steps(steps: list[tuple[float, float]], t_pulse: float, during: int = 8,
+                    after: int = 8) -> set[int]:
+    """Step numbers (0: the initial state) whose temperature becomes a frame of the animation.
+
+    About ``during`` frames evenly spaced over the steps of the pulse and ``after`` over the
+    (growing) steps after it, the end of the pulse and the last step included.
+
+    Args:
+        steps: The time schedule, ``(t0, t1)`` per step (s).
+        t_pulse: End of the pulse (s).
+    """
+    def pick(numbers: list[int], k: int) -> set[int]:
+        if not numbers:
+            return set()
+        idx = np.unique(np.round(np.linspace(0, len(numbers) - 1, max(k, 1))).astype(int))
+        return {numbers[i] for i in idx}
+
+    on = [n for n, (_, t1) in enumerate(steps, 1) if t1 <= t_pulse * (1 + 1e-12)]
+    off = [n for n, (_, t1) in enumerate(steps, 1) if t1 > t_pulse * (1 + 1e-12)]
+    return {0} | pick(on, during) | pick(off, after)
+
+
+def write_frames(path: Path, V: fem.FunctionSpace, frames: list[tuple[float, fem.Function]],
+                 meta: dict) -> None:
+    """The animation frames: one VTU of temperatures (°C) ``temperature_000_C``, ... and
+    ``path.json`` (the snapshot metadata and ``frames_ms``), gathered like the snapshot.
+    """
+    write_snapshot(path, V, {f"temperature_{i:03d}_C": T for i, (_, T) in enumerate(frames)}, {})
+    if V.mesh.comm.rank == 0:
+        write_json(Path(path).with_suffix(".json"),
+                   {**meta, "frames_ms": [t * 1e3 for t, _ in frames]})
+
+
 def git_commit() -> str | None:
     """The commit of the source tree this package runs from, if it is a git checkout."""
     here = Path(__file__).resolve().parent
