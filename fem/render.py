@@ -74,6 +74,12 @@ LAYER_COLORS: tuple[str, ...] = (
 
 RENDERS_DIR = "renders"
 TEMPERATURE_PNG = "temperature_end_of_pulse.png"
+TEMPERATURE_PEAK_PNG = "temperature_peak.png"
+TEMPERATURE_END_PNG = "temperature_end.png"
+HISTOLOGY_PNG = "histology.png"
+ISOSURFACES_PNG = "damage_isosurfaces.png"
+SURFACE_PNG = "surface_displacement.png"
+ANIMATION_GIF = "temperature.gif"
 DAMAGE_PNG = "damage_contours.png"
 VON_MISES_PNG = "von_mises.png"
 OVERVIEW_PNG = "overview_3d.png"
@@ -84,6 +90,42 @@ MESH_TOP_PNG = "mesh_top.png"
 
 _LOG_COLLAGEN = "log10_omega_collagen"
 _LOG_CELL = "log10_omega_cell"
+
+#: Colour map of every temperature picture (cuts and animation), one range per view.
+TEMPERATURE_CMAP: str = "inferno"
+#: Colour map of the von Mises stress.
+STRESS_CMAP: str = "viridis"
+#: Diverging colour map of the vertical surface displacement (blue down, red up).
+DISPLACEMENT_CMAP: str = "RdBu_r"
+#: Largest displacement drawn as this share of the block width in the warped pictures.
+WARP_SHARE: float = 0.08
+
+
+@dataclass(frozen=True)
+class View:
+    """What the pictures of one case show, fixed across the cases of a study.
+
+    Every field left at None is taken from the case itself. A study fixes them
+    all (:func:`study_view`) so that its cases are drawn with the same camera,
+    the same crop and the same colour ranges and can be compared side by side.
+
+    Attributes:
+        half_width_um: Half width of the vertical cuts about the column axis.
+        half_extent_um: Half side of the box the 3D views frame, about the column axis.
+        depth_um: Depth below the skin surface shown in the cuts and 3D views.
+        temperature_C: Colour range of every temperature picture.
+        von_mises_kPa: Top of the von Mises colour range.
+        displacement_um: Top of the surface displacement colour range (symmetric).
+        warp: Magnification of the displacement in the warped pictures.
+    """
+
+    half_width_um: float | None = None
+    half_extent_um: float | None = None
+    depth_um: float | None = None
+    temperature_C: tuple[float, float] | None = None
+    von_mises_kPa: float | None = None
+    displacement_um: float | None = None
+    warp: float | None = None
 
 
 @dataclass
@@ -104,6 +146,7 @@ class Snapshot:
     meta: dict[str, Any] = field(default_factory=dict)
     bounds: tuple[float, float, float, float, float, float] = (0, 0, 0, 0, 0, 0)
     columns: np.ndarray | None = None
+    view: View = field(default_factory=View)
 
     @property
     def n_columns(self) -> int:
@@ -142,6 +185,8 @@ class Snapshot:
         """Lowest z shown in the cropped views."""
         depth = _as_float(self.meta.get("column_depth_um"))
         zmin = float(self.bounds[4])
+        if self.view.depth_um is not None:
+            return max(zmin, self.z_top - self.view.depth_um)
         if depth is None or depth <= 0:
             return zmin
         return max(zmin, self.z_top - CROP_FACTOR * depth)
@@ -449,6 +494,9 @@ def _cut_window(snap: Snapshot) -> tuple[float, float]:
     xc = snap.cut_axis[0]
     half = min(xc - xmin, xmax - xc)
     low, high = (xc - half, xc + half) if half >= 0.25 * width else (xmin, xmax)
+    if snap.view.half_width_um is not None:
+        low = max(xmin, xc - snap.view.half_width_um)
+        high = min(xmax, xc + snap.view.half_width_um)
     pad = 1.0 + 1e-3 * width
     return (low - pad if low <= xmin + pad else low, high + pad if high >= xmax - pad else high)
 
@@ -784,6 +832,12 @@ def _setup_cut(
     """
     xmin, xmax, _, _, zmin, zmax = cut.bounds
     zmin = max(zmin, snap.z_crop)
+    view = snap.view
+    if view.half_width_um is not None:
+        xc = snap.cut_axis[0]
+        xmin, xmax = xc - view.half_width_um, xc + view.half_width_um
+    if view.depth_um is not None:
+        zmin, zmax = snap.z_top - view.depth_um, max(zmax, snap.z_top)
     frame = _Frame.fit(
         (xmin, xmax, zmin, zmax), (*x_range, 0.13, 0.78), normal="y", level=snap.cut_axis[1]
     )
@@ -839,10 +893,95 @@ def _screenshot(p: pv.Plotter, path: Path) -> Path:
 # --------------------------------------------------------------------------- pictures
 
 
+_TEMPERATURE_ARRAYS = ("temperature_end_of_pulse_C", "temperature_peak_C", "temperature_end_C")
+
+
+def _temperature_range(snap: Snapshot) -> tuple[float, float] | None:
+    """Colour range of every temperature picture of a case: coolest to hottest value of any field.
+
+    The view's range (:attr:`View.temperature_C`) wins when set, so that the
+    cases of a study share one scale.
+    """
+    if snap.view.temperature_C is not None:
+        return snap.view.temperature_C
+    lows, highs = [], []
+    for name in _TEMPERATURE_ARRAYS:
+        if snap.has_point(name):
+            values = np.asarray(snap.mesh.point_data[name], dtype=float)
+            if values.size and np.isfinite(values).any():
+                lows.append(float(np.nanmin(values)))
+                highs.append(float(np.nanmax(values)))
+    if not lows:
+        return None
+    lo, hi = min(lows), max(highs)
+    return lo, max(hi, lo + 1e-6)
+
+
+def _add_layer_labels(p: pv.Plotter, snap: Snapshot, frame: _Frame, color: str) -> None:
+    """Layer names inside a cut, at the left edge, half-way down each layer that has room."""
+    names = snap.layer_names()
+    hmin, hmax, vmin, vmax = frame.bounds
+    room = 0.035 * frame.scale  # a line of text, micrometres
+    for i, layer in enumerate(snap._layers()):
+        top, bottom = _as_float(layer.get("top_um")), _as_float(layer.get("bottom_um"))
+        if top is None or bottom is None:
+            continue
+        z_hi = min(snap.z_top - top, vmax)
+        z_lo = max(snap.z_top - bottom, vmin)
+        if z_hi - z_lo < room or i >= len(names):
+            continue
+        nx, ny = frame.to_view(hmin + 0.02 * (hmax - hmin), 0.5 * (z_hi + z_lo))
+        actor = p.add_text(_pretty_layer(names[i]), position=(nx, ny), viewport=True, font_size=10)
+        _style_text(actor.prop, color=color)
+        actor.prop.justification_horizontal = "left"
+        actor.prop.justification_vertical = "center"
+
+
+def _render_temperature_cut(
+    snap: Snapshot, out_dir: Path, name: str, title: str, when: str, png: str
+) -> Path | None:
+    """A vertical cut through a column axis coloured by the temperature field ``name``.
+
+    Args:
+        snap: The loaded snapshot.
+        out_dir: Directory for the PNG.
+        name: Point array (°C).
+        title: Picture title.
+        when: What time the field is (first words of the subtitle), or "".
+        png: File name.
+    """
+    cut = _cut(snap)
+    if cut is None:
+        return None
+    clim = _temperature_range(snap)
+    values = np.asarray(cut.point_data[name], dtype=float)
+    tmax = float(np.nanmax(values))
+    sub = (when + ", " if when else "") + _cut_label(snap)
+    sub += f"\nmax in view {tmax:.0f} °C; thin grey lines: layer interfaces"
+
+    p = _new_plotter()
+    actor = p.add_mesh(
+        cut,
+        scalars=name,
+        cmap=TEMPERATURE_CMAP,
+        clim=list(clim) if clim else None,
+        show_scalar_bar=False,
+        lighting=False,
+    )
+    _add_interfaces(p, snap, cut, color="#bdbdbd")
+    frame = _setup_cut(p, snap, cut, x_range=(0.11, 0.74))
+    _add_layer_labels(p, snap, frame, color="#dddddd")
+    _add_scalar_bar(p, actor, "Temperature (°C)", frame, "%.0f")
+    _add_titles(p, title, sub)
+    frame.apply_camera(p)
+    return _screenshot(p, out_dir / png)
+
+
 def render_temperature(snap: Snapshot, out_dir: Path) -> Path | None:
     """Vertical cut through a column axis coloured by the temperature at the end of the pulse.
 
     Falls back to the peak temperature if the end-of-pulse array is missing.
+    All temperature pictures of a case share one colour range.
 
     Args:
         snap: The loaded snapshot.
@@ -860,32 +999,40 @@ def render_temperature(snap: Snapshot, out_dir: Path) -> Path | None:
         logger.warning(
             "no temperature_end_of_pulse_C: %s shows the peak temperature", TEMPERATURE_PNG
         )
-    cut = _cut(snap)
-    if cut is None:
-        return None
     pulse = _as_float(snap.meta.get("pulse_end_ms"))
-    values = np.asarray(cut.point_data[name], dtype=float)
-    tmin, tmax = float(np.nanmin(values)), float(np.nanmax(values))
-    sub = _cut_label(snap)
-    if pulse is not None and name == "temperature_end_of_pulse_C":
-        sub = f"t = {pulse:g} ms, " + sub
-    sub += f"\nmax in view {tmax:.0f} °C; thin grey lines: layer interfaces"
+    when = f"t = {pulse:g} ms" if pulse is not None and name.endswith("of_pulse_C") else ""
+    return _render_temperature_cut(snap, out_dir, name, title, when, TEMPERATURE_PNG)
 
-    p = _new_plotter()
-    actor = p.add_mesh(
-        cut,
-        scalars=name,
-        cmap="inferno",
-        clim=[tmin, max(tmax, tmin + 1e-6)],
-        show_scalar_bar=False,
-        lighting=False,
+
+def render_temperature_peak(snap: Snapshot, out_dir: Path) -> Path | None:
+    """The same cut coloured by the peak temperature (the highest value at each point over time).
+
+    Returns:
+        Path of ``temperature_peak.png``, or None without a ``temperature_peak_C`` array.
+    """
+    name = "temperature_peak_C"
+    if not snap.has_point(name):
+        logger.warning("no %s array: skipping %s", name, TEMPERATURE_PEAK_PNG)
+        return None
+    title = "Peak temperature (highest value over the run at each point)"
+    return _render_temperature_cut(snap, out_dir, name, title, "", TEMPERATURE_PEAK_PNG)
+
+
+def render_temperature_end(snap: Snapshot, out_dir: Path) -> Path | None:
+    """The same cut coloured by the temperature at the end of the run (cooling).
+
+    Returns:
+        Path of ``temperature_end.png``, or None without a ``temperature_end_C`` array.
+    """
+    name = "temperature_end_C"
+    if not snap.has_point(name):
+        logger.warning("no %s array: skipping %s", name, TEMPERATURE_END_PNG)
+        return None
+    end = _as_float(snap.meta.get("end_ms"))
+    when = f"t = {end:g} ms" if end is not None else ""
+    return _render_temperature_cut(
+        snap, out_dir, name, "Temperature at the end of the run", when, TEMPERATURE_END_PNG
     )
-    _add_interfaces(p, snap, cut, color="#bdbdbd")
-    frame = _setup_cut(p, snap, cut, x_range=(0.11, 0.74))
-    _add_scalar_bar(p, actor, "Temperature (°C)", frame, "%.0f")
-    _add_titles(p, title, sub)
-    frame.apply_camera(p)
-    return _screenshot(p, out_dir / TEMPERATURE_PNG)
 
 
 def render_damage(snap: Snapshot, out_dir: Path) -> Path | None:
@@ -989,7 +1136,7 @@ def render_von_mises(snap: Snapshot, out_dir: Path) -> Path | None:
         umax = float(np.max(np.linalg.norm(u, axis=1))) if u.size else 0.0
         width = cut.bounds[1] - cut.bounds[0]
         if umax > 0.0 and math.isfinite(umax):
-            factor = _nice_factor(0.08 * width / umax)
+            factor = snap.view.warp or _nice_factor(WARP_SHARE * width / umax)
             cut.point_data["_u_inplane"] = u
             shown = cut.warp_by_vector("_u_inplane", factor=factor)
             title = f"von Mises stress on the deformed shape, displacement ×{_fmt_factor(factor)}"
@@ -1000,11 +1147,12 @@ def render_von_mises(snap: Snapshot, out_dir: Path) -> Path | None:
         title = "von Mises stress (no displacement field: undeformed shape)"
 
     smax = float(np.nanmax(cut.cell_data[name])) if cut.n_cells else 0.0
+    smax = snap.view.von_mises_kPa or smax
     p = _new_plotter()
     actor = p.add_mesh(
         shown,
         scalars=name,
-        cmap="viridis",
+        cmap=STRESS_CMAP,
         clim=[0.0, smax if smax > 0 else 1.0],
         show_scalar_bar=False,
         lighting=False,
@@ -1095,11 +1243,7 @@ def render_overview(snap: Snapshot, out_dir: Path) -> Path | None:
     xmin, xmax, ymin, ymax, zmin, zmax = snap.bounds
     z_low = snap.z_crop
     pad = 1.0 + 1e-3 * (xmax - xmin)
-    top = snap.mesh
-    if z_low > zmin:
-        top = top.clip_box(
-            (xmin - pad, xmax + pad, ymin - pad, ymax + pad, z_low, zmax + pad), invert=False
-        )
+    top = _crop_top(snap)
     x0, y0 = snap.cut_axis
     block = top.clip_box((x0, xmax + pad, ymin - pad, y0, z_low - pad, zmax + pad), invert=True)
 
@@ -1135,15 +1279,402 @@ def render_overview(snap: Snapshot, out_dir: Path) -> Path | None:
     _add_titles(p, _omega("3D overview: layers and the collagen Ω = 1 isosurface"), sub)
     p.add_axes(color="black", xlabel="x", ylabel="y", zlabel="z", line_width=3)
 
+    box = _box3d(snap)
+    _add_scale_bar_3d(p, box)
     _fit_perspective(
-        p,
-        (xmin, xmax, ymin, ymax, z_low, zmax),
-        toward_camera=(1.0, -1.25, 0.75),
-        half_width=0.5,
-        half_height=0.74,
+        p, box, toward_camera=(1.0, -1.25, 0.75), half_width=0.5, half_height=0.74,
         offset=(-0.29, -0.1),
     )
     return _screenshot(p, out_dir / OVERVIEW_PNG)
+
+
+def _box3d(snap: Snapshot) -> tuple[float, float, float, float, float, float]:
+    """The box the 3D views frame: the top of the block, or the study's common box."""
+    xmin, xmax, ymin, ymax, _, zmax = snap.bounds
+    view = snap.view
+    if view.half_extent_um is None:
+        return (xmin, xmax, ymin, ymax, snap.z_crop, zmax)
+    xc, yc = snap.cut_axis
+    hw = view.half_extent_um
+    return (xc - hw, xc + hw, yc - hw, yc + hw, snap.z_crop, max(zmax, snap.z_top))
+
+
+def _crop_top(snap: Snapshot) -> pv.UnstructuredGrid:
+    """The block above :attr:`Snapshot.z_crop` (the part the 3D views show)."""
+    xmin, xmax, ymin, ymax, zmin, zmax = snap.bounds
+    if snap.z_crop <= zmin:
+        return snap.mesh
+    pad = 1.0 + 1e-3 * (xmax - xmin)
+    box = (xmin - pad, xmax + pad, ymin - pad, ymax + pad, snap.z_crop, zmax + pad)
+    return snap.mesh.clip_box(box, invert=False)
+
+
+def _scale_length(span: float) -> float:
+    """A round length (1, 2 or 5 times a power of ten) about a quarter of ``span``."""
+    target = 0.25 * span
+    exp = math.floor(math.log10(target)) if target > 0 else 0
+    candidates = [m * 10.0**e for e in (exp - 1, exp) for m in (1.0, 2.0, 5.0)]
+    return max(c for c in candidates if c <= target) if target > 0 else 1.0
+
+
+def _add_scale_bar_3d(p: pv.Plotter, box: tuple[float, ...]) -> None:
+    """A length scale (round µm) along the front top edge of a 3D box, labelled in µm."""
+    import pyvista as pv
+
+    xmin, xmax, ymin, ymax, _, zmax = box
+    length = _scale_length(xmax - xmin)
+    y = ymin - 0.08 * (ymax - ymin)
+    tick = 0.03 * (xmax - xmin)
+    a, b = np.array([xmin, y, zmax]), np.array([xmin + length, y, zmax])
+    for pa, pb in ((a, b), (a - (0, 0, tick), a + (0, 0, tick)), (b - (0, 0, tick), b + (0, 0, tick))):
+        p.add_mesh(pv.Line(pa, pb), color="black", line_width=4, lighting=False, reset_camera=False)
+    p.add_point_labels(
+        [0.5 * (a + b) + (0, 0, 1.5 * tick)], [f"{length:g} µm"], font_size=16, shape=None,
+        show_points=False, always_visible=True, text_color="black", font_family="arial",
+    )
+
+
+def _add_scale_bar_2d(p: pv.Plotter, frame: _Frame, color: str = "black") -> None:
+    """A histology-style length scale in the lower right corner of a planar view."""
+    import pyvista as pv
+
+    hmin, hmax, vmin, vmax = frame.bounds
+    length = _scale_length(hmax - hmin)
+    margin = 0.05 * (hmax - hmin)
+    h1 = hmax - margin
+    v = vmin + 0.04 * (vmax - vmin) + margin
+    p.add_mesh(
+        pv.Line(frame.world(h1 - length, v, 1.0), frame.world(h1, v, 1.0)),
+        color=color, line_width=6, lighting=False, reset_camera=False,
+    )
+    nx, ny = frame.to_view(h1 - 0.5 * length, v)
+    actor = p.add_text(f"{length:g} µm", position=(nx, ny + 0.012), viewport=True, font_size=12)
+    _style_text(actor.prop, color=color)
+    actor.prop.justification_horizontal = "center"
+    actor.prop.justification_vertical = "bottom"
+
+
+def _side_bar(p: pv.Plotter, actor: Any, title: str, fmt: str) -> None:
+    """A scalar bar at the right of a 3D picture."""
+    _add_scalar_bar(p, actor, title, _Frame((0, 1, 0, 1), 1.0, 0.1, 0.72, 0.2, 0.72), fmt)
+
+
+def render_isosurfaces(snap: Snapshot, out_dir: Path) -> Path | None:
+    """3D view of the Omega = 1 isosurfaces (collagen and necrosis) inside see-through layers.
+
+    Each skin layer of the top of the block is drawn as a faint, semi-transparent
+    shell in its colour; the necrosis surface (cell Omega = 1) is translucent,
+    the coagulation surface (collagen Omega = 1) inside it solid.
+
+    Returns:
+        Path of ``damage_isosurfaces.png``, or None without damage fields.
+    """
+    if not (snap.has_point(_LOG_COLLAGEN) or snap.has_point(_LOG_CELL)):
+        logger.warning("no omega arrays: skipping %s", ISOSURFACES_PNG)
+        return None
+    top = _crop_top(snap)
+    p = _new_plotter()
+    legend: list[tuple[str, str, str]] = []
+    if "layer" in top.cell_data:
+        layer = np.asarray(top.cell_data["layer"]).astype(int)
+        present = sorted(set(layer.tolist()))
+        for i in present:
+            shell = top.extract_cells(np.flatnonzero(layer == i)).extract_surface(algorithm=None)
+            p.add_mesh(shell, color=_layer_color(i), opacity=0.16, lighting=False)
+        legend += _layer_legend(snap, present)
+    p.add_mesh(top.outline(), color="#777777", line_width=1)
+    notes = []
+    for scalars, label, color, opacity in (
+        (_LOG_CELL, "Ω cell = 1: necrosis", NECROSIS_COLOR, 0.4),
+        (_LOG_COLLAGEN, "Ω collagen = 1: coagulation column", ISOSURFACE_COLOR, 1.0),
+    ):
+        iso = _contour(top, scalars) if scalars in top.point_data else None
+        if iso is None:
+            notes.append(f"no {label.split(':')[0]} surface in view")
+            continue
+        p.add_mesh(iso, color=color, opacity=opacity, smooth_shading=True, ambient=0.3,
+                   diffuse=0.8, specular=0.2)
+        legend.append((_omega(label), color, "patch"))
+    box = _box3d(snap)
+    _add_scale_bar_3d(p, box)
+    _add_legend(p, legend, x=0.62, y_top=0.80, width=0.36, row=0.05)
+    sub = f"top {box[5] - box[4]:.0f} µm of the block; layers drawn see-through"
+    if notes:
+        sub += "\n" + _omega("; ".join(notes))
+    _add_titles(p, _omega("Damage: Ω = 1 isosurfaces inside the skin layers"), sub)
+    p.add_axes(color="black", xlabel="x", ylabel="y", zlabel="z", line_width=3)
+    _fit_perspective(p, box, toward_camera=(1.0, -1.25, 0.6), half_width=0.5, half_height=0.7,
+                     offset=(-0.29, -0.12))
+    return _screenshot(p, out_dir / ISOSURFACES_PNG)
+
+
+def _warp_factor(snap: Snapshot, umax: float) -> float:
+    """Displacement magnification: the study's, or largest displacement = WARP_SHARE x width."""
+    if snap.view.warp is not None:
+        return snap.view.warp
+    width = snap.bounds[1] - snap.bounds[0]
+    return _nice_factor(WARP_SHARE * width / umax) if umax > 0 else 1.0
+
+
+def render_surface_displacement(snap: Snapshot, out_dir: Path) -> Path | None:
+    """The skin surface warped by the (magnified) displacement, coloured by its vertical part.
+
+    The undeformed edge of the surface is drawn in grey and the collagen
+    Omega = 1 contour on the surface in black.
+
+    Returns:
+        Path of ``surface_displacement.png``, or None without a displacement field.
+    """
+    if not snap.has_point("displacement_um"):
+        logger.warning("no displacement_um array: skipping %s", SURFACE_PNG)
+        return None
+    surface = _top_surface(snap)
+    if surface is None:
+        return None
+    u = np.nan_to_num(np.asarray(surface.point_data["displacement_um"], dtype=float))
+    umax = float(np.max(np.linalg.norm(u, axis=1))) if u.size else 0.0
+    factor = _warp_factor(snap, umax)
+    surface.point_data["u_z_um"] = u[:, 2]
+    warped = surface.warp_by_vector("displacement_um", factor=factor)
+    uz = snap.view.displacement_um or max(float(np.max(np.abs(u[:, 2]))), 1e-9)
+    p = _new_plotter()
+    actor = p.add_mesh(warped, scalars="u_z_um", cmap=DISPLACEMENT_CMAP, clim=[-uz, uz],
+                       show_scalar_bar=False, smooth_shading=True, ambient=0.35, diffuse=0.7)
+    edge = surface.extract_feature_edges(boundary_edges=True, feature_edges=False,
+                                         manifold_edges=False, non_manifold_edges=False)
+    if edge.n_points:
+        p.add_mesh(edge, color="#888888", line_width=2)
+    line = _contour(warped, _LOG_COLLAGEN) if _LOG_COLLAGEN in warped.point_data else None
+    sub = f"displacement ×{_fmt_factor(factor)}, largest {umax:.3g} µm; grey: undeformed edge"
+    if line is not None:
+        p.add_mesh(line, color=COLLAGEN_COLOR, line_width=3)
+        sub += _omega(f"; {COLLAGEN_COLOR_NAME}: Ω collagen = 1")
+    xmin, xmax, ymin, ymax = _box3d(snap)[:4]
+    zt = snap.z_top
+    box = (xmin, xmax, ymin, ymax, zt - 0.25 * (xmax - xmin), zt + 0.1 * (xmax - xmin))
+    _add_scale_bar_3d(p, (xmin, xmax, ymin, ymax, box[4], zt))
+    _side_bar(p, actor, "vertical displacement (µm)", "%.2g")
+    _add_titles(p, "Skin surface on the deformed shape", sub)
+    p.add_axes(color="black", xlabel="x", ylabel="y", zlabel="z", line_width=3)
+    _fit_perspective(p, box, toward_camera=(0.9, -1.3, 1.0), half_width=0.62, half_height=0.6,
+                     offset=(-0.12, -0.12))
+    return _screenshot(p, out_dir / SURFACE_PNG)
+
+
+#: Haematoxylin-and-eosin-like colours of the layers, by a word of the layer name.
+HISTOLOGY_COLORS: tuple[tuple[str, str], ...] = (
+    ("corneum", "#efb6cf"),
+    ("epidermis", "#b77fb3"),
+    ("papillary", "#f3a8c8"),
+    ("reticular", "#e58db6"),
+    ("dermis", "#e999bd"),
+    ("fat", "#fbeef4"),
+    ("hypodermis", "#fbeef4"),
+)
+#: Coagulated (denatured, hyalinised) collagen stains darker and bluer in H&E.
+HISTOLOGY_COAGULATED: str = "#8e4f9e"
+#: Necrotic tissue (cells dead, collagen intact) stains paler, without nuclei.
+HISTOLOGY_NECROTIC: str = "#f1c9e0"
+#: Nuclei (haematoxylin).
+HISTOLOGY_NUCLEUS: str = "#4b2466"
+#: Pixel size of the histology picture, micrometres per pixel at most.
+HISTOLOGY_MAX_PIXEL_UM: float = 2.0
+
+
+def _histology_color(name: str) -> str:
+    """The H&E-like colour of a layer by name (pink dermis, purple epidermis, white fat)."""
+    low = name.lower()
+    return next((c for word, c in HISTOLOGY_COLORS if word in low), "#e999bd")
+
+
+def _disks(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Grow each True pixel of ``mask`` into a disk of ``radius`` pixels."""
+    out = mask.copy()
+    for di in range(-radius, radius + 1):
+        for dj in range(-radius, radius + 1):
+            if di * di + dj * dj <= radius * radius:
+                out |= np.roll(np.roll(mask, di, axis=0), dj, axis=1)
+    return out
+
+
+def render_histology(snap: Snapshot, out_dir: Path) -> Path | None:
+    """A histology-like section of the damage: the cut stained as in H&E.
+
+    The cut through a column axis is resampled on a pixel grid and coloured
+    like a haematoxylin-and-eosin section: each layer its stain (pink dermis
+    with collagen fibres, purple epidermis, pale fat cells) and scattered
+    nuclei; coagulated collagen (weight 1 - exp(-Omega_collagen)) turns dark
+    and homogeneous, necrotic cells (1 - exp(-Omega_cell)) lose their nuclei
+    and pale. The texture is a fixed pseudo-random pattern, the same for
+    every run; only the damage changes the picture.
+
+    Returns:
+        Path of ``histology.png``, or None without layer or damage data.
+    """
+    import pyvista as pv
+
+    if not snap.has_cell("layer") or not snap.has_point("omega_collagen"):
+        logger.warning("no layer or omega_collagen array: skipping %s", HISTOLOGY_PNG)
+        return None
+    x0, x1 = _cut_window(snap)
+    z0, z1 = snap.z_crop, snap.z_top
+    pixel = max((x1 - x0) / 700.0, (z1 - z0) / 560.0, 1e-6)
+    pixel = min(pixel, HISTOLOGY_MAX_PIXEL_UM) if (x1 - x0) / HISTOLOGY_MAX_PIXEL_UM < 900 else pixel
+    nx, nz = int(round((x1 - x0) / pixel)) + 1, int(round((z1 - z0) / pixel)) + 1
+    y0 = snap.cut_axis[1] + 1e-7 * max(1.0, x1 - x0)
+    plane = pv.ImageData(dimensions=(nx, 1, nz), spacing=(pixel, 1.0, pixel), origin=(x0, y0, z0))
+    sampled = plane.sample(snap.mesh)
+    valid = np.asarray(sampled.point_data["vtkValidPointMask"]).astype(bool).reshape(nz, nx)
+    layer = np.asarray(sampled.point_data["layer"]).astype(int).reshape(nz, nx)
+    omega_col = np.asarray(sampled.point_data["omega_collagen"], dtype=float).reshape(nz, nx)
+    omega_cell = (
+        np.asarray(sampled.point_data["omega_cell"], dtype=float).reshape(nz, nx)
+        if "omega_cell" in sampled.point_data else np.zeros_like(omega_col)
+    )
+    f_col = 1.0 - np.exp(-np.clip(np.nan_to_num(omega_col), 0.0, 50.0))
+    f_cell = 1.0 - np.exp(-np.clip(np.nan_to_num(omega_cell), 0.0, 50.0))
+
+    names = snap.layer_names()
+    table = np.array([pv.Color(_histology_color(names[i] if i < len(names) else "")).float_rgb
+                      for i in range(max(int(layer.max()), 0) + 1)])
+    rgb = table[np.clip(layer, 0, None)]
+    x = x0 + pixel * np.arange(nx)[None, :]
+    z = z0 + pixel * np.arange(nz)[:, None]
+    low = [n.lower() for n in names]
+    is_fat = np.isin(layer, [i for i, n in enumerate(low) if "fat" in n or "hypoderm" in n])
+    is_dermis = np.isin(layer, [i for i, n in enumerate(low) if "dermis" in n and "epi" not in n])
+    # Wavy collagen fibres in the dermis, fat cell membranes in the fat.
+    fibres = np.sin(2 * np.pi * ((z - 0.0) / 14.0 + 0.35 * np.sin(x / 55.0)))
+    shade = np.where(is_dermis, 1.0 + 0.06 * fibres * (1.0 - f_col), 1.0)
+    membrane = (np.abs(np.sin(x / 22.0 + 0.6 * np.sin(z / 31.0)) * np.sin(z / 20.0)) < 0.09)
+    rgb = rgb * shade[..., None]
+    rgb = np.where((is_fat & membrane)[..., None], pv.Color("#e7a9c7").float_rgb, rgb)
+    # Damage: necrosis pales and loses nuclei, coagulation darkens and homogenises.
+    nec = np.asarray(pv.Color(HISTOLOGY_NECROTIC).float_rgb)
+    coag = np.asarray(pv.Color(HISTOLOGY_COAGULATED).float_rgb)
+    dermal = (~is_fat)[..., None]
+    rgb = np.where(dermal, rgb * (1 - 0.35 * f_cell[..., None]) + 0.35 * f_cell[..., None] * nec, rgb)
+    rgb = rgb * (1 - 0.8 * f_col[..., None]) + 0.8 * f_col[..., None] * coag
+    # Nuclei: dense in the epidermis, sparse in the dermis, gone where the cells died.
+    rng = np.random.default_rng(20240531)
+    density = np.where(is_dermis, 0.0025, np.where(is_fat, 0.0006, 0.02)) * pixel**2 / 4.0
+    seeds = (rng.random((nz, nx)) < density) & (rng.random((nz, nx)) > f_cell)
+    nuclei = _disks(seeds, max(1, int(round(2.5 / pixel))))
+    rgb = np.where(nuclei[..., None], pv.Color(HISTOLOGY_NUCLEUS).float_rgb, rgb)
+    rgb = np.where(valid[..., None], rgb, 1.0)  # outside the tissue (crater, air): slide glass
+    plane.point_data["he_rgb"] = (np.clip(rgb, 0, 1).reshape(-1, 3) * 255).astype(np.uint8)
+
+    p = _new_plotter()
+    p.add_mesh(plane, scalars="he_rgb", rgb=True, lighting=False, show_scalar_bar=False)
+    frame = _setup_cut(p, snap, plane, x_range=(0.11, 0.55))
+    _add_layer_labels(p, snap, frame, color="#222222")
+    _add_scale_bar_2d(p, frame)
+    legend = [(_pretty_layer(n), _histology_color(n), "patch") for n in names[: len(table)]]
+    legend += [
+        (_omega("coagulated collagen (Ω collagen ≥ 1)"), HISTOLOGY_COAGULATED, "patch"),
+        (_omega("necrosis, no nuclei (Ω cell ≥ 1)"), HISTOLOGY_NECROTIC, "patch"),
+    ]
+    x = min(frame.right + 0.07, 0.62)
+    _add_legend(p, legend, x=x, y_top=0.78, width=0.97 - x)
+    _add_titles(p, "Histology-like section (H&E style)", _cut_label(snap)
+                + "\nsimulated stain from the damage fields; texture is illustrative")
+    frame.apply_camera(p)
+    return _screenshot(p, out_dir / HISTOLOGY_PNG)
+
+
+def load_frames(result_dir: Path) -> tuple[Snapshot, list[tuple[float, str]]] | None:
+    """Read the temperature frames (``fields/frames.vtu`` and ``frames.json``).
+
+    Returns:
+        The grid (unfolded like the snapshot) and ``(time_ms, array name)`` in
+        time order, or None if there are no frames.
+    """
+    vtu = Path(result_dir) / "fields" / "frames.vtu"
+    if not vtu.is_file():
+        logger.info("no %s: no animation", vtu)
+        return None
+    snap = _read_grid(vtu, "the animation")
+    if snap is None:
+        return None
+    times = snap.meta.get("frames_ms")
+    if not isinstance(times, list):
+        logger.warning("frames.json has no frames_ms: no animation")
+        return None
+    frames = [
+        (float(t), f"temperature_{i:03d}_C")
+        for i, t in enumerate(times)
+        if _as_float(t) is not None and snap.has_point(f"temperature_{i:03d}_C")
+    ]
+    return (snap, frames) if frames else None
+
+
+def render_animation(
+    result_dir: Path, out_dir: Path, snap: Snapshot | None = None, scale: float = 2.0 / 3.0
+) -> Path | None:
+    """A GIF of the temperature on the cut through a column axis, during and after the pulse.
+
+    Every frame uses the same camera and colour range (that of the snapshot
+    when given, so the animation matches the temperature pictures).
+
+    Args:
+        result_dir: The results directory (``fields/frames.vtu``).
+        out_dir: Directory for the GIF.
+        snap: The loaded snapshot, for the colour range and the view.
+        scale: Size of the GIF relative to :data:`WINDOW_SIZE`.
+
+    Returns:
+        Path of ``temperature.gif``, or None without frames.
+    """
+    loaded = load_frames(result_dir)
+    if loaded is None:
+        return None
+    frames_snap, frames = loaded
+    if snap is not None:
+        frames_snap.view = snap.view
+    cut = _cut(frames_snap)
+    if cut is None:
+        return None
+    from PIL import Image
+
+    clim = _temperature_range(snap) if snap is not None else None
+    if clim is None:
+        values = np.concatenate([np.asarray(cut.point_data[n], dtype=float) for _, n in frames])
+        clim = (float(np.nanmin(values)), float(np.nanmax(values)) + 1e-6)
+    pulse = _as_float(frames_snap.meta.get("pulse_end_ms"))
+    cut.point_data["T_frame"] = np.asarray(cut.point_data[frames[0][1]], dtype=float).copy()
+    p = _new_plotter()
+    actor = p.add_mesh(cut, scalars="T_frame", cmap=TEMPERATURE_CMAP, clim=list(clim),
+                       show_scalar_bar=False, lighting=False)
+    _add_interfaces(p, frames_snap, cut, color="#bdbdbd")
+    frame = _setup_cut(p, frames_snap, cut, x_range=(0.11, 0.74))
+    _add_layer_labels(p, frames_snap, frame, color="#dddddd")
+    _add_scalar_bar(p, actor, "Temperature (°C)", frame, "%.0f")
+    _add_titles(p, "Temperature during and after the pulse", _cut_label(frames_snap))
+    clock = p.add_text(" ", position=(0.5, 0.83), viewport=True, font_size=16)
+    _style_text(clock.prop)
+    clock.prop.justification_horizontal = "center"
+    frame.apply_camera(p)
+    images = []
+    size = (int(WINDOW_SIZE[0] * scale), int(WINDOW_SIZE[1] * scale))
+    try:
+        for t, name in frames:
+            cut.point_data["T_frame"][:] = np.asarray(cut.point_data[name], dtype=float)
+            state = "" if pulse is None else (" (pulse on)" if t < pulse * (1 - 1e-9) else
+                                                " (pulse off)")
+            clock.input = f"t = {t:.3g} ms{state}"
+            p.render()
+            img = Image.fromarray(p.screenshot(return_img=True)).resize(size, Image.LANCZOS)
+            images.append(img.convert("P", palette=Image.ADAPTIVE, colors=255))
+    finally:
+        p.close()
+    path = out_dir / ANIMATION_GIF
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.gif")
+    durations = [400] * (len(images) - 1) + [1500]
+    images[0].save(tmp, save_all=True, append_images=images[1:], duration=durations, loop=0)
+    tmp.replace(path)
+    logger.info("wrote %s", path)
+    return path
 
 
 def _top_surface(snap: Snapshot) -> pv.UnstructuredGrid | None:
@@ -1565,17 +2096,36 @@ def render_probes(
     return path
 
 
-def render_all(result_dir: Path) -> list[Path]:
+#: The field pictures of a finished run, in the order of the report.
+FIELD_PICTURES: tuple[Callable[[Snapshot, Path], Path | None], ...] = (
+    render_temperature,
+    render_temperature_peak,
+    render_temperature_end,
+    render_damage,
+    render_histology,
+    render_isosurfaces,
+    render_von_mises,
+    render_surface_displacement,
+    render_overview,
+    render_coverage,
+)
+
+
+def render_all(result_dir: Path, view: View | None = None) -> list[Path]:
     """Make every picture of a finished run.
 
-    Call on one MPI rank only. Each picture is made independently: a missing
-    input or a failure in one picture is logged and the others are still made.
+    Call on one MPI rank only: everything is read from the written files, so
+    the pictures do not depend on the number of ranks of the run. Each
+    picture is made independently: a missing input or a failure in one
+    picture is logged and the others are still made.
 
     Args:
         result_dir: The results directory written by the solver.
+        view: Camera, crop and colour ranges shared with other cases (see
+            :func:`study_view`); None fits them to this case.
 
     Returns:
-        Paths of the PNG files written into ``result_dir/renders/``.
+        Paths of the PNG (and GIF) files written into ``result_dir/renders/``.
     """
     result_dir = Path(result_dir)
     out_dir = result_dir / RENDERS_DIR
@@ -1588,11 +2138,16 @@ def render_all(result_dir: Path) -> list[Path]:
         logger.exception("could not load the field snapshot")
         snap = None
     if snap is not None:
-        written += _render_each(
-            (render_temperature, render_damage, render_von_mises, render_overview, render_coverage),
-            snap,
-            out_dir,
-        )
+        if view is not None:
+            snap.view = view
+        written += _render_each(FIELD_PICTURES, snap, out_dir)
+    try:
+        gif = render_animation(result_dir, out_dir, snap)
+    except Exception:
+        logger.exception("render_animation failed")
+        gif = None
+    if gif is not None:
+        written.append(gif)
 
     pulse = _as_float(snap.meta.get("pulse_end_ms")) if snap is not None else None
     if pulse is None:
@@ -1605,6 +2160,76 @@ def render_all(result_dir: Path) -> list[Path]:
     if path is not None:
         written.append(path)
     return written
+
+
+def study_view(result_dirs: list[Path]) -> View:
+    """One view for all the cases of a study: the largest crop, the widest colour ranges.
+
+    Args:
+        result_dirs: The cases' results directories (those without a snapshot are skipped).
+
+    Returns:
+        The common :class:`View`; every picture of every case drawn with it
+        has the same camera, crop, colour ranges and displacement magnification.
+    """
+    half_width = half_extent = depth = 0.0
+    t_lo, t_hi, stress, uz, umax = math.inf, -math.inf, 0.0, 0.0, 0.0
+    found = False
+    for result_dir in result_dirs:
+        try:
+            snap = load_snapshot(Path(result_dir))
+        except Exception:
+            logger.exception("could not load %s", result_dir)
+            continue
+        if snap is None:
+            continue
+        found = True
+        xmin, xmax, ymin, ymax = snap.bounds[:4]
+        xc, yc = snap.cut_axis
+        x0, x1 = _cut_window(snap)
+        half_width = max(half_width, xc - x0, x1 - xc)
+        half_extent = max(half_extent, xc - xmin, xmax - xc, yc - ymin, ymax - yc)
+        depth = max(depth, snap.z_top - snap.z_crop)
+        t_range = _temperature_range(snap)
+        if t_range is not None:
+            t_lo, t_hi = min(t_lo, t_range[0]), max(t_hi, t_range[1])
+        if snap.has_cell("von_mises_kPa"):
+            stress = max(stress, float(np.nanmax(snap.mesh.cell_data["von_mises_kPa"])))
+        if snap.has_point("displacement_um"):
+            u = np.nan_to_num(np.asarray(snap.mesh.point_data["displacement_um"], dtype=float))
+            umax = max(umax, float(np.max(np.linalg.norm(u, axis=1))))
+            surface = _top_surface(snap)
+            if surface is not None:
+                top_u = np.asarray(surface.point_data["displacement_um"], dtype=float)
+                uz = max(uz, float(np.nanmax(np.abs(top_u[:, 2]))))
+    if not found:
+        return View()
+    return View(
+        half_width_um=half_width,
+        half_extent_um=half_extent,
+        depth_um=depth,
+        temperature_C=(t_lo, t_hi) if t_lo < t_hi else None,
+        von_mises_kPa=stress or None,
+        displacement_um=uz or None,
+        warp=_nice_factor(WARP_SHARE * 2.0 * half_extent / umax) if umax > 0 else None,
+    )
+
+
+def render_study(result_dirs: list[Path]) -> View:
+    """Draw every case of a study again with one common :func:`study_view`.
+
+    Args:
+        result_dirs: The cases' results directories.
+
+    Returns:
+        The view used.
+    """
+    dirs = [Path(d) for d in result_dirs]
+    view = study_view(dirs)
+    for result_dir in dirs:
+        if (result_dir / "fields" / "snapshot.vtu").is_file():
+            render_all(result_dir, view)
+    return view
 
 
 def _pulse_end_from_json(result_dir: Path) -> float | None:
