@@ -1,6 +1,7 @@
 """MTZ metrics from the damage fields: column depth and width, epidermal necrosis, coverage.
 
-The ``Omega = 1`` contour is located with sub-element accuracy: ``log10(Omega)`` is sampled on
+The ``Omega = 1`` contour is located with sub-element accuracy: ``log10(Omega)`` (taken at the
+nodes and interpolated linearly in the elements) is sampled on
 fine radial lines in four azimuths through each column axis (``+x, -x, +y, -y``, those inside
 the domain) and on the axis itself, and the crossings of zero are interpolated linearly between samples. ``log10``
 makes the field nearly linear across the contour (Omega itself varies by orders of magnitude
@@ -8,7 +9,10 @@ inside one element).
 
 * depth: the deepest crossing below the surface (µm);
 * width: the largest diameter of the contour, measured along x and along y and averaged;
-* MEND width: the same width restricted to the stratum corneum and epidermis.
+* MEND width: the same width restricted to the stratum corneum and epidermis;
+* epidermal gap: the largest distance from necrotic to viable epidermis, on a raster of the
+  cell-death field through the viable epidermis (:class:`EpidermalRaster`);
+* thermal dose: depth and width of the CEM43 = 240 min contour, when the dose is computed.
 
 The functions on sampled grids (:func:`deepest_crossing`, :func:`outermost_crossing`) are
 pure numpy and tested on analytic fields.
@@ -24,6 +28,7 @@ import ufl
 from dolfinx import fem
 
 from fem.config import Case
+from fem.damage import CEM43_NECROSIS_MIN
 from fem.probes import PointEvaluator
 from meshes.patterns import nearest_neighbour_distances
 
@@ -34,6 +39,19 @@ EPIDERMAL_LAYERS = ("stratum_corneum", "epidermis")
 def log_omega(values: np.ndarray) -> np.ndarray:
     """``log10(Omega)`` with a floor for undamaged tissue (Omega = 0)."""
     return np.log10(np.maximum(values, 10.0**LOG_FLOOR))
+
+
+def nodal_log_omega(omega: fem.Function) -> fem.Function:
+    """``log10(Omega)`` at the nodes, as a function of the same space.
+
+    Contours are drawn on this field: interpolated linearly between the nodes, ``log10(Omega)``
+    is nearly exact across an element, whereas the linear interpolant of Omega, which
+    changes by orders of magnitude over an element, moves the contour outward by up to a
+    quarter of an element (the interpolant of a convex function lies above it).
+    """
+    lw = omega.copy()
+    lw.x.array[:] = log_omega(omega.x.array)
+    return lw
 
 
 def deepest_crossing(depths: np.ndarray, lw: np.ndarray) -> float:
@@ -97,6 +115,7 @@ class ColumnSampler:
             pts.append(np.stack([np.full(n_axis, cx), np.full(n_axis, cy), -self.axis_depths], 1))
             self.lines.append(rays)
         self.shape = (n_z, n_r)
+        self.domain = domain
         self.evaluate = PointEvaluator(domain, np.concatenate(pts))
 
     def columns(self, omega: fem.Function, max_depth: float | None = None) -> list[dict]:
@@ -104,7 +123,7 @@ class ColumnSampler:
 
         The width is twice the mean outermost radius over the sampled azimuths.
         """
-        lw = log_omega(self.evaluate(omega))
+        lw = self.evaluate(nodal_log_omega(omega))
         n_grid = self.shape[0] * self.shape[1]
         rows = slice(None) if max_depth is None else self.depths <= max_depth + 1e-12
         out, k = [], 0
@@ -122,6 +141,99 @@ class ColumnSampler:
                       for radii, g in zip(rays, grids)]
             out.append({"depth": depth, "width": 2.0 * float(np.mean(radius))})
         return out
+
+
+def contour_points(lw: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Points ``(n, 2)`` where a raster field ``lw[iy, ix]`` crosses zero, interpolated
+    linearly between neighbouring pixel centres along x and along y (sub-pixel)."""
+    out = []
+    a, b = lw[:, :-1], lw[:, 1:]
+    i, j = np.nonzero((a >= 0.0) != (b >= 0.0))
+    f = a[i, j] / (a[i, j] - b[i, j])
+    out.append(np.stack([xs[j] + f * (xs[j + 1] - xs[j]), ys[i]], 1))
+    a, b = lw[:-1, :], lw[1:, :]
+    i, j = np.nonzero((a >= 0.0) != (b >= 0.0))
+    f = a[i, j] / (a[i, j] - b[i, j])
+    out.append(np.stack([xs[j], ys[i] + f * (ys[i + 1] - ys[i])], 1))
+    return np.concatenate(out)
+
+
+def distance_to_points(p: np.ndarray, q: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """Distance from each point of ``p (n, 2)`` to the nearest point of ``q (m, 2)``."""
+    out = np.empty(p.shape[0])
+    for k in range(0, p.shape[0], chunk):
+        d2 = ((p[k:k + chunk, None, :] - q[None, :, :]) ** 2).sum(axis=2)
+        out[k:k + chunk] = np.sqrt(d2.min(axis=1))
+    return out
+
+
+def largest_gap(lw: np.ndarray, xs: np.ndarray, ys: np.ndarray, n_refine: int = 8) -> float:
+    """Largest distance from a point where ``lw >= 0`` (injured) to the ``lw = 0`` contour.
+
+    The contour is located between pixel centres (:func:`contour_points`); the distance is
+    maximised over the injured pixel centres and then, about the best few, on a sub-pixel grid.
+    The sides of the raster need no mirror images: the mirror of a viable point is never
+    nearer than the point itself. 0 when nothing is injured; without any viable pixel the
+    half-diagonal of the raster (a lower bound).
+    """
+    injured = lw >= 0.0
+    if not injured.any():
+        return 0.0
+    q = contour_points(lw, xs, ys)
+    if q.size == 0:
+        return 0.5 * float(np.hypot(xs[-1] - xs[0], ys[-1] - ys[0]))
+    X, Y = np.meshgrid(xs, ys)
+    p = np.stack([X[injured], Y[injured]], 1)
+    d = distance_to_points(p, q)
+    hx, hy = xs[1] - xs[0], ys[1] - ys[0]
+    best = p[np.argsort(d)[-n_refine:]]
+    u = np.linspace(-1.0, 1.0, 21)
+    U, W = np.meshgrid(u * hx, u * hy)
+    fine = (best[:, None, :] + np.stack([U.ravel(), W.ravel()], 1)[None]).reshape(-1, 2)
+    fine[:, 0] = np.clip(fine[:, 0], xs[0] - 0.5 * hx, xs[-1] + 0.5 * hx)  # in the domain
+    fine[:, 1] = np.clip(fine[:, 1], ys[0] - 0.5 * hy, ys[-1] + 0.5 * hy)
+    return float(max(d.max(), distance_to_points(fine, q).max()))
+
+
+class EpidermalRaster:
+    """Cell-death samples on a raster of the treated surface through the viable epidermis.
+
+    ``n_depths`` depths evenly inside the viable epidermis (the layer ``epidermis``, below the
+    stratum corneum); pixels of about half the column element size, at most ``max_pixels`` a
+    side. A point is injured where ``Omega_cell >= 1`` at any of the depths.
+    """
+
+    def __init__(self, domain, case: Case, n_depths: int = 3, max_pixels: int = 300):
+        names = [layer.name for layer in case.layers]
+        self.valid = "epidermis" in names
+        if not self.valid:
+            return
+        i = names.index("epidermis")
+        top = sum(layer.thickness for layer in case.layers[:i])
+        bottom = top + case.layers[i].thickness
+        x0, x1, y0, y1 = case.layout.extent
+        pixel = 0.5 * case.column_size
+        nx = int(min(max_pixels, max(16, np.ceil((x1 - x0) / pixel))))
+        ny = int(min(max_pixels, max(16, np.ceil((y1 - y0) / pixel))))
+        self.xs = x0 + (np.arange(nx) + 0.5) * (x1 - x0) / nx
+        self.ys = y0 + (np.arange(ny) + 0.5) * (y1 - y0) / ny
+        zs = -(top + (np.arange(n_depths) + 0.5) / n_depths * (bottom - top))
+        Z, Y, X = np.meshgrid(zs, self.ys, self.xs, indexing="ij")
+        self.shape = Z.shape
+        self.evaluate = PointEvaluator(domain, np.stack([X.ravel(), Y.ravel(), Z.ravel()], 1))
+
+    def log_omega(self, omega: fem.Function) -> np.ndarray:
+        """``(ny, nx)`` raster of the largest ``log10(Omega)`` over the depths (outside the
+        mesh, e.g. in a crater, counts as injured)."""
+        lw = self.evaluate(nodal_log_omega(omega)).reshape(self.shape)
+        return np.nan_to_num(lw, nan=1.0).max(axis=0)
+
+    def max_gap(self, omega: fem.Function) -> float:
+        """Largest distance (m) from necrotic to viable epidermis, how far keratinocytes
+        must migrate to close the wound (:func:`largest_gap`; 0 without epidermis)."""
+        if not self.valid:
+            return 0.0
+        return largest_gap(self.log_omega(omega), self.xs, self.ys)
 
 
 def summarise(name: str, values: list[float]) -> dict[str, float]:
@@ -158,9 +270,12 @@ def damaged_volume(omega: fem.Function, below: float | None = None) -> float:
     return domain.comm.allreduce(fem.assemble_scalar(form), op=MPI.SUM)
 
 
-def damage_metrics(sampler: ColumnSampler, damage: dict, case: Case) -> dict[str, float]:
+def damage_metrics(sampler: ColumnSampler, damage: dict, case: Case,
+                   raster: EpidermalRaster | None = None) -> dict[str, float]:
     """The column metrics of DESIGN.md from the cell-death and collagen damage fields: the
-    mean over the columns (``*_min``, ``*_max`` too for patterns), coverage and spared volume."""
+    mean over the columns (``*_min``, ``*_max`` too for patterns), coverage, spared volume,
+    the largest epidermal gap (``raster``, built here when not given) and, when the damage
+    holds the ``cem43`` dose, the depth and width of its 240 min contour."""
     col = sampler.columns(damage["collagen"].omega)
     nec = sampler.columns(damage["cell"].omega)
     epi_bottom = 0.0
@@ -182,9 +297,18 @@ def damage_metrics(sampler: ColumnSampler, damage: dict, case: Case) -> dict[str
     out.update(summarise("necrosis_depth_um", [c["depth"] for c in nec]))
     out.update(summarise("necrosis_width_um", [c["width"] for c in nec]))
     out.update(summarise("mend_width_um", [c["width"] for c in mend]))
+    if raster is None:
+        raster = EpidermalRaster(sampler.domain, case)
     out.update(
-        ablation_depth_um=case.crater.depth * 1e6,  # the given crater (blow-off model: issue 4)
+        ablation_depth_um=case.crater.depth * 1e6,  # the crater cut (given or blow-off)
         coverage_percent=100.0 * covered_fraction(case, [c["width"] for c in col]),
         spared_volume_percent=spared,
+        max_epidermal_gap_um=raster.max_gap(damage["cell"].omega) * 1e6,
     )
+    if "cem43" in damage:
+        dose = damage["cem43"].omega.copy()
+        dose.x.array[:] /= CEM43_NECROSIS_MIN  # the 240 min contour at "Omega" = 1
+        cem = sampler.columns(dose)
+        out.update(summarise("cem43_depth_um", [c["depth"] for c in cem]))
+        out.update(summarise("cem43_width_um", [c["width"] for c in cem]))
     return out
