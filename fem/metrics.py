@@ -14,8 +14,8 @@ inside one element).
   cell-death field through the viable epidermis (:class:`EpidermalRaster`);
 * thermal dose: depth and width of the CEM43 = 240 min contour, when the dose is computed.
 
-The functions on sampled grids (:func:`deepest_crossing`, :func:`outermost_crossing`) are
-pure numpy and tested on analytic fields.
+The functions on sampled grids (:func:`deepest_crossing`, :func:`first_run_end`,
+:func:`largest_gap`) are pure numpy and tested on analytic fields.
 """
 
 from __future__ import annotations
@@ -75,18 +75,40 @@ def deepest_crossing(depths: np.ndarray, lw: np.ndarray) -> float:
     return float(depths[i] + f * (depths[i + 1] - depths[i]))
 
 
-def outermost_crossing(radii: np.ndarray, lw: np.ndarray) -> float:
-    """Largest radius where a radial line of ``log10(Omega)`` crosses zero (0 if none)."""
-    return deepest_crossing(radii, lw)
+def first_run_end(radii: np.ndarray, lw: np.ndarray) -> float:
+    """Outer edge of the first damaged stretch of a radial line (0 if nothing is damaged).
+
+    Walking out from the axis, the first run of samples with ``lw >= 0`` is this column's
+    injury, and its end, interpolated, is the column's radius on this line: a ring about a
+    crater (NaN samples inside it) counts, damage of another column beyond undamaged tissue
+    does not, and columns fused into a cluster give the edge of the cluster. The last radius
+    when the run reaches the end of the line.
+    """
+    damaged = lw >= 0.0
+    first = np.flatnonzero(damaged)
+    if first.size == 0:
+        return 0.0
+    after = np.flatnonzero(~damaged[first[0]:])
+    if after.size == 0:
+        return float(radii[-1])
+    j = first[0] + after[0]
+    i = j - 1
+    if not np.isfinite(lw[j]):
+        return float(radii[i])
+    f = lw[i] / (lw[i] - lw[j])
+    return float(radii[i] + f * (radii[j] - radii[i]))
 
 
 class ColumnSampler:
     """Samples of the damage fields on lines through every column.
 
     Per column: radial lines in the four azimuths ``+x, -x, +y, -y`` that lie in the domain (a
-    quarter cell keeps ``+x`` and ``+y``), each reaching to the domain side or half-way to the
-    nearest other column, at ``n_z`` depths; and the column axis at ``n_axis`` depths.
-    Patches of more than four columns are sampled more coarsely (the cost is per column).
+    quarter cell keeps ``+x`` and ``+y``), at ``n_z`` depths; and the column axis at ``n_axis``
+    depths. A line reaches to the domain side, or half-way to the nearest other column but at
+    least twice the refined column radius (so that a cluster of fused columns is measured to
+    its edge, :func:`first_run_end`); the depth is taken only within half-way to the nearest
+    column (the neighbour's own depth is not this column's). Patches of more than four
+    columns are sampled more coarsely (the cost is per column).
     """
 
     AZIMUTHS = ((1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0))
@@ -100,13 +122,15 @@ class ColumnSampler:
         self.depths = np.linspace(0.0, 0.98 * case.depth, n_z)
         self.axis_depths = np.linspace(0.0, 0.98 * case.depth, n_axis)
         self.lines: list[list[np.ndarray]] = []  # per column: the radii of each kept azimuth
+        self.depth_reach: list[float] = []  # per column: radii that count for the depth
         pts = []
         for (cx, cy), gap in zip(lay.centres, spacing):
             rays = []
+            self.depth_reach.append(0.5 * gap)
             for ax, ay in self.AZIMUTHS:
-                reach = {1.0: x1 - cx, -1.0: cx - x0}[ax] if ax else {1.0: y1 - cy, -1.0: cy - y0}[ay]
-                reach = min(reach, 0.5 * gap)
-                if reach <= 1e-3 * (x1 - x0):
+                side = {1.0: x1 - cx, -1.0: cx - x0}[ax] if ax else {1.0: y1 - cy, -1.0: cy - y0}[ay]
+                reach = min(side, max(0.5 * gap, 2.0 * case.column_radius))
+                if side <= 1e-3 * (x1 - x0):
                     continue  # a symmetry plane through the axis: the mirror ray is kept
                 radii = np.linspace(0.0, 0.98 * reach, n_r)
                 R, Z = np.meshgrid(radii, self.depths)  # rows: depth, columns: radius
@@ -121,23 +145,24 @@ class ColumnSampler:
     def columns(self, omega: fem.Function, max_depth: float | None = None) -> list[dict]:
         """Per column: depth and width (m) of ``Omega >= 1``, optionally above ``max_depth``.
 
-        The width is twice the mean outermost radius over the sampled azimuths.
+        The width is twice the mean radius over the sampled azimuths, each the largest edge
+        of the first damaged stretch over the depths (:func:`first_run_end`).
         """
         lw = self.evaluate(nodal_log_omega(omega))
         n_grid = self.shape[0] * self.shape[1]
         rows = slice(None) if max_depth is None else self.depths <= max_depth + 1e-12
         out, k = [], 0
-        for rays in self.lines:
+        for rays, depth_reach in zip(self.lines, self.depth_reach):
             grids = [lw[k + a * n_grid: k + (a + 1) * n_grid].reshape(self.shape)
                      for a in range(len(rays))]
             k += len(rays) * n_grid
             axis = lw[k: k + self.axis_depths.size]
             k += self.axis_depths.size
             depth = deepest_crossing(self.axis_depths, axis)
-            for g in grids:
-                for j in range(g.shape[1]):
+            for radii, g in zip(rays, grids):
+                for j in np.flatnonzero(radii <= depth_reach):
                     depth = max(depth, deepest_crossing(self.depths, g[:, j]))
-            radius = [max((outermost_crossing(radii, row) for row in g[rows]), default=0.0)
+            radius = [max((first_run_end(radii, row) for row in g[rows]), default=0.0)
                       for radii, g in zip(rays, grids)]
             out.append({"depth": depth, "width": 2.0 * float(np.mean(radius))})
         return out

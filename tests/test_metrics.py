@@ -137,3 +137,52 @@ def test_epidermal_raster_without_epidermis_gives_zero(case):
     domain, _ = box(own, 6)
     raster = EpidermalRaster(domain, own)
     assert raster.max_gap(field(domain, cylinder(50 * UM, 100 * UM)).omega) == 0.0
+
+
+def test_first_run_end_on_a_crater_ring_a_neighbour_and_a_cluster():
+    """Along a radial line: a crater (NaN) then a damaged wall counts; a neighbour's damage
+    beyond sound tissue does not; fused damage runs to its edge."""
+    from fem.metrics import first_run_end
+
+    r = np.linspace(0.0, 100.0, 101)
+    ring = np.where(r < 20, np.nan, (50.0 - r) / 10)
+    assert first_run_end(r, ring) == pytest.approx(50.0)
+    two = np.maximum((30.0 - r) / 10, (r - 70.0) / 10)  # own column to 30, a neighbour from 70
+    assert first_run_end(r, two) == pytest.approx(30.0)
+    fused = np.maximum((45.0 - r) / 10, (15.0 - abs(r - 55.0)) / 10)  # 0..45 and 40..70
+    assert first_run_end(r, fused) == pytest.approx(70.0)
+    assert first_run_end(r, -np.ones_like(r)) == 0.0
+
+
+def test_grid_of_columns_gives_each_width_and_the_summary():
+    """A 3 x 3 grid (pitch 316 um) of cylinders of different radii: every column's width within
+    half an element, the mean, min and max of the patch."""
+    case = build_case(resolve({
+        "skin": {"layers": {"reticular_dermis": {"thickness_um": 300},
+                            "fat": {"thickness_um": 100}}},
+        "pattern": {"layout": "grid", "density_per_cm2": 1000},
+        "mesh": {"resolution": "coarse"},
+    }))
+    centres = np.array(case.layout.centres)
+    assert len(centres) == 9
+    radii = (40 + 5 * np.arange(9)) * UM
+    domain, h = box(case, 30)  # h = 31.6 um
+
+    def lw(x):
+        return np.max([np.minimum(R - np.hypot(x[0] - cx, x[1] - cy), 200 * UM + x[2])
+                       for (cx, cy), R in zip(centres, radii)], axis=0) / SLOPE
+
+    V = fem.functionspace(domain, ("Lagrange", 1))
+    omega = fem.Function(V)
+    omega.interpolate(lambda x: 10.0 ** lw(x))
+    sampler = ColumnSampler(domain, case)
+    cols = sampler.columns(omega)
+    widths = np.array([c["width"] for c in cols])
+    assert np.all(np.abs(widths - 2 * radii) < 0.5 * h), (widths - 2 * radii) / UM
+    assert np.all(np.abs(np.array([c["depth"] for c in cols]) - 200 * UM) < 0.5 * h)
+    m = damage_metrics(sampler, {"cell": SimpleNamespace(omega=omega),
+                                 "collagen": SimpleNamespace(omega=omega)}, case)
+    assert m["mtz_width_um_min"] == pytest.approx(widths.min() / UM)
+    assert m["mtz_width_um_max"] == pytest.approx(widths.max() / UM)
+    assert m["mtz_width_um"] == pytest.approx(widths.mean() / UM)
+    assert m["max_epidermal_gap_um"] == pytest.approx(radii.max() / UM, abs=0.5 * h / UM)
