@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
+import random
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,12 @@ SCHEMA: dict[str, Any] = {
         "patch_um": F("float", lo=10.0, hi=1e5),  # single, grid, hex, random
         "seed": F("int", default=1, lo=0, hi=2**31 - 1),  # random
         "passes": F("int", default=1, lo=1, hi=50),  # random
+        # When the columns fire (fem.source.firing_groups): all at once, or one after another in the order
+        # they were placed (raster) or in a seeded random order, pass after pass.
+        "firing_order": F("str", default="simultaneous",
+                          choices=("simultaneous", "raster", "random")),
+        "column_interval_ms": F("float", lo=0.0, hi=1e6),  # default: the pulse, back to back
+        "pass_delay_ms": F("float", default=0.0, lo=0.0, hi=1e7),
     },
     "crater": {
         "shape": F("str", default="auto",
@@ -117,10 +124,30 @@ SCHEMA: dict[str, Any] = {
         "surface_htc_W_per_m2K": F("float", default=10.0, lo=0.0, hi=1e6),
         "core_temperature_C": F("float", default=37.0, lo=0.0, hi=50.0),
         "arterial_temperature_C": F("float", default=37.0, lo=0.0, hi=50.0),
+        # Evaporation from the skin surface to air (fem.cooling; ASHRAE Fundamentals ch. 9).
+        "evaporation": F("bool", default=True),
+        "relative_humidity_percent": F("float", default=50.0, lo=0.0, hi=100.0),
+        "skin_wettedness": F("float", default=0.06, lo=0.0, hi=1.0),
+    },
+    "cooling": {  # surface cooling device (fem.cooling); defaults cited there
+        "mode": F("str", default="none", choices=("none", "contact", "cryogen")),
+        "window_temperature_C": F("float", lo=-50.0, hi=60.0),  # contact
+        "contact_conductance_W_per_m2K": F("float", lo=0.0, lo_open=True, hi=1e7),
+        "precool_ms": F("float", lo=0.0, hi=1e6),  # contact before the pulse
+        "spray_htc_W_per_m2K": F("float", lo=0.0, lo_open=True, hi=1e7),  # cryogen
+        "spray_temperature_C": F("float", lo=-100.0, hi=60.0),
+        "spray_ms": F("float", lo=0.0, lo_open=True, hi=1e6),
+        "delay_ms": F("float", lo=0.0, hi=1e6),  # from the end of the spurt to the pulse
+    },
+    "tissue": {
+        # Perfusion w_b (1 - F(Omega_cell)) stops as the tissue dies (fem.heat).
+        "perfusion_shutdown": F("bool", default=True),
+        # k(T) = k (1 + slope (T - 37 C)); 0: constant (fem.heat, explicit correction).
+        "conductivity_slope_per_K": F("float", default=0.0, lo=-0.01, hi=0.05),
     },
     "time": {
         "end_ms": F("float", default=50.0, lo=0.0, lo_open=True, hi=1e7),
-        "steps_per_pulse": F("int", default=20, lo=1, hi=10000),
+        "steps_per_pulse": F("int", default=20, lo=20, hi=10000),
         "growth": F("float", default=2.0, lo=1.0, hi=10.0),
         "steps_per_rung": F("int", default=4, lo=1, hi=10000),
         "max_step_ms": F("float", default=10.0, lo=0.0, lo_open=True, hi=1e7),
@@ -135,6 +162,7 @@ SCHEMA: dict[str, Any] = {
         "shrinkage_max": F("float", default=0.2, lo=0.0, hi=0.6),
         "shrinkage_plane": F("str", default="in_plane", choices=("in_plane", "isotropic")),
         "degree": F("int", default=1, choices=(1, 2)),
+        "sides": F("str", default="free", choices=("free", "held")),  # held: periodic array
     },
     "mesh": {
         "resolution": F("str", default="medium", choices=("coarse", "medium", "fine")),
@@ -379,6 +407,8 @@ def resolve(raw: dict) -> dict:
         laser.setdefault("ablation_threshold_J_per_cm2",
                          round(h_abl * 1e-6 / mu_top_per_cm, 6))
 
+    _resolve_cooling(out["cooling"])
+
     res = RESOLUTIONS[out["mesh"]["resolution"]]
     mesh = out["mesh"]
     w0_um = laser["spot_um"] / 2.0
@@ -420,10 +450,76 @@ def resolve(raw: dict) -> dict:
             f"crater.depth_um = {crater['depth_um']!r}: must be less than "
             f"mesh.column_depth_um = {mesh['column_depth_um']!r}")
     layout = make_layout(out, mesh["column_radius_um"] * UM)
+    _resolve_firing(out, layout)
     cx, cy = (c * 1e6 for c in central_column(layout))
     out["output"].setdefault("probes_um",
                              [[cx, cy, -z] for z in (0.0, 100.0, 300.0, 500.0)])
     return out
+
+
+def _resolve_cooling(cooling: dict) -> None:
+    """Fill the defaults of the cooling mode; refuse keys of another mode."""
+    from fem.cooling import MODE_KEYS
+
+    mode = cooling["mode"]
+    for key, value in cooling.items():
+        if key != "mode" and key not in MODE_KEYS[mode]:
+            owner = next(m for m, keys in MODE_KEYS.items() if key in keys)
+            raise CaseError(f"cooling.{key} = {value!r}: only with cooling.mode = {owner!r} "
+                            f"(cooling.mode is {mode!r})")
+    for key, value in MODE_KEYS[mode].items():
+        cooling.setdefault(key, value)
+
+
+def pulse_duration_ms(laser: dict) -> float:
+    """How long a pulse delivers energy, ms (a Gaussian pulse: 3 FWHM, fem.source)."""
+    return laser["pulse_ms"] * (1.0 if laser["pulse_shape"] == "square" else GAUSSIAN_WINDOW)
+
+
+def _resolve_firing(out: dict, layout: patterns.Layout) -> None:
+    """Check the firing order against the layout and the end time against the last pulse."""
+    pat = out["pattern"]
+    if pat["firing_order"] == "simultaneous":
+        for key in ("column_interval_ms",):
+            if key in pat:
+                raise CaseError(f"pattern.{key} = {pat[key]!r}: only with a sequential "
+                                f"pattern.firing_order ('raster' or 'random')")
+    else:
+        if pat["layout"] in ("unit_cell", "quarter_cell"):
+            raise CaseError(
+                f"pattern.firing_order = {pat['firing_order']!r}: a periodic cell "
+                f"(pattern.layout = {pat['layout']!r}) fires all its images at once; allowed: "
+                f"'simultaneous', or a patch layout (single, grid, hex, random)")
+        pat.setdefault("column_interval_ms", pulse_duration_ms(out["laser"]))
+    last_ms = max(_fire_times_ms(out, layout)) + pulse_duration_ms(out["laser"])
+    if out["time"]["end_ms"] < last_ms * (1 - 1e-12) and last_ms > pulse_duration_ms(out["laser"]):
+        raise CaseError(f"time.end_ms = {out['time']['end_ms']!r}: the last pulse ends at "
+                        f"{last_ms:.6g} ms; allowed: >= {last_ms:.6g}")
+
+
+def _fire_times_ms(resolved: dict, layout: patterns.Layout) -> list[float]:
+    """When each column of the layout fires, ms (pulse start; the first at 0): pass after
+    pass, in each pass the columns in the order placed (raster) or shuffled (random, seeded),
+    one every ``column_interval_ms``; passes ``pass_delay_ms`` apart (from the end of one to
+    the start of the next). Simultaneous: every column of a pass at once."""
+    pat = resolved["pattern"]
+    n = layout.count
+    passes = pat["passes"] if pat["layout"] == "random" else 1
+    per_pass = n // passes
+    duration = pulse_duration_ms(resolved["laser"])
+    if pat["firing_order"] == "simultaneous":
+        return [(i // per_pass) * (duration + pat["pass_delay_ms"]) for i in range(n)]
+    interval = pat["column_interval_ms"]
+    pass_length = (per_pass - 1) * interval + duration
+    times = [0.0] * n
+    rng = random.Random(pat["seed"])
+    for p in range(passes):
+        order = list(range(per_pass))
+        if pat["firing_order"] == "random":
+            rng.shuffle(order)
+        for k, i in enumerate(order):  # the k-th shot of pass p hits column p*per_pass + i
+            times[p * per_pass + i] = p * (pass_length + pat["pass_delay_ms"]) + k * interval
+    return times
 
 
 def _resolve_crater(out: dict, total_um: float) -> dict:
@@ -515,6 +611,7 @@ def central_column(layout: patterns.Layout) -> tuple[float, float]:
 
 UM = 1e-6
 MS = 1e-3
+GAUSSIAN_WINDOW = 3.0  # a Gaussian pulse of FWHM tau is delivered over [0, 3 tau]
 KELVIN = 273.15
 
 
@@ -551,6 +648,11 @@ class Laser:
     pulse: float  # s
     pulse_shape: str
 
+    @property
+    def duration(self) -> float:
+        """How long a pulse delivers energy, s (a Gaussian pulse: GAUSSIAN_WINDOW FWHM)."""
+        return self.pulse * (1.0 if self.pulse_shape == "square" else GAUSSIAN_WINDOW)
+
 
 @dataclass(frozen=True)
 class Crater:
@@ -576,6 +678,7 @@ class Case:
     laser: Laser
     layout: patterns.Layout  # domain in the plane and column axes (m)
     crater: Crater
+    fire_times: tuple[float, ...]  # when each column's pulse starts, s
     ambient_T: float  # K
     h_surface: float  # W/(m2 K)
     core_T: float  # K
@@ -585,12 +688,15 @@ class Case:
     growth: float
     steps_per_rung: int
     max_step: float  # s
+    perfusion_shutdown: bool  # w_b (1 - F(Omega_cell))
+    conductivity_slope: float  # 1/K, k(T) = k (1 + slope (T - 37 C))
     kinetics: dict[str, dict]  # purpose -> preset values
     kinetics_names: dict[str, str]
     mechanics_enabled: bool
     shrinkage_max: float
     shrinkage_plane: str
     mechanics_degree: int
+    mechanics_sides: str  # "free" (the patch contracts) | "held" (zero normal displacement)
     column_size: float  # m
     surface_size: float  # m
     far_size: float  # m
@@ -666,12 +772,14 @@ def build_case(resolved: dict) -> Case:
         pulse_shape=lz["pulse_shape"],
     )
     t, m, mesh, b, cr = r["time"], r["mechanics"], r["mesh"], r["boundary"], r["crater"]
+    layout = make_layout(r, mesh["column_radius_um"] * UM)
     return Case(
         title=r["title"],
         layers=layers,
         laser=laser,
-        layout=make_layout(r, mesh["column_radius_um"] * UM),
+        layout=layout,
         crater=_build_crater(r),
+        fire_times=tuple(t * MS for t in _fire_times_ms(r, layout)),
         ambient_T=b["ambient_temperature_C"] + KELVIN,
         h_surface=b["surface_htc_W_per_m2K"],
         core_T=b["core_temperature_C"] + KELVIN,
@@ -681,12 +789,15 @@ def build_case(resolved: dict) -> Case:
         growth=t["growth"],
         steps_per_rung=t["steps_per_rung"],
         max_step=t["max_step_ms"] * MS,
+        perfusion_shutdown=r["tissue"]["perfusion_shutdown"],
+        conductivity_slope=r["tissue"]["conductivity_slope_per_K"],
         kinetics=_build_kinetics(r),
         kinetics_names={p: r["damage"][p] for p in DAMAGE_PURPOSES},
         mechanics_enabled=m["enabled"],
         shrinkage_max=m["shrinkage_max"],
         shrinkage_plane=m["shrinkage_plane"],
         mechanics_degree=m["degree"],
+        mechanics_sides=m["sides"],
         column_size=mesh["column_size_um"] * UM,
         surface_size=mesh["surface_size_um"] * UM,
         far_size=mesh["far_size_um"] * UM,

@@ -1,9 +1,10 @@
 """The coupled thermal-damage time loop: heat and damage on one clock.
 
 Time steps follow the physics (:func:`time_schedule`): ``steps_per_pulse`` equal steps while
-the laser is on, then a ladder of steps growing by ``growth`` every ``steps_per_rung`` steps
-(capped at ``max_step``) until the end time. Each step size is a rung of
-:class:`fem.heat.PennesProblem`, which assembles its matrix once.
+a pulse is on, then a ladder of steps growing by ``growth`` every ``steps_per_rung`` steps
+(capped at ``max_step``) until the next pulse (a scan of columns), the next change of the
+surface condition (a cryogen spurt, a contact window) or the end time. Each step size and
+surface state is a rung of :class:`fem.heat.PennesProblem`, which assembles its matrix once.
 
 Mechanics is one-way coupled (it does not feed back on heat), so it is solved after the loop
 from the final temperature and damage (staggered, exact for one-way thermal strain).
@@ -20,7 +21,7 @@ from mpi4py import MPI
 import numpy as np
 from dolfinx import fem
 
-from fem import source
+from fem import cooling, source
 from fem.config import Case
 from fem.damage import make_damage
 from fem.heat import PennesProblem, SolverError
@@ -29,28 +30,47 @@ from fem.probes import PointEvaluator
 log = logging.getLogger(__name__)
 
 
-def time_schedule(case: Case) -> list[tuple[float, float]]:
-    """The list of steps ``(t0, t1)``, pulse first, then a growing ladder to the end time."""
-    t_pulse = min(source.pulse_end(case), case.end_time)
-    dt = source.pulse_end(case) / case.steps_per_pulse
-    steps, t = [], 0.0
-    n_pulse = max(1, round(t_pulse / dt))
-    for i in range(n_pulse):
-        t1 = t_pulse if i == n_pulse - 1 else (i + 1) * dt
-        steps.append((t, t1))
-        t = t1
-    rung = 0
-    while t < case.end_time * (1 - 1e-12):
+def _ladder(t0: float, t1: float, dt: float, case: Case) -> list[tuple[float, float]]:
+    """Steps from ``t0`` to ``t1`` after a change: ``dt`` growing by ``growth`` every
+    ``steps_per_rung`` steps (capped at ``max_step``), the last one landing on ``t1`` (no
+    sliver: a remainder under a quarter step joins the step before)."""
+    steps, t, rung = [], t0, 0
+    while t < t1 - 1e-12 * max(abs(t1), dt):
         rung += 1
         dt_r = min(dt * case.growth**rung, case.max_step)
         for _ in range(case.steps_per_rung):
-            t1 = min(t + dt_r, case.end_time)
-            if case.end_time - t1 < 0.25 * dt_r:  # no sliver of a step at the end
-                t1 = case.end_time
-            steps.append((t, t1))
-            t = t1
-            if t >= case.end_time:
+            s1 = min(t + dt_r, t1)
+            if t1 - s1 < 0.25 * dt_r:
+                s1 = t1
+            steps.append((t, s1))
+            t = s1
+            if t >= t1:
                 break
+    return steps
+
+
+def time_schedule(case: Case) -> list[tuple[float, float]]:
+    """The steps ``(t0, t1)`` from the start (0, or earlier when a cooling device acts before
+    the pulse) to the end time: ``steps_per_pulse`` equal steps per pulse while any pulse is
+    on, and after every pulse window or change of the surface condition a ladder of growing
+    steps up to the next one. Windows and gaps of equal length get equal steps, so a scan of
+    many columns reuses a few matrices."""
+    dt = source.pulse_end(case) / case.steps_per_pulse
+    windows = [(a, min(b, case.end_time)) for a, b in source.pulse_windows(case)
+               if a < case.end_time]
+    marks = sorted({cooling.start_time(case), case.end_time, *cooling.breakpoints(case),
+                    *(t for w in windows for t in w)})
+    steps = []
+    for t0, t1 in zip(marks, marks[1:]):
+        if t1 - t0 <= 1e-12 * max(abs(t1), 1e-9):
+            continue
+        pulse_on = any(a - 1e-15 <= t0 and t1 <= b + 1e-15 for a, b in windows)
+        if pulse_on:
+            n = max(1, round((t1 - t0) / dt))
+            steps += [(t0 + (t1 - t0) * i / n, t0 + (t1 - t0) * (i + 1) / n) for i in range(n)]
+            steps[-1] = (steps[-1][0], t1)
+        else:
+            steps += _ladder(t0, t1, dt, case)
     return steps
 
 
@@ -97,11 +117,13 @@ def run_thermal_damage(heat: PennesProblem, case: Case, probes: PointEvaluator |
             hist.probe_times.append(t)
             hist.probe_values.append(np.stack(vals, axis=1))
 
-    record(0.0)
-    if 0 in frame_steps:
-        hist.frames.append((0.0, T.copy()))
     steps = time_schedule(case)
-    t_pulse = source.pulse_end(case)
+    record(steps[0][0])
+    if 0 in frame_steps:
+        hist.frames.append((steps[0][0], T.copy()))
+    t_pulse = source.pulse_windows(case)[-1][1]  # the end of the last pulse
+    if case.perfusion_shutdown and "cell" in damage:
+        heat.omega_cell = damage["cell"].omega  # perfusion stops as cells die
     every = max(1, len(steps) // 10)
     done = checkpoint.restore(heat, damage, hist, len(steps)) if checkpoint else 0
     t_loop = time.perf_counter()
@@ -109,7 +131,7 @@ def run_thermal_damage(heat: PennesProblem, case: Case, probes: PointEvaluator |
         if n <= done:
             continue
         tic = time.perf_counter()
-        heat.step(t0, t1, source.mean_power(case, t0, t1), step=n)
+        heat.step(t0, t1, source.mean_powers(case, t0, t1), step=n)
         toc = time.perf_counter()
         for d in damage.values():
             d.update(T, t1 - t0)

@@ -1,21 +1,27 @@
 """Transient Pennes bioheat equation (P1 Lagrange, backward Euler).
 
-    rho c dT/dt = div(k grad T) + w_b rho_b c_b (T_a - T) + q_met + q_laser(x, t)
+    rho c dT/dt = div(k grad T) + w_b (1 - F(Omega)) rho_b c_b (T_a - T) + q_met + q_laser(x, t)
 
-Boundary conditions: convection ``-k dT/dn = h (T - T_amb)`` on the skin surface and on crater
-walls, the core
-temperature on the bottom, insulated (symmetry) sides. The initial state is the steady
-solution of the same problem without the laser.
+Boundary conditions: ``-k dT/dn = h (T - T_env) + q_evap(T)`` on the skin surface and on crater
+walls, with ``h`` and ``T_env`` of air, a contact window or a cryogen spray as time goes on
+(:mod:`fem.cooling`); the core temperature on the bottom; insulated (symmetry) sides. The
+initial state is the steady solution without the laser, the surface in air.
 
-Discretely, with mass matrix ``M`` (rho c) and stiffness ``K`` (conduction + perfusion +
-surface convection), each step solves::
+Discretely, with mass matrix ``M`` (rho c), ``K0`` (conduction + perfusion) and the surface
+mass matrices ``S_top``, ``S_wall``, each step solves::
 
-    (M / dt + K) T1 = M T0 / dt + f + p(t) b_q
+    (M / dt + K0 + h_top S_top + h_wall S_wall) T1 = M T0 / dt + f + e(T0) + sum_g p_g(t) b_g
 
-where ``f`` (arterial blood, metabolism, ambient air) and ``b_q`` (the laser source per watt)
-are assembled once. ``M``, ``K`` and the vectors never change; one matrix, one lifting vector
-and one CG + GAMG solver are kept per step size (a small ladder of sizes), so a run assembles a
-handful of matrices and no form inside the time loop.
+where ``f`` (arterial blood, metabolism, the surface environment) and ``b_g`` (the laser
+source per watt of each firing group of columns, :func:`fem.source.firing_groups`) are
+assembled once. ``e`` holds the terms taken one step behind, none of them a form assembly
+unless ``k(T)`` is asked for: the evaporation beyond its tangent (``S e_evap(T0)``), the
+perfusion that damage has stopped (``P_w (F (T0 - T_a))``, ``P_w`` the perfusion mass matrix;
+F = 1 - exp(-Omega_cell), Schutt & Haemmerich 2008, Med Phys 35:3462) and, optionally, the
+temperature dependence of the conductivity, ``k(T) = k (1 + slope (T - 37 C))`` (one vector
+assembly per step). One matrix, one lifting vector and one CG + GAMG solver are kept per step
+size and surface state (a small ladder of sizes, air and the cooling device), so a run
+assembles a handful of matrices and no matrix in the time loop.
 
 The energy bookkeeping uses the consistent (residual) heat flux through the Dirichlet bottom,
 so that ``stored = absorbed + metabolic + bottom inflow - perfusion - surface losses`` holds to
@@ -37,7 +43,7 @@ import numpy as np
 import ufl
 from dolfinx import fem, mesh
 
-from fem import source
+from fem import cooling, source
 from fem.config import Case
 from fem.presets import BLOOD_DENSITY, BLOOD_SPECIFIC_HEAT
 from meshes.skin import BOTTOM, TOP, WALL, layer_tag
@@ -60,23 +66,6 @@ def cellwise(V0: fem.FunctionSpace, cell_tags: mesh.MeshTags, values: list[float
             f.x.array[cells] = v
     f.x.scatter_forward()
     return f
-
-
-def laser_profile(domain: mesh.Mesh, cell_tags: mesh.MeshTags, case: Case) -> fem.Function:
-    """``q / P`` at the quadrature points of the source integral, layer by layer.
-
-    A function on a quadrature space (degree :data:`SOURCE_QUADRATURE_DEGREE`), evaluated once
-    with numpy (:func:`fem.source.density`): the form that uses it has no ``exp()`` of
-    coordinates and any number of columns costs one evaluation per point.
-    """
-    Qe = basix.ufl.quadrature_element(domain.basix_cell(), value_shape=(), scheme="default",
-                                      degree=SOURCE_QUADRATURE_DEGREE)
-    q = fem.Function(fem.functionspace(domain, Qe), name="laser_profile")
-    for i in range(len(case.layers)):
-        cells = np.concatenate([cell_tags.find(layer_tag(i, c)) for c in (False, True)])
-        q.interpolate(lambda x, i=i: source.density(case, i, x), cells0=cells)
-    q.x.scatter_forward()
-    return q
 
 
 def check_converged(ksp: PETSc.KSP, what: str, step: int | None = None, time: float | None = None):
@@ -116,7 +105,7 @@ class EnergyLedger:
     metabolic: float = 0.0
     bottom_inflow: float = 0.0
     perfusion_out: float = 0.0
-    surface_out: float = 0.0
+    surface_out: float = 0.0  # convection, evaporation, cooling devices
     stored: float = 0.0
 
     @property
@@ -129,10 +118,19 @@ class EnergyLedger:
         return abs(self.stored - rhs) / max(abs(self.absorbed), 1e-300)
 
 
+@dataclass
+class SourceGroup:
+    """The laser source of one firing group per watt: its owned nonzero entries."""
+
+    index: np.ndarray  # owned dof indices where the vector is nonzero
+    value: np.ndarray
+    integral: float  # int q dx per watt (global)
+
+
 class PennesProblem:
     """Pennes bioheat on a layered skin mesh.
 
-    Life cycle: ``__init__`` (spaces, coefficients, forms, constant vectors) ->
+    Life cycle: ``__init__`` (spaces, coefficients, forms, constant matrices and vectors) ->
     :meth:`solve_steady` (initial state) -> :meth:`step` for each time step.
 
     Args:
@@ -142,8 +140,8 @@ class PennesProblem:
         source: replaces the laser source (verification against exact solutions): a function
             of the test function ``v`` returning the linear form of the heat input per watt,
             e.g. ``lambda v: g * v * ds`` for a surface flux ``P g`` or ``s * v * dx`` for a
-            volume source ``P s``. It is assembled once into the same vector as the laser, so
-            :meth:`step` scales it by ``power`` and the energy ledger counts it as absorbed.
+            volume source ``P s``. It is assembled once, like the laser, so :meth:`step`
+            scales it by ``power`` and the energy ledger counts it as absorbed.
     """
 
     def __init__(self, domain: mesh.Mesh, cell_tags: mesh.MeshTags, facet_tags: mesh.MeshTags,
@@ -164,22 +162,25 @@ class PennesProblem:
         self.T_n = fem.Function(self.V, name="temperature_previous")
         dx = ufl.Measure("dx", domain=domain, subdomain_data=cell_tags)
         ds = ufl.Measure("ds", domain=domain, subdomain_data=facet_tags)
-        self.dx, self.ds_top = dx, ds((TOP, WALL))  # skin surface and crater walls
+        self.dx = dx
         T, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
-        T_a, T_amb, h = case.arterial_T, case.ambient_T, case.h_surface
         self.inv_dt = fem.Constant(domain, PETSc.ScalarType(1.0))
+        # Surface condition -k dT/dn = h T - g on the skin (TOP) and crater walls (WALL); the
+        # coefficients are constants set per surface state (fem.cooling).
+        self.h_top = fem.Constant(domain, PETSc.ScalarType(0.0))
+        self.h_wall = fem.Constant(domain, PETSc.ScalarType(0.0))
 
         # The forms, as in the equation.
         mass = self.rho_c * T * v * dx
-        stiffness = (
+        bulk = (
             ufl.inner(self.k * ufl.grad(T), ufl.grad(v)) * dx  # conduction
             + self.w_b * T * v * dx  # perfusion
-            + h * T * v * self.ds_top  # surface convection
         )
-        load = (self.w_b * T_a + self.q_met) * v * dx + h * T_amb * v * self.ds_top
-        self.a_M, self.a_K = fem.form(mass), fem.form(stiffness)
-        self.a_step = fem.form(self.inv_dt * mass + stiffness)
-        self.L_f = fem.form(load)
+        surface = self.h_top * T * v * ds(TOP) + self.h_wall * T * v * ds(WALL)  # h T
+        load = (self.w_b * case.arterial_T + self.q_met) * v * dx  # blood and metabolism
+        self.a_M, self.a_K0 = fem.form(mass), fem.form(bulk)
+        self.a_steady = fem.form(bulk + surface)
+        self.a_step = fem.form(self.inv_dt * mass + bulk + surface)
 
         bottom = facet_tags.find(BOTTOM)
         self.bc_dofs = fem.locate_dofs_topological(self.V, domain.topology.dim - 1, bottom)
@@ -187,131 +188,275 @@ class PennesProblem:
         n_owned = self.V.dofmap.index_map.size_local
         self.bc_owned = self.bc_dofs[self.bc_dofs < n_owned]
 
-        self.M = dolfinx.fem.petsc.assemble_matrix(self.a_M)
-        self.M.assemble()
-        self.K = dolfinx.fem.petsc.assemble_matrix(self.a_K)  # no bcs: for the bottom flux
-        self.K.assemble()
-        self.f = self._assemble_vector(self.L_f)
+        self.M = self._assemble_matrix(self.a_M)
+        self.K0 = self._assemble_matrix(self.a_K0)  # no bcs: for the bottom flux
+        self.S_top = self._assemble_matrix(fem.form(T * v * ds(TOP)))
+        self.S_wall = self._assemble_matrix(fem.form(T * v * ds(WALL)))
+        self.f0 = self._assemble_vector(fem.form(load))
+        self.s_top = self._assemble_vector(fem.form(v * ds(TOP)))  # = S_top 1
+        self.s_wall = self._assemble_vector(fem.form(v * ds(WALL)))
+        self.area_top, self.area_wall = self.s_top.sum(), self.s_wall.sum()
+
         if source is not None:
-            self.b_q = self._assemble_vector(fem.form(source(v)))
+            self.groups = [self._group(self._assemble_vector(fem.form(source(v))))]
         elif with_laser:
-            self.q_profile = laser_profile(domain, cell_tags, case)
-            dxq = ufl.Measure("dx", domain=domain,
-                              metadata={"quadrature_degree": SOURCE_QUADRATURE_DEGREE})
-            self.b_q = self._assemble_vector(fem.form(self.q_profile * v * dxq))
+            self.groups = self._laser_groups(domain, cell_tags, v)
         else:
-            self.b_q = self.f.duplicate()
-            self.b_q.zeroEntries()
+            self.groups = []
         # Row sums used by the energy ledger: sum_j phi_j = 1.
         ones = self.T.x.petsc_vec.duplicate()
         ones.set(1.0)
         self.m_row = self.M.createVecLeft()
         self.M.mult(ones, self.m_row)
-        self.perf_vec = self._assemble_vector(fem.form(self.w_b * v * dx))
-        if h > 0.0:
-            self.surf_vec = self._assemble_vector(fem.form(h * v * self.ds_top))
-        else:  # insulated surface: UFL folds h * v * ds to an empty form, which cannot assemble
-            self.surf_vec = self.f.duplicate()
-            self.surf_vec.zeroEntries()
-        self.perf_const = self.perf_vec.sum() * T_a
-        self.surf_const = self.surf_vec.sum() * T_amb
+        self.perf_vec = self._assemble_vector(fem.form(self.w_b * v * dx))  # = P_w 1
+        self.perf_const = self.perf_vec.sum() * case.arterial_T
         self.met_power = self._assemble_vector(fem.form(self.q_met * v * dx)).sum()
-        self.source_integral = self.b_q.sum()  # int q dx per watt of laser power
-        self._rungs: dict[float, tuple[PETSc.Mat, PETSc.Vec, PETSc.KSP]] = {}
-        self._b = self.f.duplicate()
-        self._r = self.f.duplicate()
-        self._dT = self.f.duplicate()
-        self._Md = self.f.duplicate()
+
+        # Explicit terms, lagged by one step (zero unless the case asks for them).
+        self.evaporation = cooling.evaporation(case)
+        self.omega_cell: fem.Function | None = None  # set by the coupled loop
+        self.P_w = None
+        if case.perfusion_shutdown and self.perf_vec.norm() > 0:
+            self.P_w = self._assemble_matrix(fem.form(self.w_b * T * v * dx))
+        self.L_k = None
+        if case.conductivity_slope:
+            # -int k slope (T_n - 37 C) grad T_n . grad v: the change of conductivity with
+            # temperature, k(T) = k (1 + slope (T - 37 C)), one step behind.
+            T_ref = 37.0 + 273.15
+            self.L_k = fem.form(-case.conductivity_slope * self.k * (self.T_n - T_ref)
+                                * ufl.inner(ufl.grad(self.T_n), ufl.grad(v)) * dx)
+
+        self._rungs: dict[tuple, tuple[PETSc.Mat, PETSc.Vec, PETSc.KSP]] = {}
+        self._dt: dict[tuple, float] = {}
+        work = [self.f0.duplicate() for _ in range(8)]
+        self._b, self._r, self._dT, self._Md, self._x, self._y, self._extra, self._q = work
         self.ledger = EnergyLedger()
         self.iterations = 0
+
+    # -- assembly helpers -----------------------------------------------------------------
+
+    def _assemble_matrix(self, form, bcs=()) -> PETSc.Mat:
+        A = dolfinx.fem.petsc.assemble_matrix(form, bcs=list(bcs))
+        A.assemble()
+        return A
 
     def _assemble_vector(self, form) -> PETSc.Vec:
         b = dolfinx.fem.petsc.assemble_vector(form)
         b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         return b
 
+    def _group(self, b: PETSc.Vec) -> SourceGroup:
+        arr = b.array_r
+        index = np.flatnonzero(arr)
+        group = SourceGroup(index, arr[index].copy(), b.sum())
+        b.destroy()
+        return group
+
+    def _laser_groups(self, domain, cell_tags, v) -> list[SourceGroup]:
+        """One source vector per firing group: ``q / P`` at the quadrature points of a fixed
+        degree (:data:`SOURCE_QUADRATURE_DEGREE`), evaluated with numpy
+        (:func:`fem.source.density`), integrated against the test functions. No form has an
+        ``exp()`` of coordinates, and any number of columns costs one evaluation per point."""
+        case = self.case
+        Qe = basix.ufl.quadrature_element(domain.basix_cell(), value_shape=(), scheme="default",
+                                          degree=SOURCE_QUADRATURE_DEGREE)
+        q = fem.Function(fem.functionspace(domain, Qe), name="laser_profile")
+        dxq = ufl.Measure("dx", domain=domain,
+                          metadata={"quadrature_degree": SOURCE_QUADRATURE_DEGREE})
+        form = fem.form(q * v * dxq)
+        layers = [np.concatenate([cell_tags.find(layer_tag(i, c)) for c in (False, True)])
+                  for i in range(len(case.layers))]
+        groups = []
+        for g in source.firing_groups(case):
+            for i, cells in enumerate(layers):
+                q.interpolate(lambda x, i=i: source.density(case, i, x, g.columns), cells0=cells)
+            q.x.scatter_forward()
+            groups.append(self._group(self._assemble_vector(form)))
+        self.q_profile = q  # the last group's (all columns when they fire together)
+        return groups
+
     @property
     def dofs(self) -> int:
         """Global number of temperature unknowns."""
         return self.V.dofmap.index_map.size_global
 
-    def _rung(self, dt: float):
-        """Matrix, constant right-hand side and solver for step size ``dt`` (built once)."""
-        if dt not in self._rungs:
+    @property
+    def source_integral(self) -> float:
+        """``int q dx`` per watt, summed over the firing groups."""
+        return sum(g.integral for g in self.groups)
+
+    # -- surface states and step sizes ----------------------------------------------------
+
+    def _surface_load(self, state: cooling.SurfaceState, out: PETSc.Vec) -> PETSc.Vec:
+        """``f = f0 + g_top s_top + g_wall s_wall`` of a surface state."""
+        self.f0.copy(out)
+        out.axpy(state.g_top, self.s_top)
+        out.axpy(state.g_wall, self.s_wall)
+        return out
+
+    def _set_surface(self, state: cooling.SurfaceState) -> None:
+        self.h_top.value, self.h_wall.value = state.h_top, state.h_wall
+
+    def _rung(self, dt: float, state: cooling.SurfaceState):
+        """Matrix, constant right-hand side and solver for a step size and surface state
+        (built once; sizes equal to 12 digits share one)."""
+        key = (float(f"{dt:.12g}"), state)
+        if key not in self._rungs:
             self.inv_dt.value = 1.0 / dt
-            A = dolfinx.fem.petsc.assemble_matrix(self.a_step, bcs=[self.bc])
-            A.assemble()
+            self._set_surface(state)
+            A = self._assemble_matrix(self.a_step, [self.bc])
             A.setOption(PETSc.Mat.Option.SPD, True)
-            c = self.f.duplicate()
+            c = self.f0.duplicate()
             c.zeroEntries()
             dolfinx.fem.petsc.apply_lifting(c, [self.a_step], bcs=[[self.bc]])
             c.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-            c.axpy(1.0, self.f)
+            c.axpy(1.0, self._surface_load(state, self._x))
             ksp = make_spd_solver(self.comm, A, f"heat{len(self._rungs)}_", self.case.rtol,
                                   self.case.max_it)
-            self._rungs[dt] = (A, c, ksp)
-            log.debug("heat: new step size %.4g ms (%d sizes)", dt * 1e3, len(self._rungs))
-        return self._rungs[dt]
+            self._rungs[key] = (A, c, ksp)
+            self._dt[key] = dt
+            log.debug("heat: new step size %.4g ms, surface %s (%d matrices)", dt * 1e3,
+                      state.name, len(self._rungs))
+        return key, self._rungs[key]
 
-    def solve_steady(self) -> fem.Function:
-        """Steady state without the laser: the initial temperature. Sets ``T`` and ``T_n``."""
-        A = dolfinx.fem.petsc.assemble_matrix(self.a_K, bcs=[self.bc])
-        A.assemble()
-        b = self.f.duplicate()
-        b.zeroEntries()
-        dolfinx.fem.petsc.apply_lifting(b, [self.a_K], bcs=[[self.bc]])
-        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        b.axpy(1.0, self.f)
-        dolfinx.fem.petsc.set_bc(b, [self.bc])
+    # -- explicit terms -------------------------------------------------------------------
+
+    def _explicit(self, state: cooling.SurfaceState) -> tuple[float, float]:
+        """The lagged terms of this step into ``self._extra`` (right-hand side): evaporation
+        beyond its tangent, perfusion stopped by damage, change of conductivity. Returns
+        their surface and perfusion powers (W) for the ledger."""
+        e, x, y = self._extra, self._x, self._y
+        with e.localForm() as e_local:
+            e_local.set(0.0)
+        if self.L_k is not None:
+            dolfinx.fem.petsc.assemble_vector(e, self.L_k)
+            e.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        surface = perfusion = 0.0
+        T_n = self.T_n.x.petsc_vec.array_r  # owned values
+        if self.evaporation is not None:
+            x.array_w[:] = self.evaporation.remainder(T_n)  # flux beyond the tangent, W/m^2
+            for on, S, s in ((state.evaporating_top, self.S_top, self.s_top),
+                             (state.evaporating_wall, self.S_wall, self.s_wall)):
+                if on:
+                    S.mult(x, y)
+                    e.axpy(-1.0, y)
+                    surface += s.dot(x)
+        if self.P_w is not None and self.omega_cell is not None:
+            # w_b F(Omega) (T_n - T_a), F = 1 - exp(-Omega): the perfusion that has stopped.
+            n = len(T_n)
+            x.array_w[:] = -np.expm1(-self.omega_cell.x.array[:n]) * (T_n - self.case.arterial_T)
+            self.P_w.mult(x, y)
+            e.axpy(1.0, y)
+            perfusion -= self.perf_vec.dot(x)
+        return surface, perfusion
+
+    # -- solves ---------------------------------------------------------------------------
+
+    def solve_steady(self, max_picard: int = 30) -> fem.Function:
+        """Steady state without the laser, with the surface in air: the initial temperature.
+        The explicit terms (evaporation beyond its tangent, k(T)) are iterated to a fixed
+        point. Sets ``T`` and ``T_n``."""
+        state = cooling.air_state(self.case)
+        self._set_surface(state)
+        A = self._assemble_matrix(self.a_steady, [self.bc])
         ksp = make_spd_solver(self.comm, A, "heat_steady_", self.case.rtol, self.case.max_it)
+        lift = self.f0.duplicate()
+        lift.zeroEntries()
+        dolfinx.fem.petsc.apply_lifting(lift, [self.a_steady], bcs=[[self.bc]])
+        lift.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        lift.axpy(1.0, self._surface_load(state, self._x))
+        b = self.f0.duplicate()
         self.T.x.array[:] = self.case.core_T
-        ksp.solve(b, self.T.x.petsc_vec)
-        check_converged(ksp, "steady heat")
-        self.T.x.scatter_forward()
-        self.T_n.x.array[:] = self.T.x.array
+        self.T_n.x.array[:] = self.case.core_T
+        nonlinear = self.evaporation is not None or self.L_k is not None
+        for it in range(max_picard if nonlinear else 1):
+            self._explicit(state)
+            lift.copy(b)
+            b.axpy(1.0, self._extra)
+            dolfinx.fem.petsc.set_bc(b, [self.bc])
+            ksp.solve(b, self.T.x.petsc_vec)
+            check_converged(ksp, "steady heat")
+            self.T.x.scatter_forward()
+            change = np.abs(self.T.x.array - self.T_n.x.array).max()
+            change = self.comm.allreduce(float(change), op=MPI.MAX)
+            self.T_n.x.array[:] = self.T.x.array
+            if change < 1e-9:
+                break
+        else:
+            if nonlinear:
+                raise SolverError(f"steady heat: the fixed point of the surface evaporation "
+                                  f"did not converge in {max_picard} iterations "
+                                  f"(last change {change:.3e} K)")
         self.T_initial = self.T.copy()
         self.T_initial.name = "temperature_initial"
-        ksp.destroy(), A.destroy(), b.destroy()
+        ksp.destroy(), A.destroy(), b.destroy(), lift.destroy()
         return self.T
 
-    def step(self, t0: float, t1: float, power: float, step: int = 0) -> fem.Function:
-        """Advance from ``t0`` to ``t1`` with mean laser power ``power`` (W); returns ``T``."""
-        dt = t1 - t0
-        A, c, ksp = self._rung(dt)
+    def step(self, t0: float, t1: float, power, step: int = 0) -> fem.Function:
+        """Advance from ``t0`` to ``t1``; returns ``T``.
+
+        Args:
+            power: the mean laser power (W) of one column of each firing group over the step
+                (:func:`fem.source.mean_powers`), or one number when there is one group.
+        """
+        state = cooling.state_at(self.case, 0.5 * (t0 + t1))
+        key, (A, c, ksp) = self._rung(t1 - t0, state)
+        dt = self._dt[key]
+        powers = np.atleast_1d(np.asarray(power, dtype=float))
+        surface_x, perfusion_x = self._explicit(state)
+        q = self._q  # the laser, sum_g p_g b_g
+        q.zeroEntries()
+        absorbed = 0.0
+        if self.groups:
+            arr = q.array_w
+            for p, g in zip(powers, self.groups, strict=True):
+                if p != 0.0:
+                    arr[g.index] += p * g.value
+                    absorbed += p * g.integral
         b = self._b
         self.M.mult(self.T_n.x.petsc_vec, b)
         b.scale(1.0 / dt)
         b.axpy(1.0, c)
-        b.axpy(power, self.b_q)
+        b.axpy(1.0, self._extra)
+        b.axpy(1.0, q)
         dolfinx.fem.petsc.set_bc(b, [self.bc])
         ksp.solve(b, self.T.x.petsc_vec)
         check_converged(ksp, "heat", step, t1)
         self.iterations += ksp.getIterationNumber()
         self.T.x.scatter_forward()
-        self._account(dt, power)
+        self._account(dt, state, absorbed, surface_x, perfusion_x)
         self.T_n.x.array[:] = self.T.x.array
         return self.T
 
-    def _account(self, dt: float, power: float) -> None:
+    def _account(self, dt: float, state: cooling.SurfaceState, absorbed: float,
+                 surface_x: float, perfusion_x: float) -> None:
         """Add this step's terms to the energy ledger (consistent bottom flux)."""
         T1, T0, r, dT = self.T.x.petsc_vec, self.T_n.x.petsc_vec, self._r, self._dT
         dT.waxpy(-1.0, T0, T1)  # dT = T1 - T0
         # Residual of the step with every test function, bottom rows included:
-        # r = M dT / dt + K T1 - f - p b_q. It vanishes at free dofs (to solver tolerance) and
-        # is the heat flowing in through the bottom at the Dirichlet dofs.
-        self.K.mult(T1, r)
+        # r = M dT / dt + K T1 - f - e - sum_g p_g b_g. It vanishes at free dofs (to solver
+        # tolerance) and is the heat flowing in through the bottom at the Dirichlet dofs;
+        # only the bottom rows are summed, where the laser and the explicit terms count too.
+        self.K0.mult(T1, r)
+        for h, S in ((state.h_top, self.S_top), (state.h_wall, self.S_wall)):
+            if h:
+                S.mult(T1, self._y)
+                r.axpy(h, self._y)
         self.M.mult(dT, self._Md)
         r.axpy(1.0 / dt, self._Md)
-        r.axpy(-1.0, self.f)
-        r.axpy(-power, self.b_q)
+        r.axpy(-1.0, self._surface_load(state, self._x))
+        r.axpy(-1.0, self._extra)
+        r.axpy(-1.0, self._q)
         with r.localForm() as r_local:
             inflow = self.comm.allreduce(float(np.sum(r_local.array[self.bc_owned])), MPI.SUM)
+        surf_T1 = state.h_top * self.s_top.dot(T1) + state.h_wall * self.s_wall.dot(T1)
+        surf_const = state.g_top * self.area_top + state.g_wall * self.area_wall
         led = self.ledger
-        led.absorbed += dt * power * self.source_integral
+        led.absorbed += dt * absorbed
         led.metabolic += dt * self.met_power
         led.bottom_inflow += dt * inflow
-        led.perfusion_out += dt * (self.perf_vec.dot(T1) - self.perf_const)
-        led.surface_out += dt * (self.surf_vec.dot(T1) - self.surf_const)
+        led.perfusion_out += dt * (self.perf_vec.dot(T1) - self.perf_const + perfusion_x)
+        led.surface_out += dt * (surf_T1 - surf_const + surface_x)
         led.stored += self.m_row.dot(dT)
 
     def balance(self) -> EnergyLedger:

@@ -12,34 +12,35 @@ Because ``G`` has unit integral at every depth, the power crossing depth ``d`` i
 ``P exp(-tau(d))`` and the power absorbed in the block is exactly ``P (1 - exp(-tau(D)))`` minus
 the Gaussian tails that leave through the sides of the domain: :func:`expected_absorbed_fraction`
 evaluates that exactly (1D quadrature), and the finite-element integral of ``q`` is compared
-with it. A pattern sums one such beam per column (all fired together); :func:`density`
-evaluates the sum with numpy at the quadrature points, once per run.
+with it. A pattern sums one such beam per column; :func:`density` evaluates the sum with
+numpy at the quadrature points, once per run and firing group.
 
 Time: ``P(t) = E * s(t)`` with a pulse shape of unit integral. Backward Euler uses the exact
 mean power over each step, ``E (S(t1) - S(t0)) / dt`` with ``S`` the cumulative shape, so the
-delivered energy is exact whatever the step.
+delivered energy is exact whatever the step. In a pattern each column fires at its own time
+(``case.fire_times``: all at once, or a raster or random scan, pass after pass;
+:func:`firing_groups`); the heat problem keeps one source vector per group and scales each
+by its group's mean power (:func:`mean_powers`).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from fem import ablation
-from fem.config import Case
-
-GAUSSIAN_WINDOW = 3.0  # a Gaussian pulse of FWHM tau is delivered over [0, 3 tau]
+from fem.config import GAUSSIAN_WINDOW, Case
 
 
 def pulse_end(case: Case) -> float:
-    """Time at which the pulse is over, s."""
-    tau = case.laser.pulse
-    return tau if case.laser.pulse_shape == "square" else GAUSSIAN_WINDOW * tau
+    """Duration of one pulse (time at which a pulse fired at t = 0 is over), s."""
+    return case.laser.duration
 
 
 def cumulative_pulse(case: Case, t: float) -> float:
-    """Fraction of the pulse energy delivered by time ``t``."""
+    """Fraction of the pulse energy delivered by time ``t`` (pulse fired at t = 0)."""
     tau = case.laser.pulse
     if case.laser.pulse_shape == "square":
         return min(max(t / tau, 0.0), 1.0)
@@ -55,8 +56,42 @@ def cumulative_pulse(case: Case, t: float) -> float:
 
 
 def mean_power(case: Case, t0: float, t1: float) -> float:
-    """Exact mean laser power over ``[t0, t1]``, W."""
+    """Exact mean laser power of one column fired at t = 0 over ``[t0, t1]``, W."""
     return case.laser.energy * (cumulative_pulse(case, t1) - cumulative_pulse(case, t0)) / (t1 - t0)
+
+
+@dataclass(frozen=True)
+class FiringGroup:
+    """Columns whose pulses start together (``case.fire_times``), by index in the layout."""
+
+    start: float  # s
+    columns: tuple[int, ...]
+
+
+def firing_groups(case: Case) -> list[FiringGroup]:
+    """The columns grouped by firing time, in time order: one group when all fire together,
+    one per column for a sequential scan."""
+    groups: dict[float, list[int]] = {}
+    for i, t in enumerate(case.fire_times):
+        groups.setdefault(t, []).append(i)
+    return [FiringGroup(t, tuple(cols)) for t, cols in sorted(groups.items())]
+
+
+def pulse_windows(case: Case) -> list[tuple[float, float]]:
+    """The time intervals during which some pulse is on, merged where they overlap, s."""
+    out: list[tuple[float, float]] = []
+    for g in firing_groups(case):
+        a, b = g.start, g.start + pulse_end(case)
+        if out and a <= out[-1][1] * (1 + 1e-12):
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def mean_powers(case: Case, t0: float, t1: float) -> np.ndarray:
+    """Exact mean power over ``[t0, t1]`` of one column of each firing group, W."""
+    return np.array([mean_power(case, t0 - g.start, t1 - g.start) for g in firing_groups(case)])
 
 
 def beam_radius(case: Case, d: np.ndarray | float) -> np.ndarray:
@@ -82,9 +117,10 @@ def lateral_cutoff(case: Case) -> float:
     return 5.0 * float(np.max(beam_radius(case, np.array([0.0, case.depth]))))
 
 
-def density(case: Case, layer_index: int, x: np.ndarray) -> np.ndarray:
+def density(case: Case, layer_index: int, x: np.ndarray,
+            columns: tuple[int, ...] | None = None) -> np.ndarray:
     """``q / P`` (1/m^3) at points ``x`` (shape ``(3, n)``) of one layer, summed over the
-    columns of the layout, each fired with power ``P``.
+    columns of the layout (or the given ``columns``), each fired with power ``P``.
 
     Only the points within :func:`lateral_cutoff` of a column axis are evaluated for it (the
     points sorted by x, a window per column), so the cost grows with the number of columns
@@ -98,7 +134,8 @@ def density(case: Case, layer_index: int, x: np.ndarray) -> np.ndarray:
     cut = lateral_cutoff(case)
     order = np.argsort(x[0])
     xs = x[0][order]
-    for cx, cy in case.layout.centres:
+    centres = case.layout.centres
+    for cx, cy in (centres if columns is None else [centres[i] for i in columns]):
         lo, hi = np.searchsorted(xs, [cx - cut, cx + cut])
         idx = order[lo:hi]
         idx = idx[np.abs(x[1][idx] - cy) < cut]

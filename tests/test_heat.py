@@ -33,7 +33,8 @@ def slab_case(h_um: float):
         "skin": {"preset": "none", "layers": {"dermis": layer}},
         "pattern": {"density_per_cm2": 400.0},  # 500 um cell
         "boundary": {"ambient_temperature_C": T_AMB, "surface_htc_W_per_m2K": H,
-                     "core_temperature_C": T_CORE, "arterial_temperature_C": T_ART},
+                     "core_temperature_C": T_CORE, "arterial_temperature_C": T_ART,
+                     "evaporation": False},  # the exact solution has a linear Robin top
         "mesh": {"column_size_um": h_um, "surface_size_um": h_um, "far_size_um": h_um,
                  "column_radius_um": 100.0, "column_depth_um": 1000.0},
     }))

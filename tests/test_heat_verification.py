@@ -69,7 +69,8 @@ def make_case(depth_um: float, cell_um: float, layout: str = "quarter_cell", las
         "skin": {"preset": "none", "layers": {"dermis": layer}},
         "pattern": {"layout": layout, "density_per_cm2": 1.0 / pitch_cm**2},
         "boundary": {"ambient_temperature_C": T_amb, "surface_htc_W_per_m2K": h,
-                     "core_temperature_C": T_core, "arterial_temperature_C": T_art},
+                     "core_temperature_C": T_core, "arterial_temperature_C": T_art,
+                     "evaporation": False},  # the exact solutions have linear boundaries
         "mesh": {"column_radius_um": 0.2 * cell_um, "column_depth_um": 0.5 * depth_um},
     }
     if laser is not None:
