@@ -1659,8 +1659,10 @@ def render_animation(
     try:
         for t, name in frames:
             cut.point_data["T_frame"][:] = np.asarray(cut.point_data[name], dtype=float)
-            state = "" if pulse is None else (" (pulse on)" if t < pulse * (1 - 1e-9) else
-                                                " (pulse off)")
+            state = ""
+            if pulse is not None:
+                state = " (pulse on)" if 0 < t < pulse * (1 - 1e-9) else " (pulse off)"
+                state = " (start of the pulse)" if t <= 0 else state
             clock.input = f"t = {t:.3g} ms{state}"
             p.render()
             img = Image.fromarray(p.screenshot(return_img=True)).resize(size, Image.LANCZOS)

@@ -20,11 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from fem.render import (
+    ANIMATION_GIF,
     COLLAGEN_COLOR_NAME,
     COVERAGE_PNG,
     CROP_FACTOR,
     DAMAGE_PNG,
+    HISTOLOGY_PNG,
     ISOSURFACE_COLOR_NAME,
+    ISOSURFACES_PNG,
     MARKER_COLOR_NAME,
     MESH_CUT_PNG,
     MESH_TOP_PNG,
@@ -32,6 +35,9 @@ from fem.render import (
     OVERVIEW_PNG,
     PROBES_PNG,
     RENDERS_DIR,
+    SURFACE_PNG,
+    TEMPERATURE_END_PNG,
+    TEMPERATURE_PEAK_PNG,
     TEMPERATURE_PNG,
     VON_MISES_PNG,
 )
@@ -42,7 +48,19 @@ REPORT_NAME = "report.html"
 
 #: Key suffix -> unit, longest suffixes first so that ``_ms`` wins over ``_s``.
 UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("_J_per_cm2", "J/cm²"),
+    ("_kg_per_m3", "kg/m³"),
+    ("_J_per_kgK", "J/(kg·K)"),
+    ("_W_per_m2K", "W/(m²·K)"),
+    ("_W_per_mK", "W/(m·K)"),
+    ("_W_per_kg", "W/kg"),
+    ("_per_cm2", "cm⁻²"),
+    ("_per_cm", "cm⁻¹"),
+    ("_per_K", "K⁻¹"),
+    ("_per_s", "s⁻¹"),
     ("_percent", "%"),
+    ("_deg", "°"),
+    ("_nm", "nm"),
     ("_um3", "µm³"),
     ("_um2", "µm²"),
     ("_mm2", "mm²"),
@@ -105,6 +123,62 @@ CAPTIONS: dict[str, tuple[str, str]] = {
             "whole unit cell is shown. Thin grey lines are the interfaces between skin layers; the "
             "skin surface is at z = 0 and depth increases downwards. The view is cropped to the "
             f"top {CROP_FACTOR:g} × column depth of the block and drawn at true aspect ratio."
+        ),
+    ),
+    TEMPERATURE_PEAK_PNG: (
+        "Peak temperature",
+        (
+            "The same cut coloured by the highest temperature each point reached during the run "
+            "(not a single instant). All temperature pictures of a case, and the animation, "
+            "share one colour scale, so they can be compared directly; in a study, all cases share "
+            "it."
+        ),
+    ),
+    TEMPERATURE_END_PNG: (
+        "Temperature at the end of the run",
+        (
+            "The same cut at the last time step: what is left of the heat after the cooling "
+            "phase, on the same colour scale as the other temperature pictures."
+        ),
+    ),
+    ANIMATION_GIF: (
+        "Temperature during and after the pulse (animation)",
+        (
+            "The cut through the column axis at about eight instants during the pulse and eight "
+            "after it (the time and whether the laser is on are given above the picture), on the "
+            "colour scale of the temperature pictures. The steps grow after the pulse, so the "
+            "later frames are further apart in time."
+        ),
+    ),
+    HISTOLOGY_PNG: (
+        "Histology-like section",
+        (
+            "The cut drawn like a haematoxylin-and-eosin stained section, to compare with "
+            "histology: each layer in its usual stain (purple epidermis, pink dermis with "
+            "collagen fibres, pale fat cells) with scattered nuclei. Where the collagen is "
+            "denatured the tissue darkens and loses its fibres, with the weight "
+            "1 − exp(−Ω<sub>collagen</sub>); where cells died (1 − exp(−Ω<sub>cell</sub>)) it "
+            "pales and the nuclei are missing. The texture is a fixed illustrative pattern; only "
+            "the damage is computed. The bar in the lower right corner is a length scale."
+        ),
+    ),
+    ISOSURFACES_PNG: (
+        "Damage isosurfaces in 3D",
+        (
+            "The top of the tissue block with every skin layer drawn as a faint see-through "
+            f"shell in its colour. The solid {ISOSURFACE_COLOR_NAME} surface is "
+            "Ω<sub>collagen</sub> = 1 (the coagulation column), the translucent "
+            f"{NECROSIS_COLOR_NAME} surface around it Ω<sub>cell</sub> = 1 (the necrosis zone). "
+            "The black bar is a length scale."
+        ),
+    ),
+    SURFACE_PNG: (
+        "Skin surface deformation",
+        (
+            "The skin surface on the deformed shape, the displacement magnified by the factor in "
+            "the subtitle and coloured by its vertical component (red up, blue down); the grey "
+            "line is the undeformed edge of the surface, the black line the collagen Ω = 1 "
+            "contour on the surface. Collagen shrinkage pulls the surface in toward the column."
         ),
     ),
     DAMAGE_PNG: (
@@ -195,6 +269,14 @@ pre { background: #f6f8fa; border: 1px solid #ddd; padding: 0.8em; overflow-x: a
 .missing { color: #a33; font-style: italic; }
 nav a { margin-right: 1em; }
 .scroll { overflow-x: auto; }
+.figs { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr));
+        gap: 0 1.5em; }
+.figs figure { margin: 0.8em 0 1.2em; }
+.figs figure img { width: 100%; }
+.row { display: flex; flex-wrap: wrap; gap: 0.8em; }
+figure.thumb { margin: 0.3em 0; width: 300px; }
+figure.thumb img { width: 300px; }
+figure.thumb figcaption { text-align: center; }
 """
 
 
@@ -374,6 +456,102 @@ def _read_json_quiet(path: Path) -> dict[str, Any] | None:
 
 # --------------------------------------------------------------------------- sections
 
+#: Pictures in the order of the report (those present).
+FIGURE_ORDER: tuple[str, ...] = (
+    TEMPERATURE_PNG,
+    TEMPERATURE_PEAK_PNG,
+    TEMPERATURE_END_PNG,
+    ANIMATION_GIF,
+    DAMAGE_PNG,
+    HISTOLOGY_PNG,
+    ISOSURFACES_PNG,
+    VON_MISES_PNG,
+    SURFACE_PNG,
+    OVERVIEW_PNG,
+    COVERAGE_PNG,
+    MESH_CUT_PNG,
+    MESH_TOP_PNG,
+)
+
+
+def _setting_rows(table: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``(dotted key, value)`` of a TOML table, nested tables flattened."""
+    rows: list[tuple[str, Any]] = []
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            rows += _setting_rows(value, name + ".")
+        elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            for i, item in enumerate(value):
+                rows += _setting_rows(item, f"{name}[{i}].")
+        else:
+            rows.append((name, value))
+    return rows
+
+
+def _layers_table(layers: Mapping[str, Any]) -> str:
+    """The skin layers as one table: a row per layer, a column per property, units in the head."""
+    names = [n for n, v in layers.items() if isinstance(v, Mapping)]
+    keys: list[str] = []
+    for n in names:
+        keys += [k for k in layers[n] if k not in keys and not isinstance(layers[n][k], Mapping)]
+    head = "".join(
+        f"<th>{_esc(split_unit(k)[0])}<br><span class=\"sub\">{_esc(split_unit(k)[1] or '–')}"
+        "</span></th>"
+        for k in keys
+    )
+    rows = "".join(
+        f"<tr><td>{_esc(n.replace('_', ' '))}</td>"
+        + "".join(_num_cell(layers[n][k]) if k in layers[n] else "<td></td>" for k in keys)
+        + "</tr>"
+        for n in names
+    )
+    return (
+        f'<div class="scroll"><table><thead><tr><th>Layer (top to bottom)</th>{head}</tr>'
+        f"</thead><tbody>{rows}</tbody></table></div>"
+    )
+
+
+def _settings_section(case_text: str | None) -> str:
+    """The resolved settings of ``case.toml`` as tables with units: one per section, and the layers.
+
+    Returns:
+        HTML, or "" if there is no readable case file.
+    """
+    if not case_text:
+        return ""
+    try:
+        case = tomllib.loads(case_text)
+    except tomllib.TOMLDecodeError:
+        logger.warning("case.toml is not valid TOML: no settings table")
+        return ""
+    parts = []
+    top = {k: v for k, v in case.items() if not isinstance(v, Mapping)}
+    sections = {k: v for k, v in case.items() if isinstance(v, Mapping)}
+    layers = None
+    skin = sections.get("skin")
+    if isinstance(skin, Mapping) and isinstance(skin.get("layers"), Mapping):
+        layers = skin["layers"]
+        sections["skin"] = {k: v for k, v in skin.items() if k != "layers"}
+    rows = []
+    for section, table in [("", top), *sections.items()]:
+        for key, value in _setting_rows(table):
+            label, unit = split_unit(key.rpartition(".")[2])
+            rows.append(
+                f"<tr><td>{_esc(section)}</td><td><code>{_esc(key)}</code></td>"
+                f"<td>{_esc(label)}</td>{_num_cell(value)}<td>{_esc(unit)}</td></tr>"
+            )
+    if rows:
+        parts.append(
+            "<p>Every value the run used, presets expanded (from <code>case.toml</code>); the "
+            "unit is part of the key name.</p>"
+            '<div class="scroll"><table><thead><tr><th>Section</th><th>Key</th><th>Quantity</th>'
+            f"<th>Value</th><th>Unit</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        )
+    if layers:
+        parts.append("<h3>Skin layers</h3>" + _layers_table(layers))
+    return "".join(parts)
+
 
 def _provenance_section(prov: Mapping[str, Any]) -> str:
     parts = []
@@ -449,7 +627,11 @@ def write_report(result_dir: Path) -> Path:
     prov = _read_json(result_dir / "provenance.json")
 
     renders = result_dir / RENDERS_DIR
-    available = {p.name for p in renders.glob("*.png")} if renders.is_dir() else set()
+    available = (
+        {p.name for p in renders.iterdir() if p.suffix in (".png", ".gif")}
+        if renders.is_dir()
+        else set()
+    )
 
     sections: list[tuple[str, str, str]] = []  # (anchor, heading, html)
 
@@ -468,15 +650,7 @@ def write_report(result_dir: Path) -> Path:
     # Field pictures.
     figures = [
         _figure(f"{RENDERS_DIR}/{name}", *CAPTIONS[name])
-        for name in (
-            TEMPERATURE_PNG,
-            DAMAGE_PNG,
-            VON_MISES_PNG,
-            OVERVIEW_PNG,
-            COVERAGE_PNG,
-            MESH_CUT_PNG,
-            MESH_TOP_PNG,
-        )
+        for name in FIGURE_ORDER
         if name in available
     ]
     extra = sorted(available - set(CAPTIONS))
@@ -488,7 +662,8 @@ def write_report(result_dir: Path) -> Path:
         (
             "fields",
             "Fields",
-            "".join(figures) or '<p class="missing">No field pictures were rendered.</p>',
+            (f'<div class="figs">{"".join(figures)}</div>' if figures else
+             '<p class="missing">No field pictures were rendered.</p>'),
         )
     )
 
@@ -503,6 +678,11 @@ def write_report(result_dir: Path) -> Path:
         body = '<p class="missing">No probe histories (probes.csv missing or empty).</p>'
     sections.append(("probes", "Probes", body))
 
+    # Settings.
+    settings = _settings_section(case_text)
+    if settings:
+        sections.append(("settings", "Settings", settings))
+
     # Provenance.
     if prov:
         body = _provenance_section(prov)
@@ -512,7 +692,10 @@ def write_report(result_dir: Path) -> Path:
 
     # Case file.
     if case_text is not None:
-        body = f"<pre>{_esc(case_text)}</pre>"
+        body = (
+            "<p>The file as written by the run; <code>mtz run case.toml</code> in this directory "
+            f"reruns it.</p><pre>{_esc(case_text)}</pre>"
+        )
     else:
         body = '<p class="missing">No case.toml in this run.</p>'
     sections.append(("case", "Resolved case (case.toml)", body))
@@ -541,7 +724,53 @@ def _case_link(study_dir: Path, value: Any) -> str | None:
     return None
 
 
-def write_study_report(study_dir: Path, rows: list[dict], plots: list[Path]) -> Path:
+#: Pictures shown side by side for every case of a study (those present).
+SIDE_BY_SIDE: tuple[str, ...] = (
+    TEMPERATURE_PEAK_PNG,
+    DAMAGE_PNG,
+    HISTOLOGY_PNG,
+    ISOSURFACES_PNG,
+    SURFACE_PNG,
+    COVERAGE_PNG,
+)
+
+
+def _row_case_dir(study_dir: Path, row: Mapping[str, Any]) -> Path | None:
+    """The results directory of a study row: the first value naming a directory with a report."""
+    for value in row.values():
+        link = _case_link(study_dir, value)
+        if link is not None:
+            return (study_dir / link).parent
+    return None
+
+
+def _side_by_side(study_dir: Path, cases: list[tuple[str, Path]]) -> str:
+    """A row of thumbnails per picture, one per case, each linking to the case's report."""
+    parts = []
+    for name in SIDE_BY_SIDE:
+        cells = []
+        for label, case_dir in cases:
+            picture = case_dir / RENDERS_DIR / name
+            if not picture.is_file():
+                continue
+            src = Path(os.path.relpath(picture, study_dir)).as_posix()
+            report = Path(os.path.relpath(case_dir / REPORT_NAME, study_dir)).as_posix()
+            cells.append(
+                f'<figure class="thumb"><a href="{_esc(report)}"><img src="{_esc(src)}" '
+                f'alt="{_esc(label)}: {_esc(CAPTIONS[name][0])}"></a>'
+                f"<figcaption>{_esc(label)}</figcaption></figure>"
+            )
+        if cells:
+            parts.append(f"<h3>{_esc(CAPTIONS[name][0])}</h3><div class=\"row\">{''.join(cells)}</div>")
+    return "".join(parts)
+
+
+def write_study_report(
+    study_dir: Path,
+    rows: list[dict],
+    plots: list[Path],
+    common_view: bool = True,
+) -> Path:
     """Write ``study_dir/report.html`` summarising a parameter study.
 
     Args:
@@ -551,12 +780,29 @@ def write_study_report(study_dir: Path, rows: list[dict], plots: list[Path]) -> 
             directory that holds a ``report.html`` become links to it.
         plots: Pictures to show below the table (referenced relative to
             ``study_dir``).
+        common_view: Draw the pictures of every case again with one camera,
+            crop and colour ranges (:func:`fem.render.render_study`) and
+            rewrite their reports, so that they compare side by side.
 
     Returns:
         Path of the written report.
     """
     study_dir = Path(study_dir)
     study_dir.mkdir(parents=True, exist_ok=True)
+    cases: list[tuple[str, Path]] = []
+    for i, row in enumerate(rows):
+        case_dir = _row_case_dir(study_dir, row)
+        if case_dir is not None:
+            cases.append((str(row.get("case", case_dir.name or f"case {i}")), case_dir))
+    if common_view and cases:
+        try:
+            from fem.render import render_study
+
+            render_study([d for _, d in cases])
+            for _, case_dir in cases:
+                write_report(case_dir)
+        except Exception:  # the study report is written anyway
+            logger.exception("could not draw the cases with a common view")
     columns: list[str] = []
     for row in rows:
         for key in row:
@@ -601,9 +847,17 @@ def write_study_report(study_dir: Path, rows: list[dict], plots: list[Path]) -> 
             src = plot.resolve().as_uri()
         figures.append(_figure(src, plot.stem.replace("_", " ").capitalize(), ""))
 
-    body = f"<h2>Cases ({len(rows)})</h2>\n{table}\n<h2>Plots</h2>\n" + (
-        "".join(figures) or '<p class="missing">No plots.</p>'
+    body = (
+        f"<h2>Cases ({len(rows)})</h2>\n<p>Links open the report of each case.</p>{table}\n"
+        "<h2>Plots</h2>\n" + ("".join(figures) or '<p class="missing">No plots.</p>')
     )
+    side = _side_by_side(study_dir, cases)
+    if side:
+        same = "the same camera, crop and colour scales" if common_view else "each its own view"
+        body += (
+            f"<h2>Cases side by side</h2>\n<p>Every case drawn with {same}; click a picture "
+            f"for the case's report.</p>{side}"
+        )
     title = f"Study: {study_dir.resolve().name}"
     subtitle = f"MTZ-FEM parameter study · report written {_now()}"
     return _atomic_write(study_dir / REPORT_NAME, _page(title, subtitle, body))

@@ -4,6 +4,7 @@ from mpi4py import MPI
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,14 +12,21 @@ import pytest
 
 import fem.render
 from fem.render import (
+    ANIMATION_GIF,
     COVERAGE_PNG,
     DAMAGE_PNG,
+    HISTOLOGY_PNG,
+    ISOSURFACES_PNG,
     MESH_CUT_PNG,
     MESH_TOP_PNG,
     OVERVIEW_PNG,
     PROBES_PNG,
+    SURFACE_PNG,
+    TEMPERATURE_END_PNG,
+    TEMPERATURE_PEAK_PNG,
     TEMPERATURE_PNG,
     VON_MISES_PNG,
+    View,
     _cut,
     load_snapshot,
     read_probes,
@@ -26,6 +34,7 @@ from fem.render import (
     render_damage,
     render_mesh,
     render_probes,
+    study_view,
 )
 from fem.report import write_report, write_study_report
 
@@ -197,6 +206,7 @@ def make_result_dir(
     probes: bool = True,
     provenance: bool = True,
     pattern: dict | None = None,
+    frames: bool = False,
 ) -> Path:
     """Write a synthetic results directory like the solver's into ``root``.
 
@@ -226,8 +236,12 @@ def make_result_dir(
     (root / "metrics.json").write_text(json.dumps(METRICS, indent=2))
     (root / "case.toml").write_text(
         'title = "Synthetic MTZ from case.toml"\n\n[laser]\nenergy_mJ = 12.5\n'
-        'note = "a <b>bold</b> & unescaped string"\n'
+        'note = "a <b>bold</b> & unescaped string"\n\n'
+        "[skin.layers.epidermis]\nthickness_um = 65\ndensity_kg_per_m3 = 1190\n"
+        "[skin.layers.papillary_dermis]\nthickness_um = 220\nperfusion_per_s = 0.0021\n"
     )
+    if frames:
+        write_frames(root, meta)
     if probes:
         t = np.concatenate([[0.0], np.geomspace(0.01, 100.0, 60)])
         heat = np.where(t <= PULSE_END_MS, t / PULSE_END_MS, np.exp(-(t - PULSE_END_MS) / 15.0))
@@ -262,6 +276,24 @@ def make_result_dir(
     return root
 
 
+#: Times (ms) of the synthetic animation frames and the share of the pulse heating at each.
+FRAMES = ((0.0, 0.0), (1.0, 0.5), (3.0, 1.0), (10.0, 0.6), (100.0, 0.1))
+
+
+def write_frames(root: Path, meta: dict) -> None:
+    """``fields/frames.vtu`` and ``frames.json`` like the solver's: temperature at a few times."""
+    import pyvista as pv
+
+    mesh = pv.read(root / "fields" / "snapshot.vtu")
+    rise = np.asarray(mesh.point_data["temperature_end_of_pulse_C"]) - 37.0
+    mesh.clear_data()
+    for i, (_, share) in enumerate(FRAMES):
+        mesh.point_data[f"temperature_{i:03d}_C"] = 37.0 + share * rise
+    mesh.save(root / "fields" / "frames.vtu")
+    frames_meta = {**meta, "frames_ms": [t for t, _ in FRAMES]}
+    (root / "fields" / "frames.json").write_text(json.dumps(frames_meta))
+
+
 def _assert_real_picture(path: Path) -> None:
     """The PNG exists, is not tiny and is not a single flat colour."""
     from PIL import Image
@@ -276,7 +308,18 @@ def _assert_real_picture(path: Path) -> None:
     assert len(np.unique(packed)) > 50, path
 
 
-ALL_PNGS = (TEMPERATURE_PNG, DAMAGE_PNG, VON_MISES_PNG, OVERVIEW_PNG, PROBES_PNG)
+ALL_PNGS = (
+    TEMPERATURE_PNG,
+    TEMPERATURE_PEAK_PNG,
+    TEMPERATURE_END_PNG,
+    DAMAGE_PNG,
+    HISTOLOGY_PNG,
+    ISOSURFACES_PNG,
+    VON_MISES_PNG,
+    SURFACE_PNG,
+    OVERVIEW_PNG,
+    PROBES_PNG,
+)
 
 
 @pytest.fixture(scope="module")
@@ -301,11 +344,13 @@ def test_render_all_writes_every_picture(full_result: Path) -> None:
     ]
 
 
-def test_render_all_returns_paths(tmp_path: Path) -> None:
+def test_render_all_returns_paths(tmp_path: Path, monkeypatch) -> None:
     """render_all returns the written paths (no probes: no probes picture)."""
+    pictures = (fem.render.render_temperature, fem.render.render_histology)
+    monkeypatch.setattr(fem.render, "FIELD_PICTURES", pictures)
     root = make_result_dir(tmp_path / "r", n_xy=7, n_z=15, probes=False)
     paths = render_all(root)
-    assert {p.name for p in paths} == set(ALL_PNGS) - {PROBES_PNG}
+    assert {p.name for p in paths} == {TEMPERATURE_PNG, HISTOLOGY_PNG}
     assert all(p.parent == root / "renders" and p.is_file() for p in paths)
 
 
@@ -330,10 +375,45 @@ def test_report_mentions_renders_and_metrics(full_result: Path) -> None:
     assert "0123456789abcdef" in html
     # No network resources.
     assert "http://" not in html and "https://" not in html
+    # Every picture the page shows is on disk next to it.
+    sources = re.findall(r'<img src="([^"]+)"', html)
+    assert len(sources) == len(ALL_PNGS)
+    assert all((full_result / src).is_file() for src in sources)
 
 
-def test_missing_inputs_degrade_gracefully(tmp_path: Path, caplog) -> None:
+def test_report_settings_table(full_result: Path) -> None:
+    """The resolved settings with units from the key names, and the layers as one table."""
+    html = (full_result / "report.html").read_text(encoding="utf-8")
+    settings = html[html.index('id="settings"') :]
+    assert re.search(r"<code>energy_mJ</code></td><td>Energy</td><td[^>]*>12.5</td><td>mJ</td>",
+                     settings)
+    layers = settings[settings.index("Skin layers") :]
+    assert "kg/m³" in layers and "s⁻¹" in layers and "µm" in layers
+    assert "papillary dermis" in layers and "0.0021" in layers and "1,190" in layers
+
+
+def test_animation(tmp_path: Path) -> None:
+    """The temperature GIF: one frame per saved time, frames that differ, each a real picture."""
+    from PIL import Image, ImageSequence
+
+    root = make_result_dir(tmp_path / "r", n_xy=7, n_z=15, probes=False, frames=True)
+    snap = load_snapshot(root)
+    gif = fem.render.render_animation(root, root / "renders", snap)
+    assert gif == root / "renders" / ANIMATION_GIF
+    frames = [np.asarray(f.convert("RGB"), dtype=float) for f in ImageSequence.Iterator(Image.open(gif))]
+    assert len(frames) == len(FRAMES)
+    for frame in frames:
+        assert frame.std() > 5.0
+    # Heating then cooling: the hottest frame (end of pulse) differs from the first and last.
+    assert np.mean(np.abs(frames[2] - frames[0])) > 1.0
+    assert np.mean(np.abs(frames[2] - frames[-1])) > 1.0
+    assert fem.render.render_animation(tmp_path / "nothing", tmp_path, None) is None
+
+
+def test_missing_inputs_degrade_gracefully(tmp_path: Path, caplog, monkeypatch) -> None:
     """No probes.csv, provenance.json or snapshot.json: warnings, no crash."""
+    pictures = (fem.render.render_temperature, fem.render.render_damage)
+    monkeypatch.setattr(fem.render, "FIELD_PICTURES", pictures)
     root = make_result_dir(tmp_path / "r", n_xy=7, n_z=15, probes=False, provenance=False)
     (root / "fields" / "snapshot.json").unlink()
     with caplog.at_level(logging.WARNING):
@@ -363,8 +443,8 @@ def test_missing_fields_and_arrays(tmp_path: Path) -> None:
     mesh.point_data["omega_collagen"] = np.zeros(mesh.n_points)
     mesh.save(vtu)
     paths = {p.name for p in render_all(root)}
-    assert paths == set(ALL_PNGS)
-    for name in ALL_PNGS:
+    assert paths == set(ALL_PNGS) - {SURFACE_PNG}  # no displacement: no warped surface
+    for name in paths:
         _assert_real_picture(root / "renders" / name)
 
     vtu.unlink()
@@ -416,6 +496,55 @@ def test_study_report(tmp_path: Path) -> None:
     assert "412.3" in html and "412.34" not in html
     assert "high &lt;x&gt;" in html and "note" in html
     assert not (tmp_path / "report.html.tmp").exists()
+
+
+def _rows_of(path: Path, rgb: tuple[int, int, int]) -> tuple[int, int]:
+    """First and last picture row holding the exact colour ``rgb``."""
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(path).convert("RGB"))
+    rows = np.flatnonzero(np.all(pixels == rgb, axis=2).any(axis=1))
+    assert rows.size, (path, rgb)
+    return int(rows[0]), int(rows[-1])
+
+
+def test_study_common_view(tmp_path: Path, monkeypatch) -> None:
+    """The cases of a study are drawn with one camera and colour range, and linked."""
+    monkeypatch.setattr(fem.render, "FIELD_PICTURES", (fem.render.render_damage,))
+    study = tmp_path / "study"
+    deep = make_result_dir(study / "deep", n_xy=7, n_z=15, probes=False)
+    shallow = make_result_dir(study / "shallow", n_xy=7, n_z=15, probes=False)
+    meta = json.loads((shallow / "fields" / "snapshot.json").read_text())
+    meta["column_depth_um"] = 300.0  # its own view would crop at 390 µm instead of 1170 µm
+    (shallow / "fields" / "snapshot.json").write_text(json.dumps(meta))
+    import pyvista as pv
+
+    mesh = pv.read(shallow / "fields" / "snapshot.vtu")
+    mesh.point_data["temperature_peak_C"] = mesh.point_data["temperature_peak_C"] + 100.0
+    mesh.save(shallow / "fields" / "snapshot.vtu")
+
+    view = study_view([deep, shallow, tmp_path / "missing"])
+    assert view.depth_um == pytest.approx(1.3 * COLUMN_DEPTH)
+    snap_deep, snap_shallow = load_snapshot(deep), load_snapshot(shallow)
+    t_max = float(np.max(snap_shallow.mesh.point_data["temperature_peak_C"]))
+    t_min = min(float(np.min(s.mesh.point_data["temperature_end_C"])) for s in (snap_deep, snap_shallow))
+    assert view.temperature_C == pytest.approx((t_min, t_max))
+    assert view.half_width_um == pytest.approx(HALF_WIDTH, rel=1e-2)
+    assert study_view([]) == View()
+
+    epidermis = (242, 207, 166)  # LAYER_COLORS[1], drawn without lighting
+    for case in (deep, shallow):
+        render_all(case)
+        write_report(case)
+    own = [_rows_of(c / "renders" / DAMAGE_PNG, epidermis) for c in (deep, shallow)]
+    assert own[0] != own[1]  # each case fitted on its own: different scales
+
+    rows = [{"case": "deep", "mtz_depth_um": 900.0}, {"case": "shallow", "mtz_depth_um": 300.0}]
+    html = write_study_report(study, rows, []).read_text(encoding="utf-8")
+    same = [_rows_of(c / "renders" / DAMAGE_PNG, epidermis) for c in (deep, shallow)]
+    assert same[0] == same[1] == own[0]
+    assert 'href="deep/report.html"' in html and 'href="shallow/report.html"' in html
+    assert "Cases side by side" in html and 'src="shallow/renders/damage_contours.png"' in html
 
 
 # --------------------------------------------------------------------------- treatment patterns
