@@ -12,6 +12,7 @@ FIND_PYTHON = for p in $(PYTHON_CANDIDATES); do \
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo $$p; break; fi; done
 
 .PHONY: install demo test test-serial test-mpi bench bench-mesh clean clean-cache distclean help
+.PHONY: browser
 
 help:
 	@echo "make demo    - install into .venv and run $(STUDY) into results/demo/"
@@ -20,6 +21,7 @@ help:
 	@echo "make bench-mesh - mesh time against the number of columns -> results/bench/mesh_scaling.json"
 	@echo "make clean   - remove results and caches (keeps .venv); make distclean removes .venv"
 	@echo "make clean-cache - empty the mesh cache (~/.cache/mtz-fem/meshes or \$$MTZ_MESH_CACHE)"
+	@echo "make browser - install Debian chromium (root, apt) for tests/test_browser.py"
 
 install: $(VENV)/.installed
 
@@ -51,6 +53,12 @@ bench-mesh: install
 clean:
 	rm -rf results .pytest_cache build *.egg-info
 	find . -name __pycache__ -prune -exec rm -rf {} +
+
+# Headless Chromium for tests/test_browser.py (the report opened in a real browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
+	@command -v chromium || command -v chromium-browser
 
 clean-cache:
 	rm -rf "$${MTZ_MESH_CACHE:-$$HOME/.cache/mtz-fem/meshes}"

@@ -853,9 +853,9 @@ def write_study_report(
     )
     side = _side_by_side(study_dir, cases)
     if side:
-        same = "the same camera, crop and colour scales" if common_view else "each its own view"
+        same = "the same camera, crop and colour scales" if common_view else "its own view"
         body += (
-            f"<h2>Cases side by side</h2>\n<p>Every case drawn with {same}; click a picture "
+            f"<h2>Cases side by side</h2>\n<p>Each case drawn with {same}; click a picture "
             f"for the case's report.</p>{side}"
         )
     title = f"Study: {study_dir.resolve().name}"
