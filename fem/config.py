@@ -161,7 +161,7 @@ SCHEMA: dict[str, Any] = {
         "enabled": F("bool", default=True),
         "shrinkage_max": F("float", default=0.2, lo=0.0, hi=0.6),
         "shrinkage_plane": F("str", default="in_plane", choices=("in_plane", "isotropic")),
-        "degree": F("int", default=1, choices=(1, 2)),
+        "degree": F("int", choices=(1, 2)),  # default: 2 if a layer has nu > 0.45, else 1
         "sides": F("str", default="free", choices=("free", "held")),  # held: periodic array
     },
     "mesh": {
@@ -183,6 +183,8 @@ SCHEMA: dict[str, Any] = {
         "render": F("bool", default=True),
     },
 }
+
+MAX_NU_P1 = 0.45  # largest Poisson ratio meshed with P1 displacements by default
 
 # Element sizes per resolution, as fractions of the 1/e^2 beam radius (column) and absolute
 # sizes (surface layers, far field). The column size keeps about 3 (coarse) to 8 (fine)
@@ -393,6 +395,10 @@ def resolve(raw: dict) -> dict:
         out[section] = checked
 
     out["skin"]["layers"] = _resolve_layers(raw.get("skin", {}))
+    # P1 elasticity locks as nu -> 1/2: P2 where a layer is more incompressible than the
+    # presets' nu = 0.45 (measured in tests/test_mechanics.py; README, Mechanics).
+    nu_max = max(layer["poisson_ratio"] for layer in out["skin"]["layers"].values())
+    out["mechanics"].setdefault("degree", 2 if nu_max > MAX_NU_P1 else 1)
     out["damage"]["layers"] = _resolve_damage_layers(raw.get("damage", {}), out["skin"]["layers"])
 
     laser = out["laser"]

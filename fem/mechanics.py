@@ -5,20 +5,35 @@
 
 ``P`` projects on the plane of the dermal collagen (``diag(1, 1, 0)``, or ``I`` for isotropic
 shrinkage) and shrinkage acts only in layers flagged ``collagen``. ``T0`` is the initial
-(steady) temperature, the stress-free state.
+(steady) temperature, the stress-free state. Per-layer E and nu come from the case
+(``shared/physics/parameters.md``: nu 0.45-0.49, nearly incompressible).
 
-Boundary conditions: the bottom is held in the normal direction, the sides and top are free;
-the in-plane rigid motions left by that are removed by pinning two bottom corners (one in x and
-y, one in y), which changes no strain or stress. In a quarter cell the planes x = 0 and y = 0
-are symmetry planes (normal displacement zero) instead, and the outer sides stay free, so the
-quarter deforms as a quarter of the free unit cell.
+Locking. Linear tetrahedra lock as nu -> 1/2 (the displacement error grows like lambda / mu);
+quadratic tetrahedra (``degree = 2``, the default) do not for the nu <= 0.499 that case files
+allow: ``tests/test_mechanics.py`` shows the error of an eigenstrain inclusion staying flat from
+nu = 0.3 to 0.499 with P2 while P1's grows.
 
-Solver: CG + GAMG with the six rigid-body modes as near-nullspace (``A.setNearNullSpace``).
+Boundary conditions (:func:`skin_bcs`): the bottom is held in the normal direction, the top is
+free. Sides ``"free"``: the patch contracts; the in-plane rigid motions left are removed by
+pinning two bottom corners (one in x and y, one in y), which changes no strain or stress.
+Sides ``"held"``: zero normal displacement on the four sides, the surrounding skin of a
+periodic (symmetric) array of identical cells; this leaves residual stress. In a quarter cell
+the planes x = x0 and y = y0 are always symmetry planes (normal displacement zero).
+
+Solver: CG + GAMG with the six rigid-body modes as near-nullspace (``A.setNearNullSpace``);
+the iteration count stays bounded under mesh refinement (README, Mechanics).
+
+Outputs: the displacement, the stress per cell (von Mises and the three principal stresses,
+at the cell centroid), and :meth:`ElasticityProblem.metrics`: tightening of the top surface
+(Nanson's formula), linear contraction, peak von Mises stress and the residual stress (mean
+in-plane stress in the collagen layers, positive in tension).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from mpi4py import MPI
 from petsc4py import PETSc
@@ -33,6 +48,22 @@ from fem.heat import cellwise, check_converged, make_spd_solver
 from meshes.skin import BOTTOM, TOP
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MechanicsSettings:
+    """Discretisation and eigenstrain settings of :class:`ElasticityProblem`."""
+
+    degree: int = 2  # Lagrange degree of the displacement (2: no locking)
+    shrinkage_max: float = 0.2  # s_max (parameters.md: modelling choice, default 0.2)
+    shrinkage_plane: str = "in_plane"  # "in_plane" (dermis plane) | "isotropic"
+    rtol: float = 1e-9  # relative residual of CG
+    max_it: int = 500
+
+    @classmethod
+    def from_case(cls, case: Case) -> MechanicsSettings:
+        return cls(case.mechanics_degree, case.shrinkage_max, case.shrinkage_plane,
+                   1e-9, case.max_it)
 
 
 def rigid_body_modes(V: fem.FunctionSpace) -> tuple[PETSc.NullSpace, list[la.Vector]]:
@@ -60,22 +91,67 @@ def epsilon(u):
     return ufl.sym(ufl.grad(u))
 
 
+def held(V: fem.FunctionSpace, component: int, dim: int, entities: np.ndarray) -> fem.DirichletBC:
+    """Zero displacement component ``component`` on the given mesh entities of dimension ``dim``."""
+    dofs = fem.locate_dofs_topological(V.sub(component), dim, entities)
+    return fem.dirichletbc(PETSc.ScalarType(0.0), dofs, V.sub(component))
+
+
+def skin_bcs(V: fem.FunctionSpace, facet_tags: mesh.MeshTags, case: Case) -> list[fem.DirichletBC]:
+    """Bottom held in z; sides free (two corners pinned) or held; quarter-cell symmetry planes."""
+    domain = V.mesh
+    fdim = domain.topology.dim - 1
+    x0, x1, y0, y1 = case.layout.extent
+    tol = 1e-6 * max(x1 - x0, y1 - y0)
+    bcs = [held(V, 2, fdim, facet_tags.find(BOTTOM))]
+    planes = []  # (normal component, coordinate index, value)
+    if case.layout.mirror:  # quarter cell: x = x0 and y = y0 are symmetry planes
+        planes += [(0, 0, x0), (1, 1, y0)]
+    if case.mechanics_sides == "held":  # the other sides (all four without mirror planes)
+        planes += [(0, 0, x1), (1, 1, y1)]
+        if not case.layout.mirror:
+            planes += [(0, 0, x0), (1, 1, y0)]
+    for component, axis, value in planes:
+        facets = mesh.locate_entities_boundary(
+            domain, fdim, lambda x, a=axis, v=value: np.abs(x[a] - v) < tol)
+        bcs.append(held(V, component, fdim, facets))
+    if not planes:  # all sides free: pin two bottom corners against in-plane rigid motions
+        D = case.depth
+        for cx, comps in ((x0, (0, 1)), (x1, (1,))):
+            corner = mesh.locate_entities_boundary(
+                domain, 0, lambda x, cx=cx: (np.abs(x[0] - cx) < tol)
+                & (np.abs(x[1] - y0) < tol) & (np.abs(x[2] + D) < tol))
+            bcs += [held(V, i, 0, corner) for i in comps]
+    return bcs
+
+
 class ElasticityProblem:
-    """Eigenstrain elasticity of the layered block; :meth:`solve` for given T and Omega."""
+    """Eigenstrain elasticity of a layered body; :meth:`solve` for given T and Omega.
+
+    Args:
+        domain, cell_tags, facet_tags: the mesh; cells tagged by layer
+            (:func:`meshes.skin.layer_tag`), the top surface tagged ``TOP``.
+        layers: per layer (top to bottom) objects with ``E`` (Pa), ``nu``, ``alpha`` (1/K) and
+            ``collagen`` (bool), such as :class:`fem.config.Layer`.
+        T0: the stress-free temperature (K), on the temperature space.
+        settings: degree, shrinkage and solver settings.
+        bcs: builds the Dirichlet conditions on the displacement space.
+    """
 
     def __init__(self, domain: mesh.Mesh, cell_tags: mesh.MeshTags, facet_tags: mesh.MeshTags,
-                 case: Case, T0: fem.Function):
-        self.mesh, self.case, self.comm = domain, case, domain.comm
+                 layers: Sequence, T0: fem.Function, settings: MechanicsSettings,
+                 bcs: Callable[[fem.FunctionSpace], list[fem.DirichletBC]]):
+        self.mesh, self.comm, self.settings = domain, domain.comm, settings
         gdim = domain.geometry.dim
-        self.V = fem.functionspace(domain, ("Lagrange", case.mechanics_degree, (gdim,)))
+        self.V = fem.functionspace(domain, ("Lagrange", settings.degree, (gdim,)))
         V0 = fem.functionspace(domain, ("DG", 0))
-        L = case.layers
-        E = np.array([la_.E for la_ in L])
-        nu = np.array([la_.nu for la_ in L])
+        E = np.array([la_.E for la_ in layers])
+        nu = np.array([la_.nu for la_ in layers])
         self.lmbda = cellwise(V0, cell_tags, list(E * nu / ((1 + nu) * (1 - 2 * nu))), "lambda")
         self.mu = cellwise(V0, cell_tags, list(E / (2 * (1 + nu))), "mu")
-        self.alpha = cellwise(V0, cell_tags, [la_.alpha for la_ in L], "alpha")
-        self.collagen = cellwise(V0, cell_tags, [float(la_.collagen) for la_ in L], "collagen")
+        self.alpha = cellwise(V0, cell_tags, [la_.alpha for la_ in layers], "alpha")
+        self.collagen = cellwise(V0, cell_tags, [float(la_.collagen) for la_ in layers],
+                                 "collagen")
 
         VT = T0.function_space
         self.T0 = T0.copy()
@@ -84,41 +160,16 @@ class ElasticityProblem:
         self.u = fem.Function(self.V, name="displacement")
 
         I = ufl.Identity(gdim)
-        P = ufl.as_matrix([[1, 0, 0], [0, 1, 0], [0, 0, 0]]) if case.shrinkage_plane == "in_plane" else I
+        P = (ufl.as_matrix([[1, 0, 0], [0, 1, 0], [0, 0, 0]])
+             if settings.shrinkage_plane == "in_plane" else I)
         F_omega = 1.0 - ufl.exp(-self.omega)
-        self.eps_star = (
-            self.alpha * (self.T - self.T0) * I - case.shrinkage_max * self.collagen * F_omega * P
-        )
+        self.eps_star = (self.alpha * (self.T - self.T0) * I
+                         - settings.shrinkage_max * self.collagen * F_omega * P)
         u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
         dx = ufl.dx(domain=domain)
-        a = ufl.inner(self.sigma_elastic(epsilon(u)), epsilon(v)) * dx
-        L_form = ufl.inner(self.sigma_elastic(self.eps_star), epsilon(v)) * dx
-        self.a, self.L = fem.form(a), fem.form(L_form)
-
-        fdim = domain.topology.dim - 1
-        zero = PETSc.ScalarType(0.0)
-
-        def held(component: int, facets: np.ndarray) -> fem.DirichletBC:
-            dofs = fem.locate_dofs_topological(self.V.sub(component), fdim, facets)
-            return fem.dirichletbc(zero, dofs, self.V.sub(component))
-
-        bcs = [held(2, facet_tags.find(BOTTOM))]  # bottom held in the normal direction
-        x0, x1, y0, y1 = case.layout.extent
-        tol = 1e-3 * case.column_size
-        if case.layout.mirror:  # quarter cell: the planes x = x0 and y = y0 are symmetry planes
-            for component, plane in ((0, lambda x: np.abs(x[0] - x0) < tol),
-                                     (1, lambda x: np.abs(x[1] - y0) < tol)):
-                bcs.append(held(component, mesh.locate_entities_boundary(domain, fdim, plane)))
-        else:  # free sides: two bottom corners pinned against the in-plane rigid motions
-            D = case.depth
-            for (cx, comps) in ((x0, (0, 1)), (x1, (1,))):
-                corner = mesh.locate_entities_boundary(
-                    domain, 0, lambda x, cx=cx: (np.abs(x[0] - cx) < tol)
-                    & (np.abs(x[1] - y0) < tol) & (np.abs(x[2] + D) < tol))
-                for i in comps:
-                    dofs = fem.locate_dofs_topological(self.V.sub(i), 0, corner)
-                    bcs.append(fem.dirichletbc(zero, dofs, self.V.sub(i)))
-        self.bcs = bcs
+        self.a = fem.form(ufl.inner(self.sigma_elastic(epsilon(u)), epsilon(v)) * dx)
+        self.L = fem.form(ufl.inner(self.sigma_elastic(self.eps_star), epsilon(v)) * dx)
+        self.bcs = bcs(self.V)
 
         self.A = dolfinx.fem.petsc.assemble_matrix(self.a, bcs=self.bcs)
         self.A.assemble()
@@ -126,16 +177,17 @@ class ElasticityProblem:
         self.A.setNearNullSpace(self.nullspace)
         self.A.setOption(PETSc.Mat.Option.SPD, True)
         self.b = dolfinx.fem.petsc.create_vector(self.V)
-        ksp = make_spd_solver(self.comm, self.A, "mech_", 1e-9, case.max_it)
-        self.ksp = ksp
-        self.iterations = 0
+        self.ksp = make_spd_solver(self.comm, self.A, "mech_", settings.rtol, settings.max_it)
+        self.iterations = 0  # all solves
+        self.last_iterations = 0
 
-        V0s = fem.functionspace(domain, ("DG", 0))
-        self.von_mises = fem.Function(V0s, name="von_mises")
-        s = self.sigma(self.u)
-        dev = s - ufl.tr(s) / 3 * I
-        self._vm_expr = fem.Expression(ufl.sqrt(1.5 * ufl.inner(dev, dev)),
-                                       V0s.element.interpolation_points)
+        # Stress per cell at its centroid (DG0 tensor), for von Mises and principal stresses.
+        Vs = fem.functionspace(domain, ("DG", 0, (gdim, gdim)))
+        self.stress = fem.Function(Vs, name="stress")
+        self._stress_expr = fem.Expression(self.sigma(self.u), Vs.element.interpolation_points)
+        self.von_mises = fem.Function(V0, name="von_mises")
+        self.principal = np.zeros((0, 3))
+
         top = ufl.Measure("ds", domain=domain, subdomain_data=facet_tags)(TOP)  # craters out
         Fd = I + ufl.grad(self.u)
         n = ufl.as_vector([0.0, 0.0, 1.0])
@@ -143,6 +195,17 @@ class ElasticityProblem:
         self._area = fem.form(ufl.sqrt(ufl.dot(cof_n, cof_n)) * top)
         self._area0 = fem.form(1.0 * top)
         self._stretch = fem.form(0.5 * (self.u[0].dx(0) + self.u[1].dx(1)) * top)
+        s = self.sigma(self.u)
+        self._dermis_volume = fem.form(self.collagen * dx)
+        self._dermis_stress = fem.form(self.collagen * 0.5 * (s[0, 0] + s[1, 1]) * dx)
+
+    @classmethod
+    def from_case(cls, domain: mesh.Mesh, cell_tags: mesh.MeshTags, facet_tags: mesh.MeshTags,
+                  case: Case, T0: fem.Function) -> ElasticityProblem:
+        """The skin block of a case: its layers, settings and :func:`skin_bcs`."""
+        return cls(domain, cell_tags, facet_tags, case.layers, T0,
+                   MechanicsSettings.from_case(case),
+                   lambda V: skin_bcs(V, facet_tags, case))
 
     def sigma_elastic(self, e):
         """Hooke's law for a strain ``e``."""
@@ -153,7 +216,7 @@ class ElasticityProblem:
         return self.sigma_elastic(epsilon(u) - self.eps_star)
 
     def solve(self, T: fem.Function, omega_collagen: fem.Function) -> fem.Function:
-        """Displacement for the given temperature and collagen damage."""
+        """Displacement for the given temperature and collagen damage (both on T0's space)."""
         self.T.x.array[:] = T.x.array
         self.omega.x.array[:] = omega_collagen.x.array
         b = self.b
@@ -165,10 +228,29 @@ class ElasticityProblem:
         dolfinx.fem.petsc.set_bc(b, self.bcs)
         self.ksp.solve(b, self.u.x.petsc_vec)
         check_converged(self.ksp, "mechanics")
-        self.iterations += self.ksp.getIterationNumber()
+        self.last_iterations = self.ksp.getIterationNumber()
+        self.iterations += self.last_iterations
         self.u.x.scatter_forward()
-        self.von_mises.interpolate(self._vm_expr)
+        self._update_stress()
         return self.u
+
+    def _update_stress(self) -> None:
+        """Von Mises and principal stresses (descending) of the owned cells, Pa."""
+        self.stress.interpolate(self._stress_expr)
+        n = self.mesh.topology.index_map(self.mesh.topology.dim).size_local
+        s = self.stress.x.array.reshape(-1, 3, 3)
+        s = 0.5 * (s + s.transpose(0, 2, 1))
+        dev = s - np.einsum("cii->c", s)[:, None, None] / 3.0 * np.eye(3)
+        self.von_mises.x.array[:] = np.sqrt(1.5 * np.einsum("cij,cij->c", dev, dev))
+        self.principal = np.linalg.eigvalsh(s[:n])[:, ::-1]
+
+    def cell_stress_kPa(self) -> dict[str, np.ndarray]:
+        """Per owned cell: von Mises and principal stresses (sigma_1 >= sigma_2 >= sigma_3), kPa."""
+        n = self.principal.shape[0]
+        out = {"von_mises_kPa": self.von_mises.x.array[:n] * 1e-3}
+        for i in range(3):
+            out[f"principal_stress_{i + 1}_kPa"] = self.principal[:, i] * 1e-3
+        return out
 
     @property
     def dofs(self) -> int:
@@ -176,7 +258,15 @@ class ElasticityProblem:
         return self.V.dofmap.index_map.size_global * self.V.dofmap.index_map_bs
 
     def metrics(self) -> dict[str, float]:
-        """Tightening of the top surface and peak von Mises stress."""
+        """Tightening of the top surface, peak von Mises and residual stress of the last solve.
+
+        ``tightening_area_percent``: relative loss of area of the top surface (Nanson);
+        ``linear_contraction_percent``: minus the mean in-plane surface strain
+        0.5 (du_x/dx + du_y/dy) over the top; ``max_von_mises_kPa``: the largest cell value;
+        ``residual_stress_kPa``: mean in-plane stress 0.5 (sigma_xx + sigma_yy) over the
+        collagen (dermis) layers, positive in tension (about zero with free sides, the stress
+        the surrounding skin holds with held sides).
+        """
         comm = self.comm
 
         def total(form):
@@ -185,11 +275,14 @@ class ElasticityProblem:
         area0 = total(self._area0)
         area = total(self._area)
         stretch = total(self._stretch) / area0
-        n_local = self.von_mises.function_space.dofmap.index_map.size_local
-        vm_local = self.von_mises.x.array[:n_local]
-        vm = comm.allreduce(float(vm_local.max()) if vm_local.size else 0.0, op=MPI.MAX)
+        n = self.principal.shape[0]
+        vm = comm.allreduce(float(self.von_mises.x.array[:n].max()) if n else 0.0, op=MPI.MAX)
+        dermis = total(self._dermis_volume)
+        residual = total(self._dermis_stress) / dermis if dermis > 0 else 0.0
         return {
             "tightening_area_percent": 100.0 * (1.0 - area / area0),
             "linear_contraction_percent": -100.0 * stretch,
             "max_von_mises_kPa": vm * 1e-3,
+            "residual_stress_kPa": residual * 1e-3,
+            "mechanics_cg_iterations": self.last_iterations,
         }

@@ -1,0 +1,309 @@
+"""Verification of the eigenstrain elasticity (fem/mechanics.py) against exact solutions.
+
+* A free block with uniform eigenstrain (isotropic thermal, in-plane shrinkage): zero stress,
+  displacement = strain x position, area loss 1 - (1 - s)^2; with held sides the biaxial
+  stress E s / (1 - nu) (the residual stress).
+* A cylindrical inclusion with uniform (dilatational) eigenstrain e* in a matrix, plane strain
+  (a slab one element thick, u_z = 0 on both faces), a quarter of it with symmetry planes and
+  the exact displacement of the infinite matrix on the outer sides (so the finite domain adds no
+  error): inside sigma_rr = sigma_tt = -E e* / (2 (1 - nu)), outside
+  u_r = (1 + nu) e* a^2 / (2 (1 - nu) r) (shared/physics/parameters.md). Stresses are compared
+  in the core r < a/2 (away from the polygonal interface, whose area error is O(h^2)) and the
+  displacement in the whole matrix; convergence rates are fitted over three meshes.
+* No locking: with P2 the error does not grow from nu = 0.3 to 0.499 (P1's does).
+* CG + GAMG iteration counts stay bounded under refinement.
+
+Runs serially and under ``mpiexec -n 2`` (the inclusion and block errors must not depend on
+the number of ranks beyond solver tolerance).
+"""
+
+from types import SimpleNamespace
+
+from mpi4py import MPI
+
+import numpy as np
+import pytest
+import ufl
+from dolfinx import fem, mesh
+
+from fem.config import build_case, resolve
+from fem.mechanics import ElasticityProblem, MechanicsSettings, held
+from meshes.skin import BOTTOM, TOP, layer_tag
+
+E, NU = 1.0e6, 0.45  # Pa; dermis-like (parameters.md)
+
+
+# --------------------------------------------------------------------------------------------
+# Free block with uniform eigenstrain, through the production boundary conditions
+# --------------------------------------------------------------------------------------------
+
+
+def block_case(sides: str, degree: int | None, nu: float = NU):
+    """A one-layer collagen block (400 x 400 x 300 um) as a case with free or held sides."""
+    raw = {
+        "skin": {"preset": "none", "layers": {"dermis": {
+            "thickness_um": 300.0, "density_kg_per_m3": 1100.0, "specific_heat_J_per_kgK": 3500.0,
+            "conductivity_W_per_mK": 0.5, "perfusion_per_s": 0.0, "metabolic_W_per_kg": 0.0,
+            "water_fraction": 0.7, "youngs_modulus_kPa": E * 1e-3, "poisson_ratio": nu,
+            "expansion_per_K": 1e-4, "collagen": True}}},
+        "pattern": {"layout": "single", "patch_um": 400.0},
+        "mechanics": {"sides": sides} | ({} if degree is None else {"degree": degree}),
+        "mesh": {"column_radius_um": 50.0, "column_depth_um": 200.0},
+    }
+    return build_case(resolve(raw))
+
+
+def block_mesh(case, n: int = 3):
+    """A box mesh of the case's block, cells tagged as layer 0, top and bottom facets tagged."""
+    x0, x1, y0, y1 = case.layout.extent
+    domain = mesh.create_box(MPI.COMM_WORLD, [[x0, y0, -case.depth], [x1, y1, 0.0]], [n, n, n],
+                             mesh.CellType.tetrahedron)
+    tdim = domain.topology.dim
+    domain.topology.create_entities(tdim - 1)
+    cells = np.arange(domain.topology.index_map(tdim).size_local
+                      + domain.topology.index_map(tdim).num_ghosts, dtype=np.int32)
+    cell_tags = mesh.meshtags(domain, tdim, cells, np.full(cells.size, layer_tag(0, False),
+                                                            dtype=np.int32))
+    top = mesh.locate_entities_boundary(domain, tdim - 1, lambda x: np.isclose(x[2], 0.0))
+    bottom = mesh.locate_entities_boundary(domain, tdim - 1,
+                                           lambda x: np.isclose(x[2], -case.depth))
+    facets = np.concatenate([top, bottom])
+    values = np.concatenate([np.full(top.size, TOP), np.full(bottom.size, BOTTOM)])
+    order = np.argsort(facets)
+    facet_tags = mesh.meshtags(domain, tdim - 1, facets[order], values[order].astype(np.int32))
+    return domain, cell_tags, facet_tags
+
+
+def solve_block(case, dT: float = 0.0, omega: float = 0.0):
+    """Uniform temperature rise ``dT`` and collagen damage ``omega`` on the block."""
+    domain, cell_tags, facet_tags = block_mesh(case)
+    VT = fem.functionspace(domain, ("Lagrange", 1))
+    T0 = fem.Function(VT)
+    T0.x.array[:] = 310.0
+    problem = ElasticityProblem.from_case(domain, cell_tags, facet_tags, case, T0)
+    T, w = fem.Function(VT), fem.Function(VT)
+    T.x.array[:] = 310.0 + dT
+    w.x.array[:] = omega
+    problem.solve(T, w)
+    return problem
+
+
+def max_error_to(problem, exact) -> float:
+    """Largest nodal difference between the displacement and ``exact(x)`` (3 x n array)."""
+    V = problem.V
+    ref = fem.Function(V)
+    ref.interpolate(exact)
+    err = np.abs(problem.u.x.array - ref.x.array).max(initial=0.0)
+    return MPI.COMM_WORLD.allreduce(err, op=MPI.MAX)
+
+
+@pytest.mark.parametrize("degree", [1, 2])
+def test_free_block_thermal_expansion_is_stress_free(degree):
+    case = block_case("free", degree)
+    dT, alpha = 40.0, case.layers[0].alpha
+    problem = solve_block(case, dT=dT)
+    x0, _, y0, _ = case.layout.extent
+    e = alpha * dT
+    err = max_error_to(problem, lambda x: np.vstack([e * (x[0] - x0), e * (x[1] - y0),
+                                                     e * (x[2] + case.depth)]))
+    assert err < 1e-7 * e * case.depth
+    m = problem.metrics()
+    assert m["max_von_mises_kPa"] < 1e-6 * E * e * 1e-3  # zero stress to solver tolerance
+    assert abs(m["residual_stress_kPa"]) < 1e-6 * E * e * 1e-3
+    assert m["tightening_area_percent"] == pytest.approx(100.0 * (1.0 - (1.0 + e) ** 2), rel=1e-7)
+
+
+@pytest.mark.parametrize("degree", [1, 2])
+def test_free_block_in_plane_shrinkage_gives_exact_area_loss(degree):
+    case = block_case("free", degree)
+    omega = 1.5
+    s = case.shrinkage_max * (1.0 - np.exp(-omega))
+    problem = solve_block(case, omega=omega)
+    x0, _, y0, _ = case.layout.extent
+    err = max_error_to(problem, lambda x: np.vstack([-s * (x[0] - x0), -s * (x[1] - y0),
+                                                     0.0 * x[2]]))
+    assert err < 1e-7 * s * case.depth
+    m = problem.metrics()
+    assert m["max_von_mises_kPa"] < 1e-6 * E * s * 1e-3
+    assert m["tightening_area_percent"] == pytest.approx(100.0 * (1.0 - (1.0 - s) ** 2), rel=1e-7)
+    assert m["linear_contraction_percent"] == pytest.approx(100.0 * s, rel=1e-7)
+    cells = problem.cell_stress_kPa()
+    assert set(cells) == {"von_mises_kPa", "principal_stress_1_kPa", "principal_stress_2_kPa",
+                          "principal_stress_3_kPa"}
+
+
+@pytest.mark.parametrize("degree", [1, 2])
+def test_held_sides_give_biaxial_residual_stress(degree):
+    """Sides held, in-plane shrinkage s: u_x = u_y = 0, sigma_xx = sigma_yy = E s / (1 - nu),
+    sigma_zz = 0 (free top), no tightening."""
+    case = block_case("held", degree)
+    omega = 1.0
+    s = case.shrinkage_max * (1.0 - np.exp(-omega))
+    problem = solve_block(case, omega=omega)
+    m = problem.metrics()
+    sigma = E * s / (1.0 - NU)
+    assert m["residual_stress_kPa"] == pytest.approx(sigma * 1e-3, rel=1e-7)
+    assert abs(m["tightening_area_percent"]) < 1e-7
+    c = problem.cell_stress_kPa()
+    if c["von_mises_kPa"].size:  # biaxial: principal stresses (sigma, sigma, 0), von Mises sigma
+        assert np.allclose(c["principal_stress_1_kPa"], sigma * 1e-3, rtol=1e-6)
+        assert np.allclose(c["principal_stress_2_kPa"], sigma * 1e-3, rtol=1e-6)
+        assert np.allclose(c["principal_stress_3_kPa"], 0.0, atol=1e-6 * sigma * 1e-3)
+        assert np.allclose(c["von_mises_kPa"], sigma * 1e-3, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------
+# Cylindrical inclusion in plane strain
+# --------------------------------------------------------------------------------------------
+
+A_INC, L_DOM, E_STAR = 1.0, 2.5, 1e-2  # inclusion radius, quarter-domain side, eigenstrain
+CORE, RING, MATRIX = 1, 2, 3  # cell tags = layer_tag(0..2, False)
+
+
+def inclusion_mesh(h: float):
+    """Quarter of a disk of radius a (core r < a/2 and ring) in a square of side L, extruded
+    one element of height h in z, conforming to both circles; gmsh on rank 0."""
+    import gmsh
+    from dolfinx.io.gmsh import model_to_mesh
+
+    comm = MPI.COMM_WORLD
+    if not gmsh.isInitialized():
+        gmsh.initialize(interruptible=False)
+    gmsh.option.setNumber("General.Terminal", 0)
+    gmsh.option.setNumber("General.NumThreads", 1)
+    gmsh.model.add("inclusion")
+    try:
+        if comm.rank == 0:
+            occ = gmsh.model.occ
+            square = occ.addRectangle(0.0, 0.0, 0.0, L_DOM, L_DOM)
+            disks = [(2, occ.addDisk(0.0, 0.0, 0.0, r, r)) for r in (A_INC, 0.5 * A_INC)]
+            occ.fragment([(2, square)], disks)
+            occ.synchronize()
+            outside = [s for s in gmsh.model.getEntities(2)
+                       if min(occ.getCenterOfMass(*s)[:2]) < 0.0]
+            occ.remove(outside, recursive=True)
+            occ.extrude(occ.getEntities(2), 0.0, 0.0, h, numElements=[1])
+            occ.synchronize()
+            for dim, tag in gmsh.model.getEntities(3):
+                x, y, _ = occ.getCenterOfMass(dim, tag)
+                r = np.hypot(x, y)
+                region = CORE if r < 0.5 * A_INC else RING if r < A_INC else MATRIX
+                gmsh.model.addPhysicalGroup(3, [tag], region)
+            gmsh.option.setNumber("Mesh.MeshSizeMin", h)
+            gmsh.option.setNumber("Mesh.MeshSizeMax", h)
+            gmsh.model.mesh.generate(3)
+        data = model_to_mesh(gmsh.model, comm, 0, gdim=3)
+    finally:
+        gmsh.model.remove()
+    return data.mesh, data.cell_tags, data.facet_tags
+
+
+def inclusion_error(h: float, nu: float, degree: int) -> dict[str, float]:
+    """Relative L2 errors of the core stress (``stress``) and of its deviatoric part
+    (``deviatoric``, relative to the whole stress), of the matrix displacement
+    (``displacement``), and the CG iterations."""
+    domain, cell_tags, facet_tags = inclusion_mesh(h)
+    inclusion = SimpleNamespace(E=E, nu=nu, alpha=E_STAR, collagen=False)
+    layers = [inclusion, inclusion, SimpleNamespace(E=E, nu=nu, alpha=0.0, collagen=False)]
+    B = (1 + nu) * E_STAR * A_INC**2 / (2 * (1 - nu))  # u_r = B / r outside
+
+    def u_exact(x):
+        r2 = np.maximum(x[0] ** 2 + x[1] ** 2, 1e-30)
+        return np.vstack([B * x[0] / r2, B * x[1] / r2, 0.0 * x[2]])
+
+    def bcs(V):
+        fdim = 2
+        out = []
+        for comp, axis in ((0, 0), (1, 1)):  # symmetry planes
+            f = mesh.locate_entities_boundary(domain, fdim, lambda x, a=axis: np.isclose(x[a], 0))
+            out.append(held(V, comp, fdim, f))
+        f = mesh.locate_entities_boundary(domain, fdim, lambda x: np.isclose(x[2], 0)
+                                          | np.isclose(x[2], h))  # plane strain
+        out.append(held(V, 2, fdim, f))
+        f = mesh.locate_entities_boundary(domain, fdim, lambda x: np.isclose(x[0], L_DOM)
+                                          | np.isclose(x[1], L_DOM))
+        g = fem.Function(V)
+        g.interpolate(u_exact)  # the infinite matrix's displacement on the outer sides
+        out.append(fem.dirichletbc(g, fem.locate_dofs_topological(V, fdim, f)))
+        return out
+
+    VT = fem.functionspace(domain, ("Lagrange", 1))
+    T0, T, omega = fem.Function(VT), fem.Function(VT), fem.Function(VT)
+    T.x.array[:] = 1.0  # alpha (T - T0) = e* in the inclusion
+    settings = MechanicsSettings(degree=degree, rtol=1e-10, max_it=2000)
+    problem = ElasticityProblem(domain, cell_tags, facet_tags, layers, T0, settings, bcs)
+    u = problem.solve(T, omega)
+
+    x = ufl.SpatialCoordinate(domain)
+    r2 = x[0] ** 2 + x[1] ** 2
+    u_ex = B * ufl.as_vector([x[0] / r2, x[1] / r2, 0.0])
+    s0 = -E * E_STAR / (2 * (1 - nu))  # sigma_rr = sigma_tt inside
+    sigma_ex = ufl.as_matrix([[s0, 0, 0], [0, s0, 0], [0, 0, 2 * nu * s0 - E * E_STAR]])
+    dx = ufl.Measure("dx", domain=domain, subdomain_data=cell_tags,
+                     metadata={"quadrature_degree": 2 * degree + 2})
+
+    def integral(expr):
+        return domain.comm.allreduce(fem.assemble_scalar(fem.form(expr)), op=MPI.SUM)
+
+    e_sigma = problem.sigma(u) - sigma_ex
+    err_s = np.sqrt(integral(ufl.inner(e_sigma, e_sigma) * dx(CORE))
+                    / integral(ufl.inner(sigma_ex, sigma_ex) * dx(CORE)))
+    e_dev = ufl.dev(e_sigma)
+    err_d = np.sqrt(integral(ufl.inner(e_dev, e_dev) * dx(CORE))
+                    / integral(ufl.inner(sigma_ex, sigma_ex) * dx(CORE)))
+    err_u = np.sqrt(integral(ufl.inner(u - u_ex, u - u_ex) * dx(MATRIX))
+                    / integral(ufl.inner(u_ex, u_ex) * dx(MATRIX)))
+    return {"stress": err_s, "deviatoric": err_d, "displacement": err_u,
+            "iterations": problem.last_iterations}
+
+
+def rate(hs, errors) -> float:
+    return float(np.polyfit(np.log(hs), np.log(errors), 1)[0])
+
+
+@pytest.mark.parametrize("degree, min_rate_s, min_rate_u", [(1, 0.9, 1.8), (2, 1.8, 1.8)])
+def test_inclusion_converges_to_eshelby_solution(degree, min_rate_s, min_rate_u):
+    hs = [A_INC / 3, A_INC / 6, A_INC / 12]
+    res = [inclusion_error(h, NU, degree) for h in hs]
+    err_s, err_u, its = (np.array([r[k] for r in res]) for k in ("stress", "displacement",
+                                                                 "iterations"))
+    if MPI.COMM_WORLD.rank == 0:
+        print(f"\nP{degree} inclusion, nu {NU}: h {hs}\n  core stress error {err_s}, rate "
+              f"{rate(hs, err_s):.2f}\n  matrix displacement error {err_u}, rate "
+              f"{rate(hs, err_u):.2f}\n  CG iterations {its}")
+    assert err_s[-1] < 0.05 and err_u[-1] < 0.01
+    assert rate(hs, err_s) > min_rate_s
+    assert rate(hs, err_u) > min_rate_u
+    # CG + GAMG: the iteration count stays bounded under refinement (16x the cells)
+    assert its[-1] <= 1.5 * its[0] + 5, its
+
+
+def test_p2_does_not_lock_as_nu_approaches_one_half():
+    """P2: the displacement error stays flat from nu = 0.3 to 0.499 and the deviatoric stress
+    (von Mises) error grows less than 2x up to nu = 0.49; P1 locks (its displacement error
+    grows several times). The mean stress (pressure) of the pure-displacement P2 method does
+    degrade like 1 / (1 - 2 nu) (recorded, not asserted; README, Mechanics)."""
+    nus = [0.3, 0.45, 0.49, 0.499]
+    p2 = [inclusion_error(A_INC / 4, nu, 2) for nu in nus]
+    p1 = [inclusion_error(A_INC / 4, nu, 1) for nu in nus]
+
+    def col(res, key):
+        return np.array([r[key] for r in res])
+
+    if MPI.COMM_WORLD.rank == 0:
+        for name, res in (("P2", p2), ("P1", p1)):
+            print(f"\n{name} nu {nus}: " + "; ".join(
+                f"{k} {np.array2string(col(res, k), precision=4)}"
+                for k in ("displacement", "deviatoric", "stress", "iterations")))
+    u2, d2 = col(p2, "displacement"), col(p2, "deviatoric")
+    assert np.all(u2 <= 1.1 * u2[0]), u2
+    assert d2[2] <= 2.0 * d2[0], d2  # nu = 0.49
+    u1 = col(p1, "displacement")
+    assert u1[-1] > 4.0 * u1[0], u1  # the same check fails for P1: the test can tell
+
+
+def test_default_degree_follows_the_poisson_ratio():
+    """P1 where it does not lock (the presets' nu = 0.45), P2 above; an explicit degree wins."""
+    assert block_case("free", None, nu=0.45).mechanics_degree == 1
+    assert block_case("free", None, nu=0.49).mechanics_degree == 2
+    assert block_case("free", 1, nu=0.49).mechanics_degree == 1
