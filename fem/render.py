@@ -80,6 +80,7 @@ HISTOLOGY_PNG = "histology.png"
 ISOSURFACES_PNG = "damage_isosurfaces.png"
 SURFACE_PNG = "surface_displacement.png"
 ANIMATION_GIF = "temperature.gif"
+VIEW3D_HTML = "view3d.html"
 DAMAGE_PNG = "damage_contours.png"
 VON_MISES_PNG = "von_mises.png"
 OVERVIEW_PNG = "overview_3d.png"
@@ -1582,6 +1583,202 @@ def render_histology(snap: Snapshot, out_dir: Path) -> Path | None:
     return _screenshot(p, out_dir / HISTOLOGY_PNG)
 
 
+#: Most triangles per surface in the interactive 3D view (decimated above).
+VIEW3D_MAX_TRIANGLES: int = 6000
+
+_VIEW3D_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>__TITLE__</title>
+<style>
+body { margin: 0; font-family: Helvetica, Arial, sans-serif; background: #fff; color: #222; }
+#view { display: block; width: 100%; height: 100vh; cursor: grab; touch-action: none; }
+#help { position: absolute; left: 10px; top: 8px; font-size: 13px; color: #444;
+        background: rgba(255,255,255,0.8); padding: 2px 6px; }
+#legend { position: absolute; right: 10px; top: 8px; font-size: 13px;
+          background: rgba(255,255,255,0.85); padding: 4px 8px; border: 1px solid #ccc; }
+#legend span { display: inline-block; width: 12px; height: 12px; margin-right: 6px;
+               vertical-align: -1px; }
+</style></head><body>
+<canvas id="view"></canvas>
+<div id="help">drag: rotate · wheel: zoom · double click: reset</div>
+<div id="legend"></div>
+<script type="application/json" id="scene">__SCENE__</script>
+<script>
+"use strict";
+var scene = JSON.parse(document.getElementById("scene").textContent);
+var canvas = document.getElementById("view"), ctx = canvas.getContext("2d");
+var yaw0 = -0.65, pitch0 = 0.45, yaw = yaw0, pitch = pitch0, zoom = 1.0, drawn = 0;
+var legend = document.getElementById("legend");
+scene.meshes.concat(scene.lines).forEach(function (m) {
+  if (!m.label) return;
+  var row = document.createElement("div");
+  var box = document.createElement("span");
+  box.style.background = "rgb(" + m.color.join(",") + ")";
+  row.appendChild(box); row.appendChild(document.createTextNode(m.label));
+  legend.appendChild(row);
+});
+function rotate(p) {
+  var x = p[0] - scene.centre[0], y = p[1] - scene.centre[1], z = p[2] - scene.centre[2];
+  var cy = Math.cos(yaw), sy = Math.sin(yaw), cp = Math.cos(pitch), sp = Math.sin(pitch);
+  var x1 = cy * x - sy * y, y1 = sy * x + cy * y;        // about z (up)
+  return [x1, cp * y1 - sp * z, sp * y1 + cp * z];       // tilt toward the viewer; [right, depth, up]
+}
+function draw() {
+  var w = canvas.clientWidth, h = canvas.clientHeight, dpr = window.devicePixelRatio || 1;
+  if (canvas.width !== Math.round(w * dpr)) { canvas.width = Math.round(w * dpr); }
+  if (canvas.height !== Math.round(h * dpr)) { canvas.height = Math.round(h * dpr); }
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.fillStyle = "#ffffff"; ctx.fillRect(0, 0, w, h);
+  var s = zoom * 0.42 * Math.min(w, h) / scene.radius;
+  function px(q) { return [w / 2 + s * q[0], h / 2 - s * q[2]]; }
+  var light = [0.35, -0.8, 0.5], ln = Math.hypot(light[0], light[1], light[2]);
+  var tris = [];
+  scene.meshes.forEach(function (m) {
+    var pts = [];
+    for (var i = 0; i < m.points.length; i += 3) pts.push(rotate(m.points.slice(i, i + 3)));
+    for (var t = 0; t < m.tris.length; t += 3) {
+      var a = pts[m.tris[t]], b = pts[m.tris[t + 1]], c = pts[m.tris[t + 2]];
+      var u = [b[0] - a[0], b[1] - a[1], b[2] - a[2]], v = [c[0] - a[0], c[1] - a[1], c[2] - a[2]];
+      var n = [u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]];
+      var nn = Math.hypot(n[0], n[1], n[2]) || 1;
+      var shade = 0.35 + 0.65 * Math.abs((n[0] * light[0] + n[1] * light[1] + n[2] * light[2]) / (nn * ln));
+      tris.push([(a[1] + b[1] + c[1]) / 3, px(a), px(b), px(c), m, shade]);
+    }
+  });
+  tris.sort(function (p, q) { return q[0] - p[0]; });     // far (large depth) first
+  tris.forEach(function (t) {
+    var m = t[4], k = t[5];
+    var rgb = m.color.map(function (c) { return Math.round(c * k); });
+    ctx.fillStyle = "rgba(" + rgb.join(",") + "," + m.alpha + ")";
+    ctx.strokeStyle = ctx.fillStyle;
+    ctx.beginPath(); ctx.moveTo(t[1][0], t[1][1]); ctx.lineTo(t[2][0], t[2][1]);
+    ctx.lineTo(t[3][0], t[3][1]); ctx.closePath(); ctx.fill();
+    if (m.alpha >= 1) { ctx.lineWidth = 0.5; ctx.stroke(); }
+  });
+  scene.lines.forEach(function (l) {
+    ctx.strokeStyle = "rgb(" + l.color.join(",") + ")"; ctx.lineWidth = l.width || 1;
+    for (var i = 0; i < l.segments.length; i += 6) {
+      var a = px(rotate(l.segments.slice(i, i + 3))), b = px(rotate(l.segments.slice(i + 3, i + 6)));
+      ctx.beginPath(); ctx.moveTo(a[0], a[1]); ctx.lineTo(b[0], b[1]); ctx.stroke();
+    }
+  });
+  var bar = scene.scale_um * s;                          // length scale, bottom left
+  ctx.strokeStyle = "#000"; ctx.lineWidth = 4;
+  ctx.beginPath(); ctx.moveTo(20, h - 24); ctx.lineTo(20 + bar, h - 24); ctx.stroke();
+  ctx.fillStyle = "#000"; ctx.font = "14px Helvetica, Arial, sans-serif";
+  ctx.fillText(scene.scale_um + " \u00b5m", 20, h - 34);
+  drawn += 1;
+  document.body.setAttribute("data-drawn", String(drawn));
+}
+var drag = null;
+canvas.addEventListener("pointerdown", function (e) {
+  drag = [e.clientX, e.clientY, yaw, pitch];
+  try { canvas.setPointerCapture(e.pointerId); } catch (err) { /* synthetic events */ }
+});
+canvas.addEventListener("pointermove", function (e) {
+  if (!drag) return;
+  yaw = drag[2] + (e.clientX - drag[0]) * 0.01;
+  pitch = Math.max(-1.5, Math.min(1.5, drag[3] + (e.clientY - drag[1]) * 0.01));
+  draw();
+});
+canvas.addEventListener("pointerup", function () { drag = null; });
+canvas.addEventListener("wheel", function (e) {
+  e.preventDefault(); zoom *= Math.exp(-e.deltaY * 0.001); draw();
+}, {passive: false});
+canvas.addEventListener("dblclick", function () { yaw = yaw0; pitch = pitch0; zoom = 1; draw(); });
+window.addEventListener("resize", draw);
+draw();
+</script></body></html>
+"""
+
+
+def _scene_mesh(surface: pv.PolyData, label: str, color: str, alpha: float) -> dict[str, Any]:
+    """A triangle surface for the 3D page: rounded points (µm) and triangle indices."""
+    import pyvista as pv
+
+    tri = surface.extract_surface(algorithm=None).triangulate().clean()
+    if tri.n_cells > VIEW3D_MAX_TRIANGLES:
+        tri = tri.decimate(1.0 - VIEW3D_MAX_TRIANGLES / tri.n_cells)
+    faces = np.asarray(tri.faces).reshape(-1, 4)[:, 1:] if tri.n_cells else np.zeros((0, 3))
+    return {
+        "label": label,
+        "color": list(pv.Color(color).int_rgb),
+        "alpha": alpha,
+        "points": np.round(np.asarray(tri.points), 1).ravel().tolist(),
+        "tris": faces.astype(int).ravel().tolist(),
+    }
+
+
+def render_interactive(snap: Snapshot, out_dir: Path) -> Path | None:
+    """An interactive 3D page (``view3d.html``): the Omega = 1 surfaces in the layered block.
+
+    A self-contained HTML file, no network and no library: the surfaces are
+    inlined as JSON and drawn by a few lines of JavaScript on a canvas (flat
+    shading, back-to-front), rotated with the mouse and zoomed with the wheel.
+    The block outline, the layer interfaces and a length scale in µm are
+    drawn as lines.
+
+    Returns:
+        Path of ``view3d.html``, or None without an Omega = 1 surface in view.
+    """
+    if not (snap.has_point(_LOG_COLLAGEN) or snap.has_point(_LOG_CELL)):
+        return None
+    top = _crop_top(snap)
+    meshes = []
+    for scalars, label, color, alpha in (
+        (_LOG_CELL, _omega("Ω cell = 1: necrosis"), NECROSIS_COLOR, 0.35),
+        (_LOG_COLLAGEN, _omega("Ω collagen = 1: coagulation column"), ISOSURFACE_COLOR, 1.0),
+    ):
+        iso = _contour(top, scalars) if scalars in top.point_data else None
+        if iso is not None:
+            meshes.append(_scene_mesh(iso, label, color, alpha))
+    if not meshes:
+        logger.info("no Omega = 1 surface in view: no %s", VIEW3D_HTML)
+        return None
+    xmin, xmax, ymin, ymax, zlow, ztop = _box3d(snap)
+    corners = [(x, y) for x, y in ((xmin, ymin), (xmax, ymin), (xmax, ymax), (xmin, ymax))]
+
+    def ring(z: float) -> list[float]:
+        out: list[float] = []
+        for i in range(4):
+            (xa, ya), (xb, yb) = corners[i], corners[(i + 1) % 4]
+            out += [xa, ya, z, xb, yb, z]
+        return out
+
+    outline = ring(ztop) + ring(zlow)
+    for x, y in corners:
+        outline += [x, y, zlow, x, y, ztop]
+    interfaces: list[float] = []
+    for z in snap.interface_depths():
+        if z > zlow:
+            interfaces += ring(z)
+    lines = [{"label": "", "color": [90, 90, 90], "width": 1.2, "segments": outline}]
+    if interfaces:
+        lines.append({"label": "layer interfaces", "color": [200, 150, 110], "width": 1.0,
+                      "segments": interfaces})
+    centre = [0.5 * (xmin + xmax), 0.5 * (ymin + ymax), 0.5 * (zlow + ztop)]
+    radius = 0.5 * math.sqrt((xmax - xmin) ** 2 + (ymax - ymin) ** 2 + (ztop - zlow) ** 2)
+    scene = {
+        "meshes": meshes,
+        "lines": lines,
+        "centre": centre,
+        "radius": radius,
+        "scale_um": _scale_length(xmax - xmin),
+    }
+    import html as _html
+
+    title = _html.escape(str(snap.meta.get("title") or "MTZ-FEM 3D view"))
+    text = _VIEW3D_PAGE.replace("__TITLE__", title).replace(
+        "__SCENE__", json.dumps(scene, separators=(",", ":")).replace("</", "<\\/")
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / VIEW3D_HTML
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    logger.info("wrote %s (%d kB)", path, path.stat().st_size // 1024)
+    return path
+
+
 def load_frames(result_dir: Path) -> tuple[Snapshot, list[tuple[float, str]]] | None:
     """Read the temperature frames (``fields/frames.vtu`` and ``frames.json``).
 
@@ -2142,7 +2339,7 @@ def render_all(result_dir: Path, view: View | None = None) -> list[Path]:
     if snap is not None:
         if view is not None:
             snap.view = view
-        written += _render_each(FIELD_PICTURES, snap, out_dir)
+        written += _render_each(FIELD_PICTURES + (render_interactive,), snap, out_dir)
     try:
         gif = render_animation(result_dir, out_dir, snap)
     except Exception:

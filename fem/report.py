@@ -39,6 +39,7 @@ from fem.render import (
     TEMPERATURE_END_PNG,
     TEMPERATURE_PEAK_PNG,
     TEMPERATURE_PNG,
+    VIEW3D_HTML,
     VON_MISES_PNG,
 )
 
@@ -273,6 +274,7 @@ nav a { margin-right: 1em; }
         gap: 0 1.5em; }
 .figs figure { margin: 0.8em 0 1.2em; }
 .figs figure img { width: 100%; }
+iframe.view3d { width: 100%; max-width: 1100px; height: 640px; border: 1px solid #ddd; }
 .row { display: flex; flex-wrap: wrap; gap: 0.8em; }
 figure.thumb { margin: 0.3em 0; width: 300px; }
 figure.thumb img { width: 300px; }
@@ -628,7 +630,7 @@ def write_report(result_dir: Path) -> Path:
 
     renders = result_dir / RENDERS_DIR
     available = (
-        {p.name for p in renders.iterdir() if p.suffix in (".png", ".gif")}
+        {p.name for p in renders.iterdir() if p.suffix in (".png", ".gif", ".html")}
         if renders.is_dir()
         else set()
     )
@@ -653,7 +655,7 @@ def write_report(result_dir: Path) -> Path:
         for name in FIGURE_ORDER
         if name in available
     ]
-    extra = sorted(available - set(CAPTIONS))
+    extra = sorted(n for n in available - set(CAPTIONS) if not n.endswith(".html"))
     figures += [
         _figure(f"{RENDERS_DIR}/{name}", Path(name).stem.replace("_", " ").capitalize(), "")
         for name in extra
@@ -666,6 +668,22 @@ def write_report(result_dir: Path) -> Path:
              '<p class="missing">No field pictures were rendered.</p>'),
         )
     )
+
+    # Interactive 3D view.
+    if VIEW3D_HTML in available:
+        src = f"{RENDERS_DIR}/{VIEW3D_HTML}"
+        sections.append(
+            (
+                "view3d",
+                "Interactive 3D view",
+                f'<iframe class="view3d" src="{src}" title="Interactive 3D view"></iframe>'
+                f'<p class="sub">Drag to rotate, scroll to zoom, double click to reset '
+                f'(<a href="{src}">open on its own page</a>). The solid {ISOSURFACE_COLOR_NAME} '
+                f"surface is Ω<sub>collagen</sub> = 1, the translucent {NECROSIS_COLOR_NAME} one "
+                "Ω<sub>cell</sub> = 1, in the top of the block with the layer interfaces; "
+                "the page is self-contained (no network).</p>",
+            )
+        )
 
     # Full metrics.
     if metrics:

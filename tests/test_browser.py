@@ -55,6 +55,33 @@ window.addEventListener('load', function () {
 </script>"""
 
 
+#: Appended to a copy of the 3D page: drawn pixels before and after a mouse drag, as JSON.
+CANVAS_CHECK = """<script>
+window.addEventListener('load', function () {
+  var c = document.getElementById('view');
+  function stats() {
+    var d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, n = 0, red = 0;
+    for (var i = 0; i < d.length; i += 4) {
+      if (d[i] < 245 || d[i + 1] < 245 || d[i + 2] < 245) n++;
+      if (d[i] > d[i + 2] + 60 && d[i] > d[i + 1] + 60) red++;
+    }
+    return {painted: n, red: red, total: d.length / 4, url: c.toDataURL().length};
+  }
+  var before = stats(), code = c.toDataURL();
+  function ev(type, x, y) {
+    c.dispatchEvent(new PointerEvent(type, {clientX: x, clientY: y, pointerId: 1, bubbles: true}));
+  }
+  ev('pointerdown', 200, 200); ev('pointermove', 330, 240); ev('pointerup', 330, 240);
+  var after = stats();
+  var out = document.createElement('pre');
+  out.id = 'mtz-canvas-check';
+  out.textContent = JSON.stringify({before: before, after: after, changed: c.toDataURL() !== code,
+                                    drawn: Number(document.body.getAttribute('data-drawn'))});
+  document.body.appendChild(out);
+});
+</script>"""
+
+
 def _find_chromium() -> str | None:
     for name in ("chromium", "chromium-browser"):
         path = shutil.which(name)
@@ -96,23 +123,31 @@ def _run_chromium(chromium: str, *args: str) -> subprocess.CompletedProcess:
         )
 
 
+def _probe(chromium: str, page: Path, script: str, result_id: str) -> dict:
+    """Open a copy of ``page`` with ``script`` appended and return the JSON it leaves in the DOM."""
+    html = page.read_text(encoding="utf-8")
+    assert "</body>" in html
+    probe = page.with_name(page.stem + "_check.html")
+    probe.write_text(html.replace("</body>", script + "</body>"), encoding="utf-8")
+    try:
+        run = _run_chromium(
+            chromium, "--window-size=900,700", "--virtual-time-budget=10000", "--dump-dom",
+            probe.as_uri(),
+        )
+    finally:
+        probe.unlink()
+    match = re.search(rf'<pre id="{result_id}">(.*?)</pre>', run.stdout, flags=re.DOTALL)
+    assert match, f"no result from chromium (exit {run.returncode}): {run.stderr[-2000:]}"
+    return json.loads(match.group(1))
+
+
 def image_check(chromium: str, page: Path) -> dict:
     """Open a copy of ``page`` (same folder, so relative links hold) and report its images.
 
     Returns:
         ``{"total": number of <img>, "bad": [src of those not loaded]}``.
     """
-    html = page.read_text(encoding="utf-8")
-    assert "</body>" in html
-    probe = page.with_name(page.stem + "_image_check.html")
-    probe.write_text(html.replace("</body>", IMAGE_CHECK + "</body>"), encoding="utf-8")
-    try:
-        run = _run_chromium(chromium, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri())
-    finally:
-        probe.unlink()
-    match = re.search(r'<pre id="mtz-image-check">(.*?)</pre>', run.stdout, flags=re.DOTALL)
-    assert match, f"no result from chromium (exit {run.returncode}): {run.stderr[-2000:]}"
-    return json.loads(match.group(1))
+    return _probe(chromium, page, IMAGE_CHECK, "mtz-image-check")
 
 
 def screenshot(chromium: str, page: Path, height: int = 3000) -> Path:
@@ -154,6 +189,18 @@ def test_case_report_in_chromium(chromium: str, study: Path) -> None:
 
     pixels = np.asarray(Image.open(png).convert("RGB"), dtype=float)
     assert pixels.shape[1] == 1300 and pixels.std() > 20.0
+
+
+def test_interactive_view_in_chromium(chromium: str, study: Path) -> None:
+    """The 3D page draws the surfaces on its canvas and redraws them when dragged."""
+    page = study / "low" / "renders" / "view3d.html"
+    result = _probe(chromium, page, CANVAS_CHECK, "mtz-canvas-check")
+    before, after = result["before"], result["after"]
+    assert before["total"] > 100_000
+    assert 0.01 * before["total"] < before["painted"] < 0.9 * before["total"]
+    assert before["red"] > 300  # the coagulation column
+    assert result["drawn"] >= 2 and result["changed"]
+    assert after["red"] > 300
 
 
 def test_study_report_in_chromium(chromium: str, study: Path) -> None:

@@ -25,6 +25,7 @@ from fem.render import (
     TEMPERATURE_END_PNG,
     TEMPERATURE_PEAK_PNG,
     TEMPERATURE_PNG,
+    VIEW3D_HTML,
     VON_MISES_PNG,
     View,
     _cut,
@@ -350,7 +351,7 @@ def test_render_all_returns_paths(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(fem.render, "FIELD_PICTURES", pictures)
     root = make_result_dir(tmp_path / "r", n_xy=7, n_z=15, probes=False)
     paths = render_all(root)
-    assert {p.name for p in paths} == {TEMPERATURE_PNG, HISTOLOGY_PNG}
+    assert {p.name for p in paths} == {TEMPERATURE_PNG, HISTOLOGY_PNG, VIEW3D_HTML}
     assert all(p.parent == root / "renders" and p.is_file() for p in paths)
 
 
@@ -379,6 +380,23 @@ def test_report_mentions_renders_and_metrics(full_result: Path) -> None:
     sources = re.findall(r'<img src="([^"]+)"', html)
     assert len(sources) == len(ALL_PNGS)
     assert all((full_result / src).is_file() for src in sources)
+
+
+def test_interactive_view(full_result: Path) -> None:
+    """The 3D page is self-contained, holds both Omega = 1 surfaces, and the report embeds it."""
+    page = (full_result / "renders" / VIEW3D_HTML).read_text(encoding="utf-8")
+    assert "http://" not in page and "https://" not in page and "<script src" not in page
+    scene = json.loads(re.search(r'id="scene">(.*?)</script>', page, flags=re.DOTALL).group(1))
+    assert [m["alpha"] for m in scene["meshes"]] == [0.35, 1.0]
+    for mesh in scene["meshes"]:
+        tris = np.asarray(mesh["tris"]).reshape(-1, 3)
+        points = np.asarray(mesh["points"]).reshape(-1, 3)
+        assert 100 < len(tris) <= fem.render.VIEW3D_MAX_TRIANGLES and tris.max() < len(points)
+    # The coagulation surface reaches about the column depth of the synthetic field.
+    collagen = np.asarray(scene["meshes"][1]["points"]).reshape(-1, 3)
+    assert -collagen[:, 2].max() < 50.0 and -collagen[:, 2].min() == pytest.approx(COLUMN_DEPTH, rel=0.1)
+    html = (full_result / "report.html").read_text(encoding="utf-8")
+    assert f'<iframe class="view3d" src="renders/{VIEW3D_HTML}"' in html
 
 
 def test_report_settings_table(full_result: Path) -> None:
@@ -443,7 +461,8 @@ def test_missing_fields_and_arrays(tmp_path: Path) -> None:
     mesh.point_data["omega_collagen"] = np.zeros(mesh.n_points)
     mesh.save(vtu)
     paths = {p.name for p in render_all(root)}
-    assert paths == set(ALL_PNGS) - {SURFACE_PNG}  # no displacement: no warped surface
+    # No displacement: no warped surface; no damage: no 3D page.
+    assert paths == set(ALL_PNGS) - {SURFACE_PNG}
     for name in paths:
         _assert_real_picture(root / "renders" / name)
 
@@ -612,7 +631,8 @@ def test_quarter_cell_is_unfolded(tmp_path: Path) -> None:
     assert np.all(np.sign(ux[far]) == -np.sign(x[far]))
 
     paths = {p.name for p in render_all(root)}
-    assert paths == set(ALL_PNGS) - {PROBES_PNG}
+    assert paths == set(ALL_PNGS) - {PROBES_PNG} | {VIEW3D_HTML}
+    paths.remove(VIEW3D_HTML)
     for name in paths:
         _assert_real_picture(root / "renders" / name)
 
@@ -634,7 +654,8 @@ def test_several_columns(tmp_path: Path) -> None:
     np.testing.assert_allclose(cut.bounds[:2], [200.0, 700.0])
 
     paths = {p.name for p in render_all(root)}
-    assert paths == (set(ALL_PNGS) - {PROBES_PNG}) | {COVERAGE_PNG}
+    assert paths == (set(ALL_PNGS) - {PROBES_PNG}) | {COVERAGE_PNG, VIEW3D_HTML}
+    paths.remove(VIEW3D_HTML)
     for name in paths:
         _assert_real_picture(root / "renders" / name)
     html = write_report(root).read_text(encoding="utf-8")
