@@ -23,7 +23,7 @@ from fem.config import Case
 from fem.coupled import run_thermal_damage, time_schedule
 from fem.heat import PennesProblem
 from fem.mechanics import ElasticityProblem
-from fem.metrics import ColumnSampler, damage_metrics
+from fem.metrics import ColumnSampler, columns_csv, damage_metrics
 from fem.probes import PointEvaluator
 from meshes.skin import COLUMN_OFFSET, default_cache_dir, geometry_from_case, to_dolfinx
 
@@ -151,7 +151,8 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: boo
 
     with timer("metrics"):
         sampler = ColumnSampler(domain, case)
-        metrics = damage_metrics(sampler, damage, case)
+        per_column: list[dict] = []
+        metrics = damage_metrics(sampler, damage, case, per_column=per_column)
     metrics.update(
         peak_temperature_C=hist.peak_temperature - io.KELVIN,
         absorbed_energy_J=sym * ledger.absorbed,
@@ -175,6 +176,8 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: boo
     )
 
     with timer("output"):
+        if comm.rank == 0:
+            io.atomic_write_text(out / "columns.csv", columns_csv(per_column))
         if comm.rank == 0 and probes is not None:
             names = [f"p{i}_z{int(round(p[2] * 1e6))}um" for i, p in enumerate(case.probes)]
             io.write_probes_csv(out / "probes.csv", names, list(damage), hist.probe_times,

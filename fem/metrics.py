@@ -296,11 +296,13 @@ def damaged_volume(omega: fem.Function, below: float | None = None) -> float:
 
 
 def damage_metrics(sampler: ColumnSampler, damage: dict, case: Case,
-                   raster: EpidermalRaster | None = None) -> dict[str, float]:
+                   raster: EpidermalRaster | None = None,
+                   per_column: list | None = None) -> dict[str, float]:
     """The column metrics of DESIGN.md from the cell-death and collagen damage fields: the
     mean over the columns (``*_min``, ``*_max`` too for patterns), coverage, spared volume,
     the largest epidermal gap (``raster``, built here when not given) and, when the damage
-    holds the ``cem43`` dose, the depth and width of its 240 min contour."""
+    holds the ``cem43`` dose, the depth and width of its 240 min contour. ``per_column``, if
+    given, receives one row per column (centre and sizes in µm, see :func:`columns_csv`)."""
     col = sampler.columns(damage["collagen"].omega)
     nec = sampler.columns(damage["cell"].omega)
     epi_bottom = 0.0
@@ -330,10 +332,32 @@ def damage_metrics(sampler: ColumnSampler, damage: dict, case: Case,
         spared_volume_percent=spared,
         max_epidermal_gap_um=raster.max_gap(damage["cell"].omega) * 1e6,
     )
+    cem = None
     if "cem43" in damage:
         dose = damage["cem43"].omega.copy()
         dose.x.array[:] /= CEM43_NECROSIS_MIN  # the 240 min contour at "Omega" = 1
         cem = sampler.columns(dose)
         out.update(summarise("cem43_depth_um", [c["depth"] for c in cem]))
         out.update(summarise("cem43_width_um", [c["width"] for c in cem]))
+    if per_column is not None:
+        for i, (cx, cy) in enumerate(case.layout.centres):
+            row = {"column": i, "x_um": cx * 1e6, "y_um": cy * 1e6,
+                   "mtz_depth_um": col[i]["depth"] * 1e6, "mtz_width_um": col[i]["width"] * 1e6,
+                   "necrosis_depth_um": nec[i]["depth"] * 1e6,
+                   "necrosis_width_um": nec[i]["width"] * 1e6,
+                   "mend_width_um": mend[i]["width"] * 1e6}
+            if cem is not None:
+                row.update(cem43_depth_um=cem[i]["depth"] * 1e6,
+                           cem43_width_um=cem[i]["width"] * 1e6)
+            per_column.append(row)
     return out
+
+
+def columns_csv(rows: list[dict]) -> str:
+    """The per-column rows of :func:`damage_metrics` as CSV text (``columns.csv``)."""
+    if not rows:
+        return ""
+    keys = list(rows[0])
+    lines = [",".join(keys)] + [",".join(f"{r[k]:.6g}" if isinstance(r[k], float) else str(r[k])
+                                         for k in keys) for r in rows]
+    return "\n".join(lines) + "\n"

@@ -189,7 +189,12 @@ ABLATIVE_LASERS = ("co2_10600", "eryag_2940")
 # Arrhenius kinetics, Omega = int A exp(-Ea / (R T)) dt
 # --------------------------------------------------------------------------------------------
 # Each entry: frequency factor A [1/s] and activation energy Ea [J/mol]; two-branch models give
-# the switch temperature [C] and the branch above it.
+# the switch temperature [C] and the branch above it. Values from the table of
+# shared/physics/parameters.md. A case picks one set per purpose, [damage] cell = ... (cell
+# death: henriques_moritz, weaver_stoll, mehta_wong_*) and collagen = ... (coagulation:
+# maitland_walsh, agah_collagen), and may change it per layer in [damage.layers.<layer>]
+# (e.g. mehta_wong_epidermis in the epidermis, mehta_wong_dermis in the dermis). The CEM43
+# thermal dose (damage.cem43 = true) is not a kinetics set: fem.damage, Sapareto & Dewey 1984.
 KINETICS_PRESETS: dict[str, dict] = {
     # Henriques & Moritz 1947 (skin burn, cell death)
     "henriques_moritz": {"A_per_s": 3.1e98, "Ea_J_per_mol": 6.28e5},

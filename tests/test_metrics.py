@@ -12,7 +12,8 @@ import pytest
 from dolfinx import fem, mesh
 
 from fem.config import build_case, resolve
-from fem.metrics import ColumnSampler, EpidermalRaster, damage_metrics, largest_gap
+from fem.metrics import (ColumnSampler, EpidermalRaster, columns_csv, damage_metrics,
+                         largest_gap)
 
 UM = 1e-6
 SLOPE = 20 * UM  # log10(Omega) changes by one per 20 um across the contour
@@ -180,8 +181,14 @@ def test_grid_of_columns_gives_each_width_and_the_summary():
     widths = np.array([c["width"] for c in cols])
     assert np.all(np.abs(widths - 2 * radii) < 0.5 * h), (widths - 2 * radii) / UM
     assert np.all(np.abs(np.array([c["depth"] for c in cols]) - 200 * UM) < 0.5 * h)
+    rows = []
     m = damage_metrics(sampler, {"cell": SimpleNamespace(omega=omega),
-                                 "collagen": SimpleNamespace(omega=omega)}, case)
+                                 "collagen": SimpleNamespace(omega=omega)}, case,
+                       per_column=rows)
+    assert [r["mtz_width_um"] for r in rows] == pytest.approx(widths / UM)
+    assert np.allclose([(r["x_um"], r["y_um"]) for r in rows], centres / UM)
+    table = columns_csv(rows).splitlines()
+    assert table[0].startswith("column,x_um,y_um,mtz_depth_um") and len(table) == 10
     assert m["mtz_width_um_min"] == pytest.approx(widths.min() / UM)
     assert m["mtz_width_um_max"] == pytest.approx(widths.max() / UM)
     assert m["mtz_width_um"] == pytest.approx(widths.mean() / UM)
