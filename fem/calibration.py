@@ -297,6 +297,16 @@ def report(sims: list[dict], out_dir: str | Path, title: str | None = None) -> d
     return result
 
 
+def study_plot(study, rows: list[dict], plot_dir: str | Path) -> Path | None:
+    """For ``mtz study``: ``calibration.png`` and ``calibration.json`` in ``plot_dir`` when the
+    study's finished cases are at a wavelength of the chart; None otherwise."""
+    sims = sims_from_study(study, rows)
+    if not judge(sims):
+        return None
+    result = report(sims, plot_dir, title=f"{study.title}: simulated columns against histology")
+    return Path(plot_dir) / result["plot"] if result["plot"] else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fem.calibration",
                                      description="Judge finished runs against the histology "

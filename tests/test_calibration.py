@@ -126,3 +126,28 @@ if __name__ == "__main__" and "--update" in sys.argv:
                                               "mesh, not histology (tests/test_calibration.py)",
                                      **ref}, indent=2) + "\n")
     print(f"wrote {REFERENCE}")
+
+
+@pytest.mark.serial
+def test_study_plot_from_the_cases_of_a_study(tmp_path):
+    """The hook for ``mtz study``: the finished cases at a chart wavelength are judged and
+    plotted; a study at another wavelength gets no calibration plot."""
+    from types import SimpleNamespace
+
+    from fem.config import build_case, resolve
+
+    def case(preset, e):
+        return build_case(resolve({"laser": {"preset": preset, "energy_mJ": e}}))
+
+    cases = [SimpleNamespace(name=f"e{e}", case=case("erglass_1550", e)) for e in (6, 10)]
+    rows = [{"case": "e6", "status": "ok", "mtz_depth_um": 430.0, "mtz_width_um": 90.0},
+            {"case": "e10", "status": "failed"}]
+    study = SimpleNamespace(title="t", cases=cases)
+    png = calibration.study_plot(study, rows, tmp_path)
+    assert png == tmp_path / "calibration.png" and png.stat().st_size > 10_000
+    saved = json.loads((tmp_path / "calibration.json").read_text())
+    six = [r for r in saved["rows"] if r["energy_mJ"] == 6][0]
+    assert six["verdict"] == "agrees" and six["simulated_um"] == 430.0  # +19 %
+    other = SimpleNamespace(title="t", cases=[SimpleNamespace(name="e6", case=case(
+        "thulium_1927", 6))])
+    assert calibration.study_plot(other, rows, tmp_path / "none") is None
