@@ -389,8 +389,11 @@ def _read_grid(vtu: Path, what: str) -> Snapshot | None:
     planes = _mirror_planes(meta, mesh.bounds)
     if planes:
         mesh = _reflect(mesh, planes)
+    # Partition seams repeat points whose coordinates may differ in the last bits: merge
+    # within a millionth of the block size (far below any element).
+    tolerance = 1e-6 * float(np.linalg.norm(np.subtract(mesh.bounds[1::2], mesh.bounds[0::2])))
     try:
-        mesh = mesh.clean(produce_merge_map=False)
+        mesh = mesh.clean(tolerance=tolerance, produce_merge_map=False)
     except Exception:  # seams are harmless, merging is cosmetic
         logger.debug("clean() failed, using the mesh with duplicated seam points", exc_info=True)
     return Snapshot(
