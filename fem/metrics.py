@@ -1,14 +1,14 @@
 """MTZ metrics from the damage fields: column depth and width, epidermal necrosis, coverage.
 
-The ``Omega = 1`` contour is located with sub-element accuracy: ``log10(Omega)`` (taken at the
-nodes and interpolated linearly in the elements) is sampled on
-fine radial lines in four azimuths through each column axis (``+x, -x, +y, -y``, those inside
-the domain) and on the axis itself, and the crossings of zero are interpolated linearly between samples. ``log10``
-makes the field nearly linear across the contour (Omega itself varies by orders of magnitude
-inside one element).
+The ``Omega = 1`` contour is located with sub-element accuracy: ``log10(Omega)``, taken at the
+nodes and interpolated linearly in the elements (nearly linear across the contour, where Omega
+itself changes by orders of magnitude inside one element), is sampled on fine radial lines in
+four azimuths through each column axis (``+x, -x, +y, -y``, those inside the domain) and on
+the axis itself, and the crossings of zero are interpolated linearly between samples.
 
 * depth: the deepest crossing below the surface (µm);
-* width: the largest diameter of the contour, measured along x and along y and averaged;
+* width: the largest diameter of the contour, measured along x and along y and averaged
+  (each radius the end of the first damaged stretch out from the axis);
 * MEND width: the same width restricted to the stratum corneum and epidermis;
 * epidermal gap: the largest distance from necrotic to viable epidermis, on a raster of the
   cell-death field through the viable epidermis (:class:`EpidermalRaster`);
@@ -128,7 +128,8 @@ class ColumnSampler:
             rays = []
             self.depth_reach.append(0.5 * gap)
             for ax, ay in self.AZIMUTHS:
-                side = {1.0: x1 - cx, -1.0: cx - x0}[ax] if ax else {1.0: y1 - cy, -1.0: cy - y0}[ay]
+                side = ({1.0: x1 - cx, -1.0: cx - x0}[ax] if ax
+                        else {1.0: y1 - cy, -1.0: cy - y0}[ay])
                 reach = min(side, max(0.5 * gap, 2.0 * case.column_radius))
                 if side <= 1e-3 * (x1 - x0):
                     continue  # a symmetry plane through the axis: the mirror ray is kept
@@ -183,9 +184,11 @@ def contour_points(lw: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray
     return np.concatenate(out)
 
 
-def distance_to_points(p: np.ndarray, q: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """Distance from each point of ``p (n, 2)`` to the nearest point of ``q (m, 2)``."""
+def distance_to_points(p: np.ndarray, q: np.ndarray, pairs: int = 2_000_000) -> np.ndarray:
+    """Distance from each point of ``p (n, 2)`` to the nearest point of ``q (m, 2)`` (brute
+    force, ``pairs`` point pairs at a time)."""
     out = np.empty(p.shape[0])
+    chunk = max(1, pairs // max(1, q.shape[0]))
     for k in range(0, p.shape[0], chunk):
         d2 = ((p[k:k + chunk, None, :] - q[None, :, :]) ** 2).sum(axis=2)
         out[k:k + chunk] = np.sqrt(d2.min(axis=1))
