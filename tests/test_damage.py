@@ -183,3 +183,19 @@ def test_kinetics_per_layer_from_the_case(V):
     assert np.allclose(omega[in_epi], 1e-3 * mw, rtol=1e-12)
     assert np.allclose(omega[~in_epi], 1e-3 * hm, rtol=1e-12)
     assert np.allclose(damage["cem43"].omega.x.array, 1e-3 / 60 * 2.0 ** 27, rtol=1e-12)
+
+
+@pytest.mark.parametrize("damage, message", [
+    ({"layers": {"dermis": {"cell": "weaver_stoll"}}}, "damage.layers.dermis"),
+    ({"layers": {"epidermis": {"cell": "arrhenius"}}},
+     "damage.layers.epidermis.cell = 'arrhenius'"),
+    ({"layers": {"epidermis": {"dose": "cem43"}}}, "damage.layers.epidermis.dose"),
+    ({"layers": "epidermis"}, "damage.layers = 'epidermis'"),
+    ({"cem43": "yes"}, "damage.cem43 = 'yes'"),
+])
+def test_bad_damage_input_names_the_key(damage, message):
+    from fem.config import CaseError, resolve
+
+    with pytest.raises(CaseError, match="allowed|expected|known keys") as e:
+        resolve({"damage": damage})
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)
