@@ -424,25 +424,41 @@ def default_repeats(case_name: str, variant: str) -> int:
     return 2 if variant == "fast" else 1
 
 
-def run_bench(out: Path, quick: bool = False, repeats: int | None = None) -> list[dict]:
-    """All the records of the plan; writes ``out/bench.json`` and returns the records."""
+def run_bench(out: Path, quick: bool = False, repeats: int | None = None,
+              only: list[tuple[str, int]] | None = None) -> list[dict]:
+    """All the records of the plan (or the ``only`` entries, merged into an existing
+    ``out/bench.json``: a long benchmark can be taken in parts, e.g. the 2-rank records on a
+    quiet machine); writes ``out/bench.json`` and returns the records."""
     out = Path(out)
     work = out / "runs"
     work.mkdir(parents=True, exist_ok=True)
     records, serial_fields = [], {}
-    for case_name, ranks in (QUICK_PLAN if quick else FULL_PLAN):
+    plan = QUICK_PLAN if quick else FULL_PLAN
+    if only:
+        old = out / "bench.json"
+        keep = json.loads(old.read_text()) if old.exists() else []
+        records = [r for r in keep if (r["name"], r["ranks"]) not in only]
+        for r in records:  # the fields of earlier serial runs, for the rank comparison
+            npz = work / f"{r['name']}_fast_n1.npz"
+            if r["ranks"] == 1 and npz.exists():
+                with np.load(npz) as f:
+                    serial_fields[r["name"]] = {k: f[k] for k in f.files}
+        plan = only
+    for case_name, ranks in plan:
         print(f"[bench] {case_name} on {ranks} rank(s)", flush=True)
         runs = {v: launch(v, case_name, ranks, work, repeats or default_repeats(case_name, v))
                 for v in ("fast", "baseline")}
-        records.append(combine(case_name, runs["fast"], runs["baseline"]))
+        rec = combine(case_name, runs["fast"], runs["baseline"])
+        records.append(rec)
+        records.sort(key=lambda r: (list(CASES).index(r["name"]), r["ranks"]))
         if ranks == 1:
             serial_fields[case_name] = runs["fast"]["fields"]
         elif case_name in serial_fields:  # the answer does not depend on the partition
-            records[-1]["max_rel_diff_vs_1_rank"] = differences(runs["fast"]["fields"],
-                                                                serial_fields[case_name])[0]
+            rec["max_rel_diff_vs_1_rank"] = differences(runs["fast"]["fields"],
+                                                        serial_fields[case_name])[0]
         add_parallel_speedups(records)
         io.write_json(out / "bench.json", records)
-        print(table(records[-1:]), flush=True)
+        print(table([rec]), flush=True)
     print(table(records), flush=True)
     print(f"[bench] wrote {out / 'bench.json'}", flush=True)
     return records
@@ -454,6 +470,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "bench")
     parser.add_argument("--repeats", type=int, default=None,
                         help="timed runs per variant, best taken (default: see default_repeats)")
+    parser.add_argument("--only", action="append", metavar="CASE:RANKS",
+                        help="run only these records (e.g. large:2) and merge them into an "
+                             f"existing bench.json; cases: {', '.join(CASES)}")
     parser.add_argument("--worker", choices=("fast", "baseline"), help=argparse.SUPPRESS)
     parser.add_argument("--case", choices=tuple(CASES), help=argparse.SUPPRESS)
     parser.add_argument("--save", type=Path, help=argparse.SUPPRESS)
@@ -466,7 +485,17 @@ def main(argv: list[str] | None = None) -> int:
             print("fem.bench: start the driver on one process; it runs its workers under "
                   "mpiexec itself", file=sys.stderr)
         return 2
-    run_bench(args.out, args.quick, args.repeats)
+    only = None
+    if args.only:
+        try:
+            only = [(c, int(n)) for c, n in (o.split(":") for o in args.only)]
+        except ValueError:
+            only = []
+        if not only or any(c not in CASES or n < 1 for c, n in only):
+            print(f"fem.bench: --only {args.only!r}: expected CASE:RANKS with CASE one of "
+                  f"{', '.join(CASES)} and RANKS >= 1", file=sys.stderr)
+            return 2
+    run_bench(args.out, args.quick, args.repeats, only)
     return 0
 
 
