@@ -39,10 +39,8 @@ from fem.render import (
 )
 from fem.report import write_report, write_study_report
 
-pytestmark = [
-    pytest.mark.serial,
-    pytest.mark.skipif(MPI.COMM_WORLD.size > 1, reason="rendering runs on one rank only"),
-]
+#: Rendering runs on one rank: every test but the parallel snapshot test is serial.
+serial = pytest.mark.serial
 
 LAYERS = [
     ("stratum_corneum", 0.0, 15.0),
@@ -332,6 +330,7 @@ def full_result(tmp_path_factory) -> Path:
     return root
 
 
+@serial
 def test_render_all_writes_every_picture(full_result: Path) -> None:
     """Every picture is written, non-trivial, and fields/ is left alone."""
     renders = sorted(p.name for p in (full_result / "renders").glob("*.png"))
@@ -345,6 +344,7 @@ def test_render_all_writes_every_picture(full_result: Path) -> None:
     ]
 
 
+@serial
 def test_render_all_returns_paths(tmp_path: Path, monkeypatch) -> None:
     """render_all returns the written paths (no probes: no probes picture)."""
     pictures = (fem.render.render_temperature, fem.render.render_histology)
@@ -355,6 +355,7 @@ def test_render_all_returns_paths(tmp_path: Path, monkeypatch) -> None:
     assert all(p.parent == root / "renders" and p.is_file() for p in paths)
 
 
+@serial
 def test_report_mentions_renders_and_metrics(full_result: Path) -> None:
     """The report is complete, escaped, offline and formats the metrics."""
     html = (full_result / "report.html").read_text(encoding="utf-8")
@@ -382,6 +383,7 @@ def test_report_mentions_renders_and_metrics(full_result: Path) -> None:
     assert all((full_result / src).is_file() for src in sources)
 
 
+@serial
 def test_interactive_view(full_result: Path) -> None:
     """The 3D page is self-contained, holds both Omega = 1 surfaces, and the report embeds it."""
     page = (full_result / "renders" / VIEW3D_HTML).read_text(encoding="utf-8")
@@ -399,6 +401,7 @@ def test_interactive_view(full_result: Path) -> None:
     assert f'<iframe class="view3d" src="renders/{VIEW3D_HTML}"' in html
 
 
+@serial
 def test_report_settings_table(full_result: Path) -> None:
     """The resolved settings with units from the key names, and the layers as one table."""
     html = (full_result / "report.html").read_text(encoding="utf-8")
@@ -410,6 +413,7 @@ def test_report_settings_table(full_result: Path) -> None:
     assert "papillary dermis" in layers and "0.0021" in layers and "1,190" in layers
 
 
+@serial
 def test_seams_merge_despite_roundoff(tmp_path: Path) -> None:
     """Points repeated on partition seams merge even when their coordinates differ in the last bits.
 
@@ -428,6 +432,7 @@ def test_seams_merge_despite_roundoff(tmp_path: Path) -> None:
     assert snap.mesh.extract_surface(algorithm=None).n_cells == 4 * (6 * 6 + 2 * 6 * 14)
 
 
+@serial
 def test_animation(tmp_path: Path) -> None:
     """The temperature GIF: one frame per saved time, frames that differ, each a real picture."""
     from PIL import Image, ImageSequence
@@ -446,6 +451,7 @@ def test_animation(tmp_path: Path) -> None:
     assert fem.render.render_animation(tmp_path / "nothing", tmp_path, None) is None
 
 
+@serial
 def test_missing_inputs_degrade_gracefully(tmp_path: Path, caplog, monkeypatch) -> None:
     """No probes.csv, provenance.json or snapshot.json: warnings, no crash."""
     pictures = (fem.render.render_temperature, fem.render.render_damage)
@@ -466,6 +472,7 @@ def test_missing_inputs_degrade_gracefully(tmp_path: Path, caplog, monkeypatch) 
     assert any("probes" in r.getMessage() for r in caplog.records)
 
 
+@serial
 def test_missing_fields_and_arrays(tmp_path: Path) -> None:
     """Missing point arrays, no damage, then no snapshot at all."""
     import pyvista as pv
@@ -492,6 +499,7 @@ def test_missing_fields_and_arrays(tmp_path: Path) -> None:
     assert "</html>" in html
 
 
+@serial
 def test_empty_dir_does_not_crash(tmp_path: Path) -> None:
     """An empty directory gives no pictures and a bare report."""
     assert render_all(tmp_path) == []
@@ -499,6 +507,7 @@ def test_empty_dir_does_not_crash(tmp_path: Path) -> None:
     assert tmp_path.name in html and "</html>" in html
 
 
+@serial
 def test_read_probes_generic(tmp_path: Path) -> None:
     """Probe columns are grouped by the name before the quantity suffix."""
     path = tmp_path / "probes.csv"
@@ -515,6 +524,7 @@ def test_read_probes_generic(tmp_path: Path) -> None:
     assert render_probes(tmp_path, tmp_path / "renders", pulse_end_ms=0.5) is not None
 
 
+@serial
 def test_study_report(tmp_path: Path) -> None:
     """The study page has the union of the row keys and the plots."""
     import matplotlib.image
@@ -545,6 +555,7 @@ def _rows_of(path: Path, rgb: tuple[int, int, int]) -> tuple[int, int]:
     return int(rows[0]), int(rows[-1])
 
 
+@serial
 def test_study_common_view(tmp_path: Path, monkeypatch) -> None:
     """The cases of a study are drawn with one camera and colour range, and linked."""
     monkeypatch.setattr(fem.render, "FIELD_PICTURES", (fem.render.render_damage,))
@@ -634,6 +645,7 @@ def _mean_difference(a: Path, b: Path) -> float:
     return float(np.mean(np.abs(pa - pb)))
 
 
+@serial
 def test_quarter_cell_is_unfolded(tmp_path: Path) -> None:
     """A mirrored quarter cell is shown as the full unit cell, vectors reflected."""
     root = make_result_dir(tmp_path / "quarter", n_xy=9, n_z=21, probes=False, pattern=QUARTER)
@@ -660,6 +672,7 @@ def test_quarter_cell_is_unfolded(tmp_path: Path) -> None:
     assert _mean_difference(out, root / "renders" / DAMAGE_PNG) < 1.0
 
 
+@serial
 def test_several_columns(tmp_path: Path) -> None:
     """Several columns: the cut goes through the one nearest the centre; top view of coverage."""
     root = make_result_dir(tmp_path / "r", n_xy=17, n_z=21, probes=False, pattern=THREE_COLUMNS)
@@ -680,6 +693,7 @@ def test_several_columns(tmp_path: Path) -> None:
     assert f"renders/{COVERAGE_PNG}" in html and "Treated columns seen from above" in html
 
 
+@serial
 def test_render_mesh(tmp_path: Path) -> None:
     """The mesh pictures: a cut always, a top view for several columns."""
     quarter = make_mesh_dir(tmp_path / "quarter", QUARTER)
@@ -693,6 +707,7 @@ def test_render_mesh(tmp_path: Path) -> None:
     assert not (three / "report.html").exists()
 
 
+@serial
 @pytest.mark.filterwarnings("ignore::UserWarning")  # pyvista's warning about the bad file
 def test_render_mesh_never_raises(tmp_path: Path, monkeypatch) -> None:
     """No mesh, an unreadable one, or a failing picture: logged, never raised."""
@@ -709,3 +724,78 @@ def test_render_mesh_never_raises(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(fem.render, "render_mesh_cut", broken)
     root = make_mesh_dir(tmp_path / "three", THREE_COLUMNS, n_xy=9)
     assert [p.name for p in render_mesh(root)] == [MESH_TOP_PNG]
+
+
+# --------------------------------------------------------------------------- parallel runs
+
+
+def test_written_snapshot_is_rank_independent(shared_tmp: Path) -> None:
+    """The snapshot and frames written from any number of ranks load as the same grid.
+
+    The solver's writer gathers the partitions on rank 0; the renderer merges the
+    seams. On 1 or 2 ranks the loaded grid has exactly the vertices and boundary
+    faces of the global mesh and the fields take their analytic values, so the
+    pictures cannot depend on the number of ranks.
+    """
+    from dolfinx import fem as dfem
+    from dolfinx import mesh as dmesh
+
+    from fem import io
+
+    comm = MPI.COMM_WORLD
+    n = (6, 6, 10)
+    domain = dmesh.create_box(
+        comm, [[-2e-4, -2e-4, -1e-3], [2e-4, 2e-4, 0.0]], list(n), dmesh.CellType.tetrahedron
+    )
+    V = dfem.functionspace(domain, ("Lagrange", 1))
+
+    def kelvin(x):
+        return io.KELVIN + 37.0 + 300.0 * np.exp(-(x[0] ** 2 + x[1] ** 2) / 1e-8 + x[2] / 5e-4)
+
+    T = dfem.Function(V)
+    T.interpolate(kelvin)
+    omega = dfem.Function(V)
+    omega.interpolate(lambda x: np.exp(30.0 * (1.0 - (x[0] ** 2 + x[1] ** 2) / 1e-8 + x[2] / 6e-4)))
+    n_owned = domain.topology.index_map(3).size_local
+    z = dmesh.compute_midpoints(domain, 3, np.arange(n_owned, dtype=np.int32))[:, 2]
+    layer = (z < -1e-4).astype(np.int32) + (z < -4e-4).astype(np.int32)
+
+    out = shared_tmp / "parallel_snapshot"
+    fields = out / "fields"
+    if comm.rank == 0:
+        fields.mkdir(parents=True, exist_ok=True)
+    comm.Barrier()
+    meta = {
+        "layers": [{"name": name, "top_um": top, "bottom_um": bottom}
+                   for name, top, bottom in (("epidermis", 0, 100), ("papillary_dermis", 100, 400),
+                                             ("reticular_dermis", 400, 1000))],
+        "column_depth_um": 700.0,
+        "pulse_end_ms": 1.0,
+    }
+    point_data = {
+        "temperature_peak_C": T, "temperature_end_C": T, "omega_collagen": omega, "omega_cell": omega
+    }
+    io.write_snapshot(fields / "snapshot.vtu", V, point_data, {"layer": layer})
+    io.write_frames(fields / "frames.vtu", V, [(0.0, T), (1e-3, T)], meta)
+    if comm.rank == 0:
+        io.write_json(fields / "snapshot.json", meta)
+    comm.Barrier()
+    if comm.rank != 0:
+        return
+
+    snap = load_snapshot(out)
+    vertices = (n[0] + 1) * (n[1] + 1) * (n[2] + 1)
+    assert snap.mesh.n_points == vertices and snap.mesh.n_cells == 6 * n[0] * n[1] * n[2]
+    faces = 2 * 2 * (n[0] * n[1] + n[0] * n[2] + n[1] * n[2])
+    assert snap.mesh.extract_surface(algorithm=None).n_cells == faces
+    x = snap.mesh.points.T * 1e-6
+    np.testing.assert_allclose(snap.mesh.point_data["temperature_peak_C"], kelvin(x) - io.KELVIN,
+                               rtol=1e-10)
+    np.testing.assert_array_equal(
+        snap.mesh.cell_data["layer"],
+        (snap.mesh.cell_centers().points[:, 2] < -100.0).astype(int)
+        + (snap.mesh.cell_centers().points[:, 2] < -400.0),
+    )
+    frames_snap, frames = fem.render.load_frames(out)
+    assert [t for t, _ in frames] == [0.0, 1.0] and frames_snap.mesh.n_points == vertices
+    _assert_real_picture(render_damage(snap, out / "renders"))
