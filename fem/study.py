@@ -52,7 +52,8 @@ from typing import Any
 
 from mpi4py import MPI
 
-from fem.config import CaseError, Case, apply_overrides, build_case, read_toml, resolve
+from fem import io as fio  # imports DOLFINx (PETSc initialises collectively): on every rank
+from fem.config import Case, CaseError, apply_overrides, build_case, read_toml, resolve
 
 log = logging.getLogger(__name__)
 
@@ -292,8 +293,6 @@ def _run_one(sc: StudyCase, total: int, out: Path, sub: MPI.Comm, group: int, re
     """Run one case on ``sub``; returns its status (``ok`` or ``failed``)."""
     from fem.driver import run_case
     from fem.heat import SolverError
-    from fem.io import atomic_write_text
-
     d = out / sc.name
     if sub.rank == 0:
         d.mkdir(parents=True, exist_ok=True)
@@ -314,7 +313,7 @@ def _run_one(sc: StudyCase, total: int, out: Path, sub: MPI.Comm, group: int, re
         status, error = "failed", f"{type(e).__name__}: {e}"
         log.debug("%s", traceback.format_exc())
     if error is not None and sub.rank == 0:
-        atomic_write_text(d / ERROR_FILE, error.replace("\n", " ") + "\n")
+        fio.atomic_write_text(d / ERROR_FILE, error.replace("\n", " ") + "\n")
     _say(sub, group, f"case {sc.index + 1}/{total} {status} in {time.perf_counter() - tic:.1f} s"
          + (f": {error}" if error else ""))
     return status
@@ -341,6 +340,9 @@ def run_study(study: Study, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: 
     Returns:
         The rows of the table (on every rank).
     """
+    import fem.driver  # noqa: F401 - every rank imports before the groups split
+    import fem.report  # noqa: F401
+
     out = Path(out)
     need = max(c.ranks for c in study.cases)
     if need > comm.size:
@@ -352,9 +354,7 @@ def run_study(study: Study, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: 
     todo = [c for c in study.cases if only is None or c.index == only]
     if comm.rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        from fem.io import write_json
-
-        write_json(out / "study.json", describe(study))
+        fio.write_json(out / "study.json", describe(study))
         done = [c.index for c in todo if resume and finished(out, c)]
     else:
         done = None
@@ -389,9 +389,7 @@ def run_study(study: Study, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: 
         rows = collect_rows(study, out)
         write_table(out / METRICS_CSV, rows)
         plots = plot_study(study, rows, out / "plots")
-        from fem.report import write_study_report
-
-        write_study_report(out, rows, plots)
+        fem.report.write_study_report(out, rows, plots)
         ok = sum(r["status"] == "ok" for r in rows)
         log.info("study: %d ok, %d failed, %d not run, %.1f s; wrote %s and %s", ok,
                  sum(r["status"] == "failed" for r in rows),
@@ -427,8 +425,6 @@ def collect_rows(study: Study, out: Path) -> list[dict]:
 def write_table(path: Path, rows: list[dict]) -> None:
     """``metrics.csv``: one row per case, columns in order of first appearance, written
     atomically; floats as their shortest exact repr."""
-    from fem.io import atomic_write_text
-
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns and k != "error"]
@@ -439,7 +435,7 @@ def write_table(path: Path, rows: list[dict]) -> None:
     w.writerow(columns)
     for row in rows:
         w.writerow(["" if row.get(k) is None else _csv_value(row[k]) for k in columns])
-    atomic_write_text(path, buf.getvalue())
+    fio.atomic_write_text(path, buf.getvalue())
 
 
 def _csv_value(value: Any) -> str:
@@ -533,8 +529,6 @@ def write_slurm(study: Study, out: Path, study_arg: str | None = None) -> Path:
     afterwards with ``mtz study STUDY -o OUT --resume`` (every case finished: it only writes
     ``metrics.csv`` and the report).
     """
-    from fem.io import atomic_write_text
-
     out = Path(out).resolve()
     study_path = Path(study_arg or study.path).resolve()
     ranks = [c.ranks for c in study.cases]
@@ -562,6 +556,6 @@ def write_slurm(study: Study, out: Path, study_arg: str | None = None) -> Path:
     ]
     (out / "slurm").mkdir(parents=True, exist_ok=True)
     path = out / "slurm.sh"
-    atomic_write_text(path, "\n".join(lines))
+    fio.atomic_write_text(path, "\n".join(lines))
     path.chmod(0o755)
     return path

@@ -1,0 +1,133 @@
+"""Checkpoint and restart of a transient case (``mtz run --resume``).
+
+A run stopped after some steps and resumed from its last checkpoint must give the metrics of
+an uninterrupted run (to solver tolerance: GAMG's eigenvalue estimate draws random vectors,
+so the last digits may differ), on one rank and on two, and a run killed from outside and
+resumed on another number of ranks must agree within the rank-invariance tolerance.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from mpi4py import MPI
+
+import numpy as np
+import pytest
+
+from fem import checkpoint as ck
+from fem.config import CaseError, load_case
+from fem.driver import run_case
+
+from conftest import ROOT
+
+DEMO = ROOT / "studies" / "demo.toml"
+CHEAP = ["mesh.resolution=coarse", "time.end_ms=5", "output.render=false",
+         "output.fields=false", "mechanics.enabled=false"]
+NOT_COMPARED = {"wall_time_s", "ranks"}
+# Across rank counts: the tolerances of tests/test_demo.py (solver-tolerance quantities apart).
+ACROSS_RANKS = {"energy_balance_error": None, "heat_cg_iterations": None,
+                "source_energy_error": 1e-3, "bottom_inflow_J": 1e-3}
+
+
+class Stop(Exception):
+    """Stands for a run killed after a step."""
+
+
+def assert_same_metrics(a: dict, b: dict, rtol: float, special: dict | None = None) -> None:
+    assert a.keys() == b.keys()
+    special = special or {}
+    for key in a.keys() - NOT_COMPARED:
+        tol = special.get(key, rtol)
+        if tol is None:
+            continue
+        if isinstance(a[key], (int, float)):
+            assert np.isclose(a[key], b[key], rtol=tol, atol=1e-12), (key, a[key], b[key])
+        else:
+            assert a[key] == b[key], key
+
+
+@pytest.fixture(scope="module")
+def cheap_case():
+    return load_case(DEMO, CHEAP)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(cheap_case, shared_tmp):
+    return run_case(cheap_case, shared_tmp / "ck_full", MPI.COMM_WORLD)
+
+
+def test_stop_and_resume_gives_the_same_metrics(cheap_case, uninterrupted, shared_tmp,
+                                                monkeypatch):
+    comm = MPI.COMM_WORLD
+    out = shared_tmp / "ck_stopped"
+    after_step = ck.Checkpointer.after_step
+
+    def stop_after_10(self, n, n_steps, heat, damage, hist):
+        after_step(self, n, n_steps, heat, damage, hist)
+        if n == 10:
+            raise Stop
+
+    monkeypatch.setattr(ck.Checkpointer, "after_step", stop_after_10)
+    with pytest.raises(Stop):
+        run_case(cheap_case, out, comm, checkpoint_every=4)
+    monkeypatch.undo()
+    assert not (out / "metrics.json").exists()
+    with np.load(out / "checkpoint" / "state.npz") as z:
+        assert json.loads(str(z["meta"]))["step"] == 8  # the last checkpoint before the stop
+
+    # A checkpoint of another case is refused (exit status 2 on the command line).
+    other = load_case(DEMO, CHEAP + ["laser.energy_mJ=12"])
+    with pytest.raises(CaseError, match="different case"):
+        run_case(other, out, comm, resume=True)
+
+    resumed = run_case(cheap_case, out, comm, resume=True)
+    assert_same_metrics(uninterrupted, resumed, rtol=1e-9)
+    assert not (out / "checkpoint").exists()  # removed once metrics.json is written
+
+
+def test_resume_without_checkpoint_starts_from_the_beginning(cheap_case, uninterrupted,
+                                                             shared_tmp):
+    resumed = run_case(cheap_case, shared_tmp / "ck_none", MPI.COMM_WORLD, resume=True)
+    assert_same_metrics(uninterrupted, resumed, rtol=1e-9)
+
+
+@pytest.mark.serial
+def test_killed_run_resumes_on_another_number_of_ranks(uninterrupted, tmp_path, mtz_cmd):
+    """Kill a one-rank ``mtz run`` after a checkpoint; resume it on two ranks."""
+    out = tmp_path / "killed"
+    sets = [a for s in CHEAP for a in ("--set", s)]
+    proc = subprocess.Popen([*mtz_cmd, "run", str(DEMO), "-o", str(out), *sets,
+                             "--checkpoint-every", "3"], cwd=ROOT, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    state = out / "checkpoint" / "state.npz"
+    deadline = time.time() + 120
+    while not state.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert state.exists(), "no checkpoint before the run ended"
+    assert not (out / "metrics.json").exists()
+    mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    res = subprocess.run([mpiexec, "-n", "2", *mtz_cmd, "run", str(DEMO), "-o", str(out), *sets,
+                          "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "resume: continuing after step" in res.stderr
+    resumed = json.loads((out / "metrics.json").read_text())
+    assert resumed["ranks"] == 2
+    assert_same_metrics(uninterrupted, resumed, 1e-4, ACROSS_RANKS)  # rank invariance
+
+
+def test_node_keys_are_a_partition_of_the_input_nodes(cheap_case):
+    from dolfinx import fem
+
+    from fem.driver import build_mesh
+
+    data, _ = build_mesh(cheap_case, MPI.COMM_WORLD)
+    V = fem.functionspace(data.mesh, ("Lagrange", 1))
+    keys = ck.node_keys(V)
+    all_keys = np.concatenate(MPI.COMM_WORLD.allgather(keys))
+    assert np.array_equal(np.sort(all_keys), np.arange(V.dofmap.index_map.size_global))
