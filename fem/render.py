@@ -1234,8 +1234,8 @@ def render_overview(snap: Snapshot, out_dir: Path) -> Path | None:
     """3D view of the top of the block, one quadrant removed, with the collagen isosurface.
 
     The quadrant x > x_c, y < y_c is cut away to show the inside, its corner
-    on the axis of the cut column (x_c, y_c); faces are coloured by layer and the collagen Omega = 1 isosurface is drawn in a
-    solid colour.
+    on the axis of the cut column (x_c, y_c); faces are coloured by layer and the
+    collagen Omega = 1 isosurface is drawn in a solid colour.
 
     Args:
         snap: The loaded snapshot.
@@ -1244,7 +1244,7 @@ def render_overview(snap: Snapshot, out_dir: Path) -> Path | None:
     Returns:
         Path of ``overview_3d.png``.
     """
-    xmin, xmax, ymin, ymax, zmin, zmax = snap.bounds
+    xmin, xmax, ymin, _, _, zmax = snap.bounds
     z_low = snap.z_crop
     pad = 1.0 + 1e-3 * (xmax - xmin)
     top = _crop_top(snap)
@@ -1330,7 +1330,8 @@ def _add_scale_bar_3d(p: pv.Plotter, box: tuple[float, ...]) -> None:
     y = ymin - 0.08 * (ymax - ymin)
     tick = 0.03 * (xmax - xmin)
     a, b = np.array([xmin, y, zmax]), np.array([xmin + length, y, zmax])
-    for pa, pb in ((a, b), (a - (0, 0, tick), a + (0, 0, tick)), (b - (0, 0, tick), b + (0, 0, tick))):
+    up = np.array([0.0, 0.0, tick])
+    for pa, pb in ((a, b), (a - up, a + up), (b - up, b + up)):
         p.add_mesh(pv.Line(pa, pb), color="black", line_width=4, lighting=False, reset_camera=False)
     p.add_point_labels(
         [0.5 * (a + b) + (0, 0, 1.5 * tick)], [f"{length:g} µm"], font_size=16, shape=None,
@@ -1523,8 +1524,9 @@ def render_histology(snap: Snapshot, out_dir: Path) -> Path | None:
     x0, x1 = _cut_window(snap)
     z0, z1 = snap.z_crop, snap.z_top
     pixel = max((x1 - x0) / 700.0, (z1 - z0) / 560.0, 1e-6)
-    pixel = min(pixel, HISTOLOGY_MAX_PIXEL_UM) if (x1 - x0) / HISTOLOGY_MAX_PIXEL_UM < 900 else pixel
-    nx, nz = int(round((x1 - x0) / pixel)) + 1, int(round((z1 - z0) / pixel)) + 1
+    if (x1 - x0) / HISTOLOGY_MAX_PIXEL_UM < 900:
+        pixel = min(pixel, HISTOLOGY_MAX_PIXEL_UM)
+    nx, nz = round((x1 - x0) / pixel) + 1, round((z1 - z0) / pixel) + 1
     y0 = snap.cut_axis[1] + 1e-7 * max(1.0, x1 - x0)
     plane = pv.ImageData(dimensions=(nx, 1, nz), spacing=(pixel, 1.0, pixel), origin=(x0, y0, z0))
     sampled = plane.sample(snap.mesh)
@@ -1557,13 +1559,14 @@ def render_histology(snap: Snapshot, out_dir: Path) -> Path | None:
     nec = np.asarray(pv.Color(HISTOLOGY_NECROTIC).float_rgb)
     coag = np.asarray(pv.Color(HISTOLOGY_COAGULATED).float_rgb)
     dermal = (~is_fat)[..., None]
-    rgb = np.where(dermal, rgb * (1 - 0.35 * f_cell[..., None]) + 0.35 * f_cell[..., None] * nec, rgb)
+    pale = 0.35 * f_cell[..., None]
+    rgb = np.where(dermal, rgb * (1 - pale) + pale * nec, rgb)
     rgb = rgb * (1 - 0.8 * f_col[..., None]) + 0.8 * f_col[..., None] * coag
     # Nuclei: dense in the epidermis, sparse in the dermis, gone where the cells died.
     rng = np.random.default_rng(20240531)
     density = np.where(is_dermis, 0.0025, np.where(is_fat, 0.0006, 0.02)) * pixel**2 / 4.0
     seeds = (rng.random((nz, nx)) < density) & (rng.random((nz, nx)) > f_cell)
-    nuclei = _disks(seeds, max(1, int(round(2.5 / pixel))))
+    nuclei = _disks(seeds, max(1, round(2.5 / pixel)))
     rgb = np.where(nuclei[..., None], pv.Color(HISTOLOGY_NUCLEUS).float_rgb, rgb)
     rgb = np.where(valid[..., None], rgb, 1.0)  # outside the tissue (crater, air): slide glass
     plane.point_data["he_rgb"] = (np.clip(rgb, 0, 1).reshape(-1, 3) * 255).astype(np.uint8)
@@ -1623,7 +1626,7 @@ function rotate(p) {
   var x = p[0] - scene.centre[0], y = p[1] - scene.centre[1], z = p[2] - scene.centre[2];
   var cy = Math.cos(yaw), sy = Math.sin(yaw), cp = Math.cos(pitch), sp = Math.sin(pitch);
   var x1 = cy * x - sy * y, y1 = sy * x + cy * y;        // about z (up)
-  return [x1, cp * y1 - sp * z, sp * y1 + cp * z];       // tilt toward the viewer; [right, depth, up]
+  return [x1, cp * y1 - sp * z, sp * y1 + cp * z];  // tilted: [right, depth, up]
 }
 function draw() {
   var w = canvas.clientWidth, h = canvas.clientHeight, dpr = window.devicePixelRatio || 1;
@@ -1643,7 +1646,8 @@ function draw() {
       var u = [b[0] - a[0], b[1] - a[1], b[2] - a[2]], v = [c[0] - a[0], c[1] - a[1], c[2] - a[2]];
       var n = [u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]];
       var nn = Math.hypot(n[0], n[1], n[2]) || 1;
-      var shade = 0.35 + 0.65 * Math.abs((n[0] * light[0] + n[1] * light[1] + n[2] * light[2]) / (nn * ln));
+      var dot = n[0] * light[0] + n[1] * light[1] + n[2] * light[2];
+      var shade = 0.35 + 0.65 * Math.abs(dot / (nn * ln));
       tris.push([(a[1] + b[1] + c[1]) / 3, px(a), px(b), px(c), m, shade]);
     }
   });
@@ -1660,7 +1664,8 @@ function draw() {
   scene.lines.forEach(function (l) {
     ctx.strokeStyle = "rgb(" + l.color.join(",") + ")"; ctx.lineWidth = l.width || 1;
     for (var i = 0; i < l.segments.length; i += 6) {
-      var a = px(rotate(l.segments.slice(i, i + 3))), b = px(rotate(l.segments.slice(i + 3, i + 6)));
+      var a = px(rotate(l.segments.slice(i, i + 3)));
+      var b = px(rotate(l.segments.slice(i + 3, i + 6)));
       ctx.beginPath(); ctx.moveTo(a[0], a[1]); ctx.lineTo(b[0], b[1]); ctx.stroke();
     }
   });

@@ -676,12 +676,15 @@ def write_report(result_dir: Path) -> Path:
             (
                 "view3d",
                 "Interactive 3D view",
-                f'<iframe class="view3d" src="{src}" title="Interactive 3D view"></iframe>'
-                f'<p class="sub">Drag to rotate, scroll to zoom, double click to reset '
-                f'(<a href="{src}">open on its own page</a>). The solid {ISOSURFACE_COLOR_NAME} '
-                f"surface is Ω<sub>collagen</sub> = 1, the translucent {NECROSIS_COLOR_NAME} one "
-                "Ω<sub>cell</sub> = 1, in the top of the block with the layer interfaces; "
-                "the page is self-contained (no network).</p>",
+                (
+                    f'<iframe class="view3d" src="{src}" title="Interactive 3D view"></iframe>'
+                    f'<p class="sub">Drag to rotate, scroll to zoom, double click to reset '
+                    f'(<a href="{src}">open on its own page</a>). The solid '
+                    f"{ISOSURFACE_COLOR_NAME} surface is Ω<sub>collagen</sub> = 1, the "
+                    f"translucent {NECROSIS_COLOR_NAME} one Ω<sub>cell</sub> = 1, in the top of "
+                    "the block with the layer interfaces; the page is self-contained (no "
+                    "network).</p>"
+                ),
             )
         )
 
@@ -779,7 +782,8 @@ def _side_by_side(study_dir: Path, cases: list[tuple[str, Path]]) -> str:
                 f"<figcaption>{_esc(label)}</figcaption></figure>"
             )
         if cells:
-            parts.append(f"<h3>{_esc(CAPTIONS[name][0])}</h3><div class=\"row\">{''.join(cells)}</div>")
+            heading = f"<h3>{_esc(CAPTIONS[name][0])}</h3>"
+            parts.append(f'{heading}<div class="row">{"".join(cells)}</div>')
     return "".join(parts)
 
 
@@ -876,6 +880,18 @@ def write_study_report(
             f"<h2>Cases side by side</h2>\n<p>Each case drawn with {same}; click a picture "
             f"for the case's report.</p>{side}"
         )
-    title = f"Study: {study_dir.resolve().name}"
-    subtitle = f"MTZ-FEM parameter study · report written {_now()}"
+    described = _read_json_quiet(study_dir / "study.json") or {}
+    study = described.get("study") if isinstance(described.get("study"), Mapping) else {}
+    name = study.get("title") if isinstance(study.get("title"), str) else None
+    title = f"Study: {name or study_dir.resolve().name}"
+    subtitle = (
+        f"MTZ-FEM parameter study <code>{_esc(study_dir.resolve().name)}</code>"
+        f" · report written {_now()}"
+    )
+    sweep = study.get("sweep")
+    if isinstance(sweep, Mapping) and sweep:
+        swept = "; ".join(f"{_esc(k)} = {_esc(format_number(v))}" for k, v in sweep.items())
+        mode = _esc(study.get("mode", "grid"))
+        base = _esc(study.get("base", ""))
+        body = f"<p>Sweep ({mode}): {swept}; base case <code>{base}</code>.</p>" + body
     return _atomic_write(study_dir / REPORT_NAME, _page(title, subtitle, body))

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_render_report import make_result_dir
 
 from fem.render import render_all
 from fem.report import write_report, write_study_report
-
-from test_render_report import make_result_dir
 
 pytestmark = [
     pytest.mark.serial,
@@ -102,7 +101,11 @@ def chromium() -> str:
         pytest.skip("no chromium on PATH and no apt-get/make to install it (Debian `chromium`)")
     try:
         run = subprocess.run(
-            ["make", "-C", str(ROOT), "browser"], capture_output=True, text=True, timeout=900
+            ["make", "-C", str(ROOT), "browser"],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         pytest.skip("no chromium: `make browser` timed out")
@@ -120,6 +123,7 @@ def _run_chromium(chromium: str, *args: str) -> subprocess.CompletedProcess:
             capture_output=True,
             text=True,
             timeout=120,
+            check=False,
         )
 
 

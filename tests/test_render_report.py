@@ -396,7 +396,8 @@ def test_interactive_view(full_result: Path) -> None:
         assert 100 < len(tris) <= fem.render.VIEW3D_MAX_TRIANGLES and tris.max() < len(points)
     # The coagulation surface reaches about the column depth of the synthetic field.
     collagen = np.asarray(scene["meshes"][1]["points"]).reshape(-1, 3)
-    assert -collagen[:, 2].max() < 50.0 and -collagen[:, 2].min() == pytest.approx(COLUMN_DEPTH, rel=0.1)
+    assert -collagen[:, 2].max() < 50.0
+    assert -collagen[:, 2].min() == pytest.approx(COLUMN_DEPTH, rel=0.1)
     html = (full_result / "report.html").read_text(encoding="utf-8")
     assert f'<iframe class="view3d" src="renders/{VIEW3D_HTML}"' in html
 
@@ -425,7 +426,8 @@ def test_seams_merge_despite_roundoff(tmp_path: Path) -> None:
     exact = load_snapshot(root).mesh.n_points
     vtu = root / "fields" / "snapshot.vtu"
     mesh = pv.read(vtu)
-    mesh.points = mesh.points + np.random.default_rng(1).uniform(-1e-9, 1e-9, mesh.points.shape) * DEPTH
+    jitter = np.random.default_rng(1).uniform(-1e-9, 1e-9, mesh.points.shape) * DEPTH
+    mesh.points = mesh.points + jitter
     mesh.save(vtu)
     snap = load_snapshot(root)
     assert snap.mesh.n_points == exact == 7 * 7 * 15
@@ -441,7 +443,9 @@ def test_animation(tmp_path: Path) -> None:
     snap = load_snapshot(root)
     gif = fem.render.render_animation(root, root / "renders", snap)
     assert gif == root / "renders" / ANIMATION_GIF
-    frames = [np.asarray(f.convert("RGB"), dtype=float) for f in ImageSequence.Iterator(Image.open(gif))]
+    frames = [
+        np.asarray(f.convert("RGB"), dtype=float) for f in ImageSequence.Iterator(Image.open(gif))
+    ]
     assert len(frames) == len(FRAMES)
     for frame in frames:
         assert frame.std() > 5.0
@@ -575,7 +579,9 @@ def test_study_common_view(tmp_path: Path, monkeypatch) -> None:
     assert view.depth_um == pytest.approx(1.3 * COLUMN_DEPTH)
     snap_deep, snap_shallow = load_snapshot(deep), load_snapshot(shallow)
     t_max = float(np.max(snap_shallow.mesh.point_data["temperature_peak_C"]))
-    t_min = min(float(np.min(s.mesh.point_data["temperature_end_C"])) for s in (snap_deep, snap_shallow))
+    t_min = min(
+        float(np.min(s.mesh.point_data["temperature_end_C"])) for s in (snap_deep, snap_shallow)
+    )
     assert view.temperature_C == pytest.approx((t_min, t_max))
     assert view.half_width_um == pytest.approx(HALF_WIDTH, rel=1e-2)
     assert study_view([]) == View()
@@ -773,7 +779,10 @@ def test_written_snapshot_is_rank_independent(shared_tmp: Path) -> None:
         "pulse_end_ms": 1.0,
     }
     point_data = {
-        "temperature_peak_C": T, "temperature_end_C": T, "omega_collagen": omega, "omega_cell": omega
+        "temperature_peak_C": T,
+        "temperature_end_C": T,
+        "omega_collagen": omega,
+        "omega_cell": omega,
     }
     io.write_snapshot(fields / "snapshot.vtu", V, point_data, {"layer": layer})
     io.write_frames(fields / "frames.vtu", V, [(0.0, T), (1e-3, T)], meta)
