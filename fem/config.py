@@ -165,6 +165,8 @@ SCHEMA: dict[str, Any] = {
         "sides": F("str", default="free", choices=("free", "held")),  # held: periodic array
     },
     "mesh": {
+        # displacement (P1 or P2) | mixed (Taylor-Hood P2 displacement, P1 pressure)
+        "formulation": F("str", default="displacement", choices=("displacement", "mixed")),
         "resolution": F("str", default="medium", choices=("coarse", "medium", "fine")),
         "column_size_um": F("float", lo=0.5, hi=1e4),
         "surface_size_um": F("float", lo=0.5, hi=1e4),
@@ -398,7 +400,11 @@ def resolve(raw: dict) -> dict:
     # P1 elasticity locks as nu -> 1/2: P2 where a layer is more incompressible than the
     # presets' nu = 0.45 (measured in tests/test_mechanics.py; README, Mechanics).
     nu_max = max(layer["poisson_ratio"] for layer in out["skin"]["layers"].values())
-    out["mechanics"].setdefault("degree", 2 if nu_max > MAX_NU_P1 else 1)
+    mech = out["mechanics"]
+    mech.setdefault("degree", 2 if nu_max > MAX_NU_P1 or mech["formulation"] == "mixed" else 1)
+    if mech["formulation"] == "mixed" and mech["degree"] != 2:
+        raise CaseError(f"mechanics.degree = {mech['degree']!r}: mechanics.formulation = "
+                        "'mixed' is Taylor-Hood P2-P1; allowed: 2")
     out["damage"]["layers"] = _resolve_damage_layers(raw.get("damage", {}), out["skin"]["layers"])
 
     laser = out["laser"]
@@ -706,6 +712,7 @@ class Case:
     column_size: float  # m
     surface_size: float  # m
     far_size: float  # m
+    mechanics_formulation: str  # "displacement" | "mixed" (Taylor-Hood u-p)
     column_radius: float  # m
     column_depth: float  # m
     mesh_cache: bool
@@ -808,6 +815,7 @@ def build_case(resolved: dict) -> Case:
         surface_size=mesh["surface_size_um"] * UM,
         far_size=mesh["far_size_um"] * UM,
         column_radius=mesh["column_radius_um"] * UM,
+        mechanics_formulation=m["formulation"],
         column_depth=mesh["column_depth_um"] * UM,
         mesh_cache=mesh["cache"],
         rtol=r["solver"]["rtol"],

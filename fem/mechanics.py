@@ -57,13 +57,14 @@ class MechanicsSettings:
     degree: int = 2  # Lagrange degree of the displacement (2: no locking)
     shrinkage_max: float = 0.2  # s_max (parameters.md: modelling choice, default 0.2)
     shrinkage_plane: str = "in_plane"  # "in_plane" (dermis plane) | "isotropic"
-    rtol: float = 1e-9  # relative residual of CG
+    rtol: float = 1e-9  # relative residual of CG (MINRES for the mixed form)
     max_it: int = 500
+    formulation: str = "displacement"  # "displacement" | "mixed" (Taylor-Hood u-p)
 
     @classmethod
     def from_case(cls, case: Case) -> MechanicsSettings:
         return cls(case.mechanics_degree, case.shrinkage_max, case.shrinkage_plane,
-                   1e-9, case.max_it)
+                   1e-9, case.max_it, case.mechanics_formulation)
 
 
 def rigid_body_modes(V: fem.FunctionSpace) -> tuple[PETSc.NullSpace, list[la.Vector]]:
@@ -136,12 +137,16 @@ class ElasticityProblem:
         T0: the stress-free temperature (K), on the temperature space.
         settings: degree, shrinkage and solver settings.
         bcs: builds the Dirichlet conditions on the displacement space.
+        load: optional external load, ``load(v)`` a linear form in the displacement test
+            function ``v`` (e.g. a surface traction); the skin has none.
     """
 
     def __init__(self, domain: mesh.Mesh, cell_tags: mesh.MeshTags, facet_tags: mesh.MeshTags,
                  layers: Sequence, T0: fem.Function, settings: MechanicsSettings,
-                 bcs: Callable[[fem.FunctionSpace], list[fem.DirichletBC]]):
+                 bcs: Callable[[fem.FunctionSpace], list[fem.DirichletBC]],
+                 load: Callable[[ufl.Argument], ufl.Form] | None = None):
         self.mesh, self.comm, self.settings = domain, domain.comm, settings
+        self._load = load
         gdim = domain.geometry.dim
         self.V = fem.functionspace(domain, ("Lagrange", settings.degree, (gdim,)))
         V0 = fem.functionspace(domain, ("DG", 0))
@@ -153,11 +158,14 @@ class ElasticityProblem:
         self.collagen = cellwise(V0, cell_tags, [float(la_.collagen) for la_ in layers],
                                  "collagen")
 
+        self.kappa = self.lmbda + 2.0 / 3.0 * self.mu  # bulk modulus
+
         VT = T0.function_space
         self.T0 = T0.copy()
         self.T = fem.Function(VT, name="temperature")
         self.omega = fem.Function(VT, name="omega_collagen")
         self.u = fem.Function(self.V, name="displacement")
+        self.p = None  # the pressure (mean stress) of the mixed formulation
 
         I = ufl.Identity(gdim)
         P = (ufl.as_matrix([[1, 0, 0], [0, 1, 0], [0, 0, 0]])
@@ -165,19 +173,13 @@ class ElasticityProblem:
         F_omega = 1.0 - ufl.exp(-self.omega)
         self.eps_star = (self.alpha * (self.T - self.T0) * I
                          - settings.shrinkage_max * self.collagen * F_omega * P)
-        u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
         dx = ufl.dx(domain=domain)
-        self.a = fem.form(ufl.inner(self.sigma_elastic(epsilon(u)), epsilon(v)) * dx)
-        self.L = fem.form(ufl.inner(self.sigma_elastic(self.eps_star), epsilon(v)) * dx)
         self.bcs = bcs(self.V)
-
-        self.A = dolfinx.fem.petsc.assemble_matrix(self.a, bcs=self.bcs)
-        self.A.assemble()
         self.nullspace, self._nullspace_basis = rigid_body_modes(self.V)
-        self.A.setNearNullSpace(self.nullspace)
-        self.A.setOption(PETSc.Mat.Option.SPD, True)
-        self.b = dolfinx.fem.petsc.create_vector(self.V)
-        self.ksp = make_spd_solver(self.comm, self.A, "mech_", settings.rtol, settings.max_it)
+        if settings.formulation == "mixed":
+            self._setup_mixed()
+        else:
+            self._setup_displacement()
         self.iterations = 0  # all solves
         self.last_iterations = 0
 
@@ -207,18 +209,118 @@ class ElasticityProblem:
                    MechanicsSettings.from_case(case),
                    lambda V: skin_bcs(V, facet_tags, case))
 
+    def _setup_displacement(self) -> None:
+        """Pure displacement form, CG + GAMG with the rigid-body near-nullspace."""
+        u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
+        dx = ufl.dx(domain=self.mesh)
+        self.a = fem.form(ufl.inner(self.sigma_elastic(epsilon(u)), epsilon(v)) * dx)
+        self.L = fem.form(self._with_load(
+            ufl.inner(self.sigma_elastic(self.eps_star), epsilon(v)) * dx, v))
+        self.A = dolfinx.fem.petsc.assemble_matrix(self.a, bcs=self.bcs)
+        self.A.assemble()
+        self.A.setNearNullSpace(self.nullspace)
+        self.A.setOption(PETSc.Mat.Option.SPD, True)
+        self.b = dolfinx.fem.petsc.create_vector(self.V)
+        self.ksp = make_spd_solver(self.comm, self.A, "mech_", self.settings.rtol,
+                                   self.settings.max_it)
+
+    def _setup_mixed(self) -> None:
+        """Taylor-Hood u-p form (P2 displacement, P1 pressure p = kappa tr(eps(u) - eps*)):
+
+            int 2 mu dev(eps(u)) : eps(v) + p div v = int 2 mu dev(eps*) : eps(v)
+            int q div u - p q / kappa               = int q tr(eps*)
+
+        symmetric indefinite: MINRES with a block-diagonal preconditioner, GAMG (rigid-body
+        near-nullspace) on the elasticity matrix 2 mu eps : eps and Jacobi on the pressure mass
+        matrix weighted by 1 / (2 mu) + 1 / kappa (the Schur complement, robust as nu -> 1/2).
+        """
+        domain, dx = self.mesh, ufl.dx(domain=self.mesh)
+        if self.settings.degree != 2:
+            raise ValueError("the mixed formulation is Taylor-Hood P2-P1: degree must be 2")
+        self.Q = fem.functionspace(domain, ("Lagrange", 1))
+        self.p = fem.Function(self.Q, name="pressure")
+        u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
+        p, q = ufl.TrialFunction(self.Q), ufl.TestFunction(self.Q)
+        mu, kappa = self.mu, self.kappa
+        self.a = fem.form([[2.0 * mu * ufl.inner(ufl.dev(epsilon(u)), epsilon(v)) * dx,
+                            p * ufl.div(v) * dx],
+                           [q * ufl.div(u) * dx, -p * q / kappa * dx]])
+        self.L = fem.form([self._with_load(
+            2.0 * mu * ufl.inner(ufl.dev(self.eps_star), epsilon(v)) * dx, v),
+                           ufl.tr(self.eps_star) * q * dx])
+        P = fem.form([[2.0 * mu * ufl.inner(epsilon(u), epsilon(v)) * dx, None],
+                      [None, (0.5 / mu + 1.0 / kappa) * p * q * dx]])
+        self.A = dolfinx.fem.petsc.assemble_matrix(self.a, bcs=self.bcs, kind="mpi")
+        self.A.assemble()
+        self.P = dolfinx.fem.petsc.assemble_matrix(P, bcs=self.bcs, kind="mpi")
+        self.P.assemble()
+        spaces = fem.extract_function_spaces(self.L)
+        self.b = dolfinx.fem.petsc.create_vector(spaces, kind="mpi")
+        self.x = dolfinx.fem.petsc.create_vector(spaces, kind="mpi")
+        # The two fields in the monolithic vector: this rank's displacement dofs, then its
+        # pressure dofs. The rigid-body modes go with the displacement field to its GAMG.
+        V_map, bs = self.V.dofmap.index_map, self.V.dofmap.index_map_bs
+        Q_map = self.Q.dofmap.index_map
+        offset_u = V_map.local_range[0] * bs + Q_map.local_range[0]
+        offset_p = offset_u + V_map.size_local * bs
+        is_u = PETSc.IS().createStride(V_map.size_local * bs, offset_u, 1, comm=self.comm)
+        is_p = PETSc.IS().createStride(Q_map.size_local, offset_p, 1, comm=self.comm)
+        is_u.setBlockSize(bs)
+        is_u.compose("nearnullspace", self.nullspace)
+        self._fields = (is_u, is_p)
+        ksp = PETSc.KSP().create(self.comm)
+        ksp.setOptionsPrefix("mech_mixed_")
+        ksp.setOperators(self.A, self.P)
+        ksp.setType("minres")
+        ksp.setInitialGuessNonzero(True)
+        ksp.setTolerances(rtol=self.settings.rtol, atol=1e-30, max_it=self.settings.max_it)
+        pc = ksp.getPC()
+        pc.setType("fieldsplit")
+        pc.setFieldSplitType(PETSc.PC.CompositeType.ADDITIVE)
+        pc.setFieldSplitIS(("u", is_u), ("p", is_p))
+        opts = PETSc.Options()
+        pre = "mech_mixed_fieldsplit_"
+        opts[f"{pre}u_ksp_type"] = "preonly"
+        opts[f"{pre}u_pc_type"] = "gamg"
+        opts[f"{pre}u_pc_gamg_threshold"] = 0.02
+        opts[f"{pre}u_mg_levels_ksp_type"] = "chebyshev"
+        opts[f"{pre}u_mg_levels_pc_type"] = "jacobi"
+        opts[f"{pre}p_ksp_type"] = "preonly"
+        opts[f"{pre}p_pc_type"] = "jacobi"
+        ksp.setFromOptions()
+        self.ksp = ksp
+
+    def _with_load(self, form: ufl.Form, v) -> ufl.Form:
+        """``form`` plus the external load, if any."""
+        return form if self._load is None else form + self._load(v)
+
     def sigma_elastic(self, e):
         """Hooke's law for a strain ``e``."""
         return self.lmbda * ufl.tr(e) * ufl.Identity(3) + 2.0 * self.mu * e
 
     def sigma(self, u):
-        """Stress of a displacement, eigenstrain included."""
-        return self.sigma_elastic(epsilon(u) - self.eps_star)
+        """Stress of a displacement, eigenstrain included (mixed form: with the pressure)."""
+        e = epsilon(u) - self.eps_star
+        if self.p is not None:
+            return 2.0 * self.mu * ufl.dev(e) + self.p * ufl.Identity(3)
+        return self.sigma_elastic(e)
 
     def solve(self, T: fem.Function, omega_collagen: fem.Function) -> fem.Function:
         """Displacement for the given temperature and collagen damage (both on T0's space)."""
         self.T.x.array[:] = T.x.array
         self.omega.x.array[:] = omega_collagen.x.array
+        if self.p is None:
+            self._solve_displacement()
+        else:
+            self._solve_mixed()
+        check_converged(self.ksp, "mechanics")
+        self.last_iterations = self.ksp.getIterationNumber()
+        self.iterations += self.last_iterations
+        self.u.x.scatter_forward()
+        self._update_stress()
+        return self.u
+
+    def _solve_displacement(self) -> None:
         b = self.b
         with b.localForm() as b_local:
             b_local.set(0.0)
@@ -227,12 +329,22 @@ class ElasticityProblem:
         b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         dolfinx.fem.petsc.set_bc(b, self.bcs)
         self.ksp.solve(b, self.u.x.petsc_vec)
-        check_converged(self.ksp, "mechanics")
-        self.last_iterations = self.ksp.getIterationNumber()
-        self.iterations += self.last_iterations
-        self.u.x.scatter_forward()
-        self._update_stress()
-        return self.u
+
+    def _solve_mixed(self) -> None:
+        b, x = self.b, self.x
+        with b.localForm() as b_local:
+            b_local.set(0.0)
+        dolfinx.fem.petsc.assemble_vector(b, self.L)
+        bcs1 = fem.bcs_by_block(fem.extract_function_spaces(self.a, 1), self.bcs)
+        dolfinx.fem.petsc.apply_lifting(b, self.a, bcs=bcs1)
+        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        bcs0 = fem.bcs_by_block(fem.extract_function_spaces(self.L), self.bcs)
+        dolfinx.fem.petsc.set_bc(b, bcs0)
+        dolfinx.fem.petsc.assign((self.u, self.p), x)  # previous solution as first guess
+        self.ksp.solve(b, x)
+        x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+        dolfinx.fem.petsc.assign(x, (self.u, self.p))
+        self.p.x.scatter_forward()
 
     def _update_stress(self) -> None:
         """Von Mises and principal stresses (descending) of the owned cells, Pa."""
