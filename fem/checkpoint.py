@@ -119,6 +119,8 @@ class Checkpointer:
             fields["T_end_of_pulse"] = hist.T_end_of_pulse
         for purpose, d in damage.items():
             fields[f"omega_{purpose}"] = d.omega
+        if getattr(heat, "latent_left", None) is not None:  # water not yet boiled off
+            fields["latent_left"] = heat.latent_left
         local = (self._node_keys(V),
                  np.stack([f.x.array[:n_owned] for f in fields.values()], axis=1))
         pieces = self.comm.gather(local, root=0)
@@ -172,8 +174,10 @@ class Checkpointer:
             raise CaseError(f"{self.path}: the checkpoint belongs to a different case "
                             "(the case file changed); remove the checkpoint or run without "
                             "--resume")
-        if meta["step"] >= n_steps or set(meta["fields"]) - {"T", "T_peak", "T_end_of_pulse"} \
-                != {f"omega_{p}" for p in damage}:
+        if meta["step"] >= n_steps or set(meta["fields"]) - {"T", "T_peak", "T_end_of_pulse",
+                                                             "latent_left"} \
+                != {f"omega_{p}" for p in damage} \
+                or ("latent_left" in meta["fields"]) != (heat.latent_left is not None):
             raise CaseError(f"{self.path}: the checkpoint does not match the time steps or "
                             "damage kinetics of the case")
         V = heat.V
@@ -195,6 +199,8 @@ class Checkpointer:
             hist.T_end_of_pulse = heat.T.copy()
             hist.T_end_of_pulse.name = "temperature_end_of_pulse"
             load(hist.T_end_of_pulse, "T_end_of_pulse")
+        if "latent_left" in col:
+            load(heat.latent_left, "latent_left")
         for purpose, d in damage.items():
             load(d.omega, f"omega_{purpose}")
             d.start(heat.T)  # the rate at the last temperature, as the trapezoid rule keeps it

@@ -142,6 +142,8 @@ SCHEMA: dict[str, Any] = {
     "tissue": {
         # Perfusion w_b (1 - F(Omega_cell)) stops as the tissue dies (fem.heat).
         "perfusion_shutdown": F("bool", default=True),
+        # Tissue water boils at 100 C: its latent heat caps the temperature (fem.heat).
+        "vaporisation": F("bool", default=True),
         # k(T) = k (1 + slope (T - 37 C)); 0: constant (fem.heat, explicit correction).
         "conductivity_slope_per_K": F("float", default=0.0, lo=-0.01, hi=0.05),
     },
@@ -163,10 +165,10 @@ SCHEMA: dict[str, Any] = {
         "shrinkage_plane": F("str", default="in_plane", choices=("in_plane", "isotropic")),
         "degree": F("int", choices=(1, 2)),  # default: 2 if a layer has nu > 0.45, else 1
         "sides": F("str", default="free", choices=("free", "held")),  # held: periodic array
-    },
-    "mesh": {
         # displacement (P1 or P2) | mixed (Taylor-Hood P2 displacement, P1 pressure)
         "formulation": F("str", default="displacement", choices=("displacement", "mixed")),
+    },
+    "mesh": {
         "resolution": F("str", default="medium", choices=("coarse", "medium", "fine")),
         "column_size_um": F("float", lo=0.5, hi=1e4),
         "surface_size_um": F("float", lo=0.5, hi=1e4),
@@ -701,6 +703,7 @@ class Case:
     steps_per_rung: int
     max_step: float  # s
     perfusion_shutdown: bool  # w_b (1 - F(Omega_cell))
+    vaporisation: bool  # latent heat of tissue water at 100 C
     conductivity_slope: float  # 1/K, k(T) = k (1 + slope (T - 37 C))
     kinetics: dict[str, dict]  # purpose -> preset values
     kinetics_names: dict[str, str]
@@ -709,10 +712,10 @@ class Case:
     shrinkage_plane: str
     mechanics_degree: int
     mechanics_sides: str  # "free" (the patch contracts) | "held" (zero normal displacement)
+    mechanics_formulation: str  # "displacement" | "mixed" (Taylor-Hood u-p)
     column_size: float  # m
     surface_size: float  # m
     far_size: float  # m
-    mechanics_formulation: str  # "displacement" | "mixed" (Taylor-Hood u-p)
     column_radius: float  # m
     column_depth: float  # m
     mesh_cache: bool
@@ -803,6 +806,7 @@ def build_case(resolved: dict) -> Case:
         steps_per_rung=t["steps_per_rung"],
         max_step=t["max_step_ms"] * MS,
         perfusion_shutdown=r["tissue"]["perfusion_shutdown"],
+        vaporisation=r["tissue"]["vaporisation"],
         conductivity_slope=r["tissue"]["conductivity_slope_per_K"],
         kinetics=_build_kinetics(r),
         kinetics_names={p: r["damage"][p] for p in DAMAGE_PURPOSES},
@@ -811,11 +815,11 @@ def build_case(resolved: dict) -> Case:
         shrinkage_plane=m["shrinkage_plane"],
         mechanics_degree=m["degree"],
         mechanics_sides=m["sides"],
+        mechanics_formulation=m["formulation"],
         column_size=mesh["column_size_um"] * UM,
         surface_size=mesh["surface_size_um"] * UM,
         far_size=mesh["far_size_um"] * UM,
         column_radius=mesh["column_radius_um"] * UM,
-        mechanics_formulation=m["formulation"],
         column_depth=mesh["column_depth_um"] * UM,
         mesh_cache=mesh["cache"],
         rtol=r["solver"]["rtol"],

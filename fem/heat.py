@@ -43,7 +43,7 @@ import numpy as np
 import ufl
 from dolfinx import fem, mesh
 
-from fem import cooling, source
+from fem import ablation, cooling, source
 from fem.config import Case
 from fem.presets import BLOOD_DENSITY, BLOOD_SPECIFIC_HEAT
 from meshes.skin import BOTTOM, TOP, WALL, layer_tag
@@ -51,6 +51,7 @@ from meshes.skin import BOTTOM, TOP, WALL, layer_tag
 log = logging.getLogger(__name__)
 
 SOURCE_QUADRATURE_DEGREE = 4  # fixed: exp() of coordinates must not drive the degree
+BOILING_K = ablation.BOILING_C + 273.15  # tissue water boils (one atmosphere)
 
 
 class SolverError(RuntimeError):
@@ -106,14 +107,15 @@ class EnergyLedger:
     bottom_inflow: float = 0.0
     perfusion_out: float = 0.0
     surface_out: float = 0.0  # convection, evaporation, cooling devices
-    stored: float = 0.0
+    vaporised: float = 0.0  # latent heat of the tissue water boiled off
+    stored: float = 0.0  # sensible heat
 
     @property
     def error(self) -> float:
         """Relative imbalance, normalised by the absorbed laser energy."""
         rhs = (
             self.absorbed + self.metabolic + self.bottom_inflow - self.perfusion_out
-            - self.surface_out
+            - self.surface_out - self.vaporised
         )
         return abs(self.stored - rhs) / max(abs(self.absorbed), 1e-300)
 
@@ -225,6 +227,19 @@ class PennesProblem:
             T_ref = 37.0 + 273.15
             self.L_k = fem.form(-case.conductivity_slope * self.k * (self.T_n - T_ref)
                                 * ufl.inner(ufl.grad(self.T_n), ufl.grad(v)) * dx)
+
+        # Tissue water boils at BOILING_K: the latent heat left per node (J), used up by the
+        # temperature-recovery step of :meth:`_vaporise`.
+        self.latent_left: fem.Function | None = None
+        if case.vaporisation:
+            lat = cellwise(V0, cell_tags, [la.water_fraction * ablation.WATER_DENSITY
+                                           * ablation.LATENT_HEAT_WATER for la in L], "latent")
+            self.latent_left = fem.Function(self.V, name="latent_heat_left")
+            vec = self._assemble_vector(fem.form(lat * v * dx))
+            n = self.V.dofmap.index_map.size_local
+            self.latent_left.x.array[:n] = vec.array_r
+            self.latent_left.x.scatter_forward()
+            vec.destroy()
 
         self._rungs: dict[tuple, tuple[PETSc.Mat, PETSc.Vec, PETSc.KSP]] = {}
         self._dt: dict[tuple, float] = {}
@@ -425,8 +440,34 @@ class PennesProblem:
         self.iterations += ksp.getIterationNumber()
         self.T.x.scatter_forward()
         self._account(dt, state, absorbed, surface_x, perfusion_x)
+        if self.latent_left is not None:
+            self._vaporise()
         self.T_n.x.array[:] = self.T.x.array
         return self.T
+
+    def _vaporise(self) -> None:
+        """Temperature recovery for the boiling of tissue water (Hsiao 1985, Numer Heat
+        Transfer 8:653): where a node has risen above 100 C and water is left, the sensible
+        heat above 100 C, ``C_i (T_i - T_b)`` with the node's heat capacity ``C_i`` (the row
+        sum of ``M``), goes into vaporisation until the node's latent heat is used up; then the
+        dry tissue heats on. Node by node, no matrix changes; the ledger moves the heat from
+        stored to vaporised, so the books still balance exactly."""
+        n = self.V.dofmap.index_map.size_local
+        T, left = self.T.x.array[:n], self.latent_left.x.array[:n]
+        hot = np.flatnonzero((T > BOILING_K) & (left > 0.0))
+        taken = 0.0
+        if hot.size:
+            cap = self.m_row.array_r[hot]
+            take = np.minimum(cap * (T[hot] - BOILING_K), left[hot])
+            T[hot] -= take / cap
+            left[hot] -= take
+            taken = float(take.sum())
+        taken = self.comm.allreduce(taken, op=MPI.SUM)
+        if taken:
+            self.T.x.scatter_forward()
+            self.latent_left.x.scatter_forward()
+            self.ledger.stored -= taken
+            self.ledger.vaporised += taken
 
     def _account(self, dt: float, state: cooling.SurfaceState, absorbed: float,
                  surface_x: float, perfusion_x: float) -> None:

@@ -351,3 +351,48 @@ def test_raster_scan_end_to_end(shared_tmp):
     # (step size, surface) pairs: the pulse step, the ladders of the 5 ms gaps, the spurt
     # and the delay before the first pulse: a dozen matrices for 157 steps.
     assert prov["heat_step_sizes"] <= 16
+
+
+# --------------------------------------------------------------------------------------------
+# Boiling of tissue water
+# --------------------------------------------------------------------------------------------
+
+
+def test_boiling_plateau_of_uniformly_heated_tissue():
+    """Tissue heated uniformly (no losses far from the bottom) rises to 100 C, stays there
+    while its water boils off (latent heat w rho_w L_v), then heats on: the 0D history
+    T(t) = T0 + q t / (rho c) up to 100 C, a plateau of w rho_w L_v / q, then the same slope.
+    Checked 500 um deep, 1.5 mm from the core-temperature bottom (diffusion length 140 um at
+    the end; the insulated top is a mirror); the ledger books the latent heat as vaporised
+    and balances."""
+    from fem import ablation
+
+    case = slab_case(depth_um=2000.0, h=0.0, T_amb=37.0, T_core=37.0)
+    assert case.vaporisation
+    domain, cell_tags, facet_tags = column_mesh(case, 40)
+    rho_c = RHO * C
+    q = rho_c * 63.0 / 10e-3  # W/m^3: 37 -> 100 C in 10 ms
+    volume = case.layout.area * case.depth
+    heat = PennesProblem(domain, cell_tags, facet_tags, case,
+                         source=lambda v: (1.0 / volume) * v * ufl.dx)
+    heat.solve_steady()
+    probe = PointEvaluator(heat.mesh, np.array([[1e-6, 1e-6, -500e-6]]))
+    t_boil = 10e-3
+    t_dry = t_boil + ablation.WATER_DENSITY * ablation.LATENT_HEAT_WATER / q  # 100 ms
+    dt, history = 1e-3, []
+    for n in range(150):
+        T = heat.step(n * dt, (n + 1) * dt, q * volume, n)
+        history.append(((n + 1) * dt, probe(T)[0] - 273.15))
+    for t, got in history:
+        if t < t_boil - 2 * dt:
+            exact = 37.0 + q * t / rho_c
+        elif t_boil + 2 * dt < t < t_dry - 2 * dt:
+            exact = 100.0
+        elif t > t_dry + 2 * dt:
+            exact = 100.0 + q * (t - t_dry) / rho_c
+        else:
+            continue  # within two steps of a kink
+        assert got == pytest.approx(exact, abs=1e-6 * exact + 0.01), (t, got, exact)
+    led = heat.balance()
+    assert led.vaporised > 0.5 * volume * ablation.WATER_DENSITY * ablation.LATENT_HEAT_WATER
+    assert led.error < 1e-8
