@@ -1566,7 +1566,7 @@ def render_histology(snap: Snapshot, out_dir: Path) -> Path | None:
     rng = np.random.default_rng(20240531)
     density = np.where(is_dermis, 0.0025, np.where(is_fat, 0.0006, 0.02)) * pixel**2 / 4.0
     seeds = (rng.random((nz, nx)) < density) & (rng.random((nz, nx)) > f_cell)
-    nuclei = _disks(seeds, max(1, round(2.5 / pixel)))
+    nuclei = _disks(seeds, max(1, round(4.0 / pixel)))  # nuclei of about 8 µm
     rgb = np.where(nuclei[..., None], pv.Color(HISTOLOGY_NUCLEUS).float_rgb, rgb)
     rgb = np.where(valid[..., None], rgb, 1.0)  # outside the tissue (crater, air): slide glass
     plane.point_data["he_rgb"] = (np.clip(rgb, 0, 1).reshape(-1, 3) * 255).astype(np.uint8)

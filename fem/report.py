@@ -816,7 +816,7 @@ def write_study_report(
         case_dir = _row_case_dir(study_dir, row)
         if case_dir is not None:
             cases.append((str(row.get("case", case_dir.name or f"case {i}")), case_dir))
-    if common_view and cases:
+    if common_view and len(cases) > 1:
         try:
             from fem.render import render_study
 
