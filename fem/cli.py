@@ -73,8 +73,9 @@ def _parser() -> argparse.ArgumentParser:
             s.add_argument("--resume", action="store_true", help="continue from the last "
                            "checkpoint" if verb == "run" else "skip finished cases and "
                            "continue interrupted ones from their checkpoints")
-            s.add_argument("--checkpoint-every", type=_positive_int, metavar="STEPS", help="checkpoint "
-                           "every STEPS time steps (default: every minute of wall time)")
+            s.add_argument("--checkpoint-every", type=_positive_int, metavar="STEPS",
+                           help="checkpoint every STEPS time steps (default: every minute of "
+                           "wall time)")
         if verb == "study":
             s.add_argument("--slurm", action="store_true", help="write OUT/slurm.sh (a job "
                            "array, one task per case) instead of running")

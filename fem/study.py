@@ -189,6 +189,9 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> Study:
     """
     path = Path(path)
     raw = read_toml(path)
+    if "base" not in raw and "sweep" not in raw:
+        raise CaseError(f"{path}: not a study file (a study has base = \"CASE.toml\" and a "
+                        "[sweep] table); run a case with mtz run")
     for key, value in raw.items():
         if key not in STUDY_KEYS:
             raise _bad(path, key, value, "unknown key; known keys: " + ", ".join(STUDY_KEYS))

@@ -79,6 +79,13 @@ def test_every_shipped_study_validates():
     assert "energy_sweep_1550" in small and "convergence" not in small
 
 
+def test_check_lists_the_cases_of_a_study(capsys):
+    assert main(["check", str(ROOT / "studies" / "co2_vs_1550.toml")]) == 0
+    if MPI.COMM_WORLD.rank == 0:
+        text = capsys.readouterr().out
+        assert text.count("[[cases]]") == 6 and 'name = "preset-co2_10600_energy_mJ-20"' in text
+
+
 @pytest.mark.parametrize("body, message", [
     ('base = "demo.toml"\n[sweep]\n"laser.energy_J" = [1, 2]\n', "laser.energy_J"),
     ('base = "demo.toml"\n[sweep]\n"laser.energy_mJ" = [10, -1]\n', "energy_mJ = -1"),
