@@ -260,3 +260,21 @@ def test_one_case_of_a_study_as_an_array_task(shared_tmp):
     MPI.COMM_WORLD.Barrier()
     rows = read_csv(out / "metrics.csv")
     assert [r["status"] for r in rows] == ["not run", "ok"]
+
+
+def test_sweep_over_ranks_runs_each_case_on_its_ranks(shared_tmp):
+    """``sweep.ranks`` (scaling studies): each case on that many ranks; more ranks than the
+    study has is an input error before anything runs."""
+    comm = MPI.COMM_WORLD
+    path = shared_tmp / "ranks.toml"
+    write_study(path, {"ranks": [1, 2]})
+    study = st.load_study(path)
+    out = shared_tmp / "ranks_out"
+    if comm.size < 2:
+        with pytest.raises(CaseError, match="needs 2 MPI ranks"):
+            st.run_study(study, out, comm)
+        assert not out.exists()
+        return
+    rows = st.run_study(study, out, comm)
+    assert [(r["status"], r["ranks"]) for r in rows] == [("ok", 1), ("ok", 2)]
+    assert rows[0]["mtz_depth_um"] == pytest.approx(rows[1]["mtz_depth_um"], rel=1e-4)
