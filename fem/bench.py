@@ -78,8 +78,10 @@ CASES = {
     "large": ["mesh.resolution='fine'", "mesh.column_size_um=5"],
 }
 # The baseline writes the tutorial's linear Pennes problem: plain convection on the surface, no
-# explicit terms (evaporation beyond its tangent, perfusion shutdown), so both solve the same.
-SAME_PHYSICS = ["boundary.evaporation=false", "tissue.perfusion_shutdown=false"]
+# explicit terms (evaporation beyond its tangent, perfusion shutdown, boiling), so both solve
+# the same problem.
+SAME_PHYSICS = ["boundary.evaporation=false", "tissue.perfusion_shutdown=false",
+                "tissue.vaporisation=false"]
 # (case, ranks) of the records, in order.
 FULL_PLAN = [("demo", 1), ("large", 1), ("large", 2)]
 QUICK_PLAN = [("coarse", 1)]
