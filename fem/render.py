@@ -81,6 +81,8 @@ ISOSURFACES_PNG = "damage_isosurfaces.png"
 SURFACE_PNG = "surface_displacement.png"
 ANIMATION_GIF = "temperature.gif"
 VIEW3D_HTML = "view3d.html"
+PRINCIPAL_1_PNG = "principal_stress_1.png"
+PRINCIPAL_3_PNG = "principal_stress_3.png"
 DAMAGE_PNG = "damage_contours.png"
 VON_MISES_PNG = "von_mises.png"
 OVERVIEW_PNG = "overview_3d.png"
@@ -116,6 +118,7 @@ class View:
         depth_um: Depth below the skin surface shown in the cuts and 3D views.
         temperature_C: Colour range of every temperature picture.
         von_mises_kPa: Top of the von Mises colour range.
+        principal_kPa: Half width of the (symmetric) principal stress colour range.
         displacement_um: Top of the surface displacement colour range (symmetric).
         warp: Magnification of the displacement in the warped pictures.
     """
@@ -125,6 +128,7 @@ class View:
     depth_um: float | None = None
     temperature_C: tuple[float, float] | None = None
     von_mises_kPa: float | None = None
+    principal_kPa: float | None = None
     displacement_um: float | None = None
     warp: float | None = None
 
@@ -1175,6 +1179,66 @@ def render_von_mises(snap: Snapshot, out_dir: Path) -> Path | None:
     _add_titles(p, title, sub)
     frame.apply_camera(p)
     return _screenshot(p, out_dir / VON_MISES_PNG)
+
+
+_PRINCIPAL = ("principal_stress_1_kPa", "principal_stress_3_kPa")
+
+
+def _principal_range(snap: Snapshot) -> float:
+    """Half width of the principal stress colour range: the largest |sigma_1|, |sigma_3|."""
+    if snap.view.principal_kPa is not None:
+        return snap.view.principal_kPa
+    peak = max(
+        (float(np.nanmax(np.abs(snap.mesh.cell_data[n]))) for n in _PRINCIPAL if snap.has_cell(n)),
+        default=0.0,
+    )
+    return peak if peak > 0 else 1.0
+
+
+def _render_principal(snap: Snapshot, out_dir: Path, which: int) -> Path | None:
+    """The cut coloured by principal stress ``which`` (1: largest, 3: smallest), blue to red."""
+    name = f"principal_stress_{which}_kPa"
+    png = PRINCIPAL_1_PNG if which == 1 else PRINCIPAL_3_PNG
+    if not snap.has_cell(name):
+        logger.warning("no %s cell array: skipping %s", name, png)
+        return None
+    cut = _cut(snap)
+    if cut is None:
+        return None
+    half = _principal_range(snap)
+    values = np.asarray(cut.cell_data[name], dtype=float)
+    p = _new_plotter()
+    actor = p.add_mesh(cut, scalars=name, cmap=DISPLACEMENT_CMAP, clim=[-half, half],
+                       show_scalar_bar=False, lighting=False)
+    _add_interfaces(p, snap, cut, color="#777777")
+    frame = _setup_cut(p, snap, cut, x_range=(0.11, 0.74))
+    _add_layer_labels(p, snap, frame, color="#222222")
+    label = "σ" if _font_file() else "sigma "
+    _add_scalar_bar(p, actor, f"{label}{which} (kPa), + tension", frame, "%.3g")
+    kind = "largest (most tensile)" if which == 1 else "smallest (most compressive)"
+    sub = (f"{_cut_label(snap)}, undeformed shape\nin view: {np.nanmin(values):.3g} to "
+           f"{np.nanmax(values):.3g} kPa; red: tension, blue: compression")
+    _add_titles(p, f"Principal stress {label}{which}: the {kind}", sub)
+    frame.apply_camera(p)
+    return _screenshot(p, out_dir / png)
+
+
+def render_principal_stress_1(snap: Snapshot, out_dir: Path) -> Path | None:
+    """The cut coloured by the largest principal stress (tension where the collagen shrank).
+
+    Returns:
+        Path of ``principal_stress_1.png``, or None without the array.
+    """
+    return _render_principal(snap, out_dir, 1)
+
+
+def render_principal_stress_3(snap: Snapshot, out_dir: Path) -> Path | None:
+    """The cut coloured by the smallest principal stress (compression), same colour range.
+
+    Returns:
+        Path of ``principal_stress_3.png``, or None without the array.
+    """
+    return _render_principal(snap, out_dir, 3)
 
 
 def _fit_perspective(
@@ -2312,6 +2376,8 @@ FIELD_PICTURES: tuple[Callable[[Snapshot, Path], Path | None], ...] = (
     render_histology,
     render_isosurfaces,
     render_von_mises,
+    render_principal_stress_1,
+    render_principal_stress_3,
     render_surface_displacement,
     render_overview,
     render_coverage,
@@ -2380,7 +2446,7 @@ def study_view(result_dirs: list[Path]) -> View:
         has the same camera, crop, colour ranges and displacement magnification.
     """
     half_width = half_extent = depth = 0.0
-    t_lo, t_hi, stress, uz, umax = math.inf, -math.inf, 0.0, 0.0, 0.0
+    t_lo, t_hi, stress, principal, uz, umax = math.inf, -math.inf, 0.0, 0.0, 0.0, 0.0
     found = False
     for result_dir in result_dirs:
         try:
@@ -2402,6 +2468,8 @@ def study_view(result_dirs: list[Path]) -> View:
             t_lo, t_hi = min(t_lo, t_range[0]), max(t_hi, t_range[1])
         if snap.has_cell("von_mises_kPa"):
             stress = max(stress, float(np.nanmax(snap.mesh.cell_data["von_mises_kPa"])))
+        if any(snap.has_cell(n) for n in _PRINCIPAL):
+            principal = max(principal, _principal_range(snap))
         if snap.has_point("displacement_um"):
             u = np.nan_to_num(np.asarray(snap.mesh.point_data["displacement_um"], dtype=float))
             umax = max(umax, float(np.max(np.linalg.norm(u, axis=1))))
@@ -2417,6 +2485,7 @@ def study_view(result_dirs: list[Path]) -> View:
         depth_um=depth,
         temperature_C=(t_lo, t_hi) if t_lo < t_hi else None,
         von_mises_kPa=stress or None,
+        principal_kPa=principal or None,
         displacement_um=uz or None,
         warp=_nice_factor(WARP_SHARE * 2.0 * half_extent / umax) if umax > 0 else None,
     )

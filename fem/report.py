@@ -33,6 +33,8 @@ from fem.render import (
     MESH_TOP_PNG,
     NECROSIS_COLOR_NAME,
     OVERVIEW_PNG,
+    PRINCIPAL_1_PNG,
+    PRINCIPAL_3_PNG,
     PROBES_PNG,
     RENDERS_DIR,
     SURFACE_PNG,
@@ -171,6 +173,22 @@ CAPTIONS: dict[str, tuple[str, str]] = {
             "Ω<sub>collagen</sub> = 1 (the coagulation column), the translucent "
             f"{NECROSIS_COLOR_NAME} surface around it Ω<sub>cell</sub> = 1 (the necrosis zone). "
             "The black bar is a length scale."
+        ),
+    ),
+    PRINCIPAL_1_PNG: (
+        "Largest principal stress",
+        (
+            "The same cut (undeformed) coloured by the largest principal stress σ<sub>1</sub> of "
+            "the mechanics solve, per cell: positive (red) is tension, as in the tissue around a "
+            "shrinking coagulated column. The colour range is symmetric and shared with the "
+            "smallest principal stress."
+        ),
+    ),
+    PRINCIPAL_3_PNG: (
+        "Smallest principal stress",
+        (
+            "The same cut coloured by the smallest principal stress σ<sub>3</sub>: negative (blue) "
+            "is compression; same colour range as σ<sub>1</sub>."
         ),
     ),
     SURFACE_PNG: (
@@ -468,6 +486,8 @@ FIGURE_ORDER: tuple[str, ...] = (
     HISTOLOGY_PNG,
     ISOSURFACES_PNG,
     VON_MISES_PNG,
+    PRINCIPAL_1_PNG,
+    PRINCIPAL_3_PNG,
     SURFACE_PNG,
     OVERVIEW_PNG,
     COVERAGE_PNG,

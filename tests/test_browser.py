@@ -184,7 +184,7 @@ def test_case_report_in_chromium(chromium: str, study: Path) -> None:
     page = study / "low" / "report.html"
     result = image_check(chromium, page)
     srcs = re.findall(r'<img src="([^"]+)"', page.read_text(encoding="utf-8"))
-    assert result["total"] == len(srcs) >= 11  # ten pictures and the animation
+    assert result["total"] == len(srcs) >= 13  # twelve pictures and the animation
     assert any(s.endswith(".gif") for s in srcs)
     assert result["bad"] == []
 

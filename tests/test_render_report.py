@@ -20,6 +20,8 @@ from fem.render import (
     MESH_CUT_PNG,
     MESH_TOP_PNG,
     OVERVIEW_PNG,
+    PRINCIPAL_1_PNG,
+    PRINCIPAL_3_PNG,
     PROBES_PNG,
     SURFACE_PNG,
     TEMPERATURE_END_PNG,
@@ -151,6 +153,12 @@ def _synthetic_mesh(
     mesh.cell_data["von_mises_kPa"] = (
         150.0 * np.exp(-((cr - COLUMN_RADIUS) ** 2) / 60.0**2) * (np.exp(-cd / 700.0))
     )
+    # Tension around the column, compression inside it.
+    mesh.cell_data["principal_stress_1_kPa"] = mesh.cell_data["von_mises_kPa"] * np.tanh(
+        (cr - 0.6 * COLUMN_RADIUS) / 30.0
+    )
+    mesh.cell_data["principal_stress_2_kPa"] = 0.5 * mesh.cell_data["principal_stress_1_kPa"]
+    mesh.cell_data["principal_stress_3_kPa"] = -0.8 * mesh.cell_data["von_mises_kPa"]
     return mesh
 
 
@@ -315,6 +323,8 @@ ALL_PNGS = (
     HISTOLOGY_PNG,
     ISOSURFACES_PNG,
     VON_MISES_PNG,
+    PRINCIPAL_1_PNG,
+    PRINCIPAL_3_PNG,
     SURFACE_PNG,
     OVERVIEW_PNG,
     PROBES_PNG,
