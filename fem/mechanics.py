@@ -287,6 +287,10 @@ class ElasticityProblem:
         opts[f"{pre}u_mg_levels_pc_type"] = "jacobi"
         opts[f"{pre}p_ksp_type"] = "preonly"
         opts[f"{pre}p_pc_type"] = "jacobi"
+        # Relative to the first residual in MINRES's own (preconditioned natural) norm: the
+        # default compares with the 2-norm of the preconditioned right-hand side, which in SI
+        # units is dominated by the pressure block and stops MINRES before it starts.
+        opts["mech_mixed_ksp_converged_use_initial_residual_norm"] = None
         ksp.setFromOptions()
         self.ksp = ksp
 
