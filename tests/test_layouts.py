@@ -51,8 +51,13 @@ def test_quarter_cell_gives_the_unit_cell_metrics(metrics):
     assert quarter["cells"] < 0.35 * unit["cells"]
     # Energies are reported for the whole unit cell: they agree to quadrature accuracy.
     for key in ("absorbed_energy_J", "expected_absorbed_energy_J", "delivered_energy_J",
-                "stored_energy_J", "surface_loss_J"):
+                "surface_loss_J"):
         assert quarter[key] == pytest.approx(unit[key], rel=2e-4), key
+    # Heat kept in the tissue, sensible plus latent, likewise; how it splits depends on which
+    # nodes reach 100 C (the boiling is nodal), so the split agrees to the discretisation.
+    kept = [m["stored_energy_J"] + m["vaporised_energy_J"] for m in (quarter, unit)]
+    assert kept[0] == pytest.approx(kept[1], rel=2e-4)
+    assert quarter["vaporised_energy_J"] == pytest.approx(unit["vaporised_energy_J"], rel=0.05)
     assert quarter["source_energy_error"] < 1e-4 and quarter["energy_balance_error"] < 1e-6
     # Contours: depths within 3 %; widths, the largest diameter of a contour that the coarse
     # mesh makes ragged, within 15 % (a wrong symmetry plane or a missing azimuth is 50 % off).
