@@ -1877,6 +1877,38 @@ def load_frames(result_dir: Path) -> tuple[Snapshot, list[tuple[float, str]]] | 
     return (snap, frames) if frames else None
 
 
+def _gif_palette() -> np.ndarray:
+    """One GIF palette for every frame: 56 greys and 200 colours of the temperature map.
+
+    The pictures hold only colours of the map (no lighting), white, black and grey text
+    and lines, so a fixed palette keeps the colour bar free of bands and the frames
+    consistent with one another.
+
+    Returns:
+        ``(256, 3)`` uint8 RGB.
+    """
+    import matplotlib as mpl
+
+    cmap = mpl.colormaps[TEMPERATURE_CMAP]
+    greys = np.repeat(np.linspace(255, 0, 56)[:, None], 3, axis=1)
+    colours = cmap(np.linspace(0.0, 1.0, 200))[:, :3] * 255
+    return np.vstack([greys, colours]).round().astype(np.uint8)
+
+
+def _to_palette(rgb: np.ndarray, palette: np.ndarray) -> Any:
+    """A ``P``-mode image of ``rgb`` with every pixel set to its nearest palette colour."""
+    from PIL import Image
+
+    flat = rgb.reshape(-1, 3).astype(np.int32)
+    keys, inverse = np.unique(flat[:, 0] << 16 | flat[:, 1] << 8 | flat[:, 2], return_inverse=True)
+    unique = np.column_stack([keys >> 16, (keys >> 8) & 255, keys & 255])
+    distance = ((unique[:, None, :] - palette[None].astype(np.int32)) ** 2).sum(2)
+    index = np.argmin(distance, axis=1).astype(np.uint8)[inverse.ravel()]
+    img = Image.fromarray(index.reshape(rgb.shape[:2]), mode="P")
+    img.putpalette(palette.ravel().tolist())
+    return img
+
+
 def render_animation(
     result_dir: Path, out_dir: Path, snap: Snapshot | None = None, scale: float = 2.0 / 3.0
 ) -> Path | None:
@@ -1925,6 +1957,7 @@ def render_animation(
     frame.apply_camera(p)
     images = []
     size = (int(WINDOW_SIZE[0] * scale), int(WINDOW_SIZE[1] * scale))
+    palette = _gif_palette()
     try:
         for t, name in frames:
             cut.point_data["T_frame"][:] = np.asarray(cut.point_data[name], dtype=float)
@@ -1935,7 +1968,7 @@ def render_animation(
             clock.input = f"t = {t:.3g} ms{state}"
             p.render()
             img = Image.fromarray(p.screenshot(return_img=True)).resize(size, Image.LANCZOS)
-            images.append(img.convert("P", palette=Image.ADAPTIVE, colors=255))
+            images.append(_to_palette(np.asarray(img.convert("RGB")), palette))
     finally:
         p.close()
     path = out_dir / ANIMATION_GIF
