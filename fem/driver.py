@@ -129,7 +129,10 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: boo
         log.info("heat: %d dofs, %d steps", heat.dofs, len(time_schedule(case)))
         ckpt = Checkpointer(out, case.resolved, comm, every_steps=checkpoint_every,
                             resume=resume)
-        damage, hist = run_thermal_damage(heat, case, probes, checkpoint=ckpt)
+        frame_steps = (io.animation_steps(time_schedule(case), source.pulse_end(case))
+                       if case.render else set())
+        damage, hist = run_thermal_damage(heat, case, probes, checkpoint=ckpt,
+                                          frame_steps=frame_steps)
     timer.phases["heat"] -= hist.damage_seconds
     timer.phases["damage"] = hist.damage_seconds
     ledger = heat.balance()
@@ -143,11 +146,14 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: boo
     mech_metrics, mech = {}, None
     if case.mechanics_enabled:
         with timer("mechanics"):
-            mech = ElasticityProblem(domain, cell_tags, facet_tags, case, heat.T_initial)
+            mech = ElasticityProblem.from_case(domain, cell_tags, facet_tags, case,
+                                               heat.T_initial)
             mech.solve(heat.T, damage["collagen"].omega)
             mech_metrics = mech.metrics()
-        log.info("mechanics: %d dofs, %d CG iterations, tightening %.3f %%", mech.dofs,
-                 mech.iterations, mech_metrics["tightening_area_percent"])
+        log.info("mechanics: P%d, %d dofs, %d CG iterations, tightening %.3f %%, residual "
+                 "stress %.1f kPa (sides %s)", case.mechanics_degree, mech.dofs,
+                 mech.iterations, mech_metrics["tightening_area_percent"],
+                 mech_metrics["residual_stress_kPa"], case.mechanics_sides)
 
     with timer("metrics"):
         sampler = ColumnSampler(domain, case)
@@ -190,7 +196,6 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: boo
                          + [d.omega for d in damage.values()], case.end_time)
             if mech:
                 io.write_vtx(comm, out / "fields" / "displacement.bp", [mech.u], case.end_time)
-        n_owned = domain.topology.index_map(3).size_local
         cell_data = region_cell_data(domain, cell_tags)
         point_data = {
             "temperature_end_of_pulse_C": hist.T_end_of_pulse,
@@ -200,12 +205,15 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: boo
             "omega_collagen": damage["collagen"].omega,
         }
         if mech:
-            cell_data["von_mises_kPa"] = mech.von_mises.x.array[:n_owned] * 1e-3
+            cell_data.update(mech.cell_stress_kPa())  # von Mises, principal stresses 1-3
             u1 = _displacement_um_p1(mech, heat.V)
             point_data["displacement_um"] = u1
         io.write_snapshot(out / "fields" / "snapshot.vtu", heat.V, point_data, cell_data)
         if comm.rank == 0:
             io.write_json(out / "fields" / "snapshot.json", snapshot_info(case, quality))
+        if hist.frames:
+            io.write_frames(out / "fields" / "frames.vtu", heat.V, hist.frames,
+                            snapshot_info(case, quality))
 
     if case.render:
         with timer("render"):
