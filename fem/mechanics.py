@@ -8,10 +8,11 @@ shrinkage) and shrinkage acts only in layers flagged ``collagen``. ``T0`` is the
 (steady) temperature, the stress-free state. Per-layer E and nu come from the case
 (``shared/physics/parameters.md``: nu 0.45-0.49, nearly incompressible).
 
-Locking. Linear tetrahedra lock as nu -> 1/2 (the displacement error grows like lambda / mu);
-quadratic tetrahedra (``degree = 2``, the default) do not for the nu <= 0.499 that case files
-allow: ``tests/test_mechanics.py`` shows the error of an eigenstrain inclusion staying flat from
-nu = 0.3 to 0.499 with P2 while P1's grows.
+Locking (``tests/test_mechanics.py``, an eigenstrain inclusion from nu = 0.3 to 0.499):
+linear tetrahedra lock as nu -> 1/2; quadratic ones (``degree = 2``) keep the displacement
+error flat, but their mean stress degrades above nu ~ 0.49; the Taylor-Hood displacement-
+pressure form (``formulation = "mixed"``) keeps both flat. The case default is P1 while every
+layer has nu <= 0.45 (cheap, P1 only starts to lock there) and P2 above (fem.config).
 
 Boundary conditions (:func:`skin_bcs`): the bottom is held in the normal direction, the top is
 free. Sides ``"free"``: the patch contracts; the in-plane rigid motions left are removed by
@@ -21,7 +22,9 @@ periodic (symmetric) array of identical cells; this leaves residual stress. In a
 the planes x = x0 and y = y0 are always symmetry planes (normal displacement zero).
 
 Solver: CG + GAMG with the six rigid-body modes as near-nullspace (``A.setNearNullSpace``);
-the iteration count stays bounded under mesh refinement (README, Mechanics).
+the mixed form: MINRES with a block-diagonal preconditioner (GAMG with the rigid-body modes on
+the displacement block, Jacobi on a weighted pressure mass matrix). The iteration counts stay
+bounded under mesh refinement (README, Mechanics).
 
 Outputs: the displacement, the stress per cell (von Mises and the three principal stresses,
 at the cell centroid), and :meth:`ElasticityProblem.metrics`: tightening of the top surface
@@ -54,7 +57,7 @@ log = logging.getLogger(__name__)
 class MechanicsSettings:
     """Discretisation and eigenstrain settings of :class:`ElasticityProblem`."""
 
-    degree: int = 2  # Lagrange degree of the displacement (2: no locking)
+    degree: int = 2  # Lagrange degree of the displacement (1 locks as nu -> 1/2)
     shrinkage_max: float = 0.2  # s_max (parameters.md: modelling choice, default 0.2)
     shrinkage_plane: str = "in_plane"  # "in_plane" (dermis plane) | "isotropic"
     rtol: float = 1e-9  # relative residual of CG (MINRES for the mixed form)
