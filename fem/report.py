@@ -534,6 +534,38 @@ def _layers_table(layers: Mapping[str, Any]) -> str:
     )
 
 
+#: The settings that name a treatment, for the line above the key results: (section, key).
+TREATMENT_KEYS: tuple[tuple[str, str], ...] = (
+    ("laser", "preset"),
+    ("laser", "wavelength_nm"),
+    ("laser", "energy_mJ"),
+    ("laser", "spot_um"),
+    ("laser", "pulse_ms"),
+    ("pattern", "layout"),
+    ("pattern", "density_per_cm2"),
+    ("crater", "shape"),
+    ("skin", "preset"),
+    ("cooling", "mode"),
+)
+
+
+def _treatment_line(case_text: str | None) -> str:
+    """``<p>`` with the laser, pattern and skin of the case (those given), or ""."""
+    try:
+        case = tomllib.loads(case_text or "")
+    except tomllib.TOMLDecodeError:
+        return ""
+    parts = []
+    for section, key in TREATMENT_KEYS:
+        table = case.get(section)
+        if not isinstance(table, Mapping) or key not in table:
+            continue
+        label, unit = split_unit(key)
+        value = format_number(table[key]) + (f" {unit}" if unit else "")
+        parts.append(f"{_esc(section)} {_esc(label.lower())} <b>{_esc(value)}</b>")
+    return f'<p class="treatment">Treatment: {" · ".join(parts)}</p>' if parts else ""
+
+
 def _settings_section(case_text: str | None) -> str:
     """The resolved settings of ``case.toml`` as tables with units: one per section, and the layers.
 
@@ -657,12 +689,16 @@ def write_report(result_dir: Path) -> Path:
 
     sections: list[tuple[str, str, str]] = []  # (anchor, heading, html)
 
-    # Headline metrics.
+    # Headline metrics, with the treatment setting in one line above them.
     if metrics:
         keys = [k for k in HEADLINE_KEYS if k in metrics]
         if keys:
             sections.append(
-                ("summary", "Key results", _metrics_table(metrics, keys, css="headline"))
+                (
+                    "summary",
+                    "Key results",
+                    _treatment_line(case_text) + _metrics_table(metrics, keys, css="headline"),
+                )
             )
     else:
         sections.append(

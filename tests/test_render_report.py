@@ -416,6 +416,7 @@ def test_interactive_view(full_result: Path) -> None:
 def test_report_settings_table(full_result: Path) -> None:
     """The resolved settings with units from the key names, and the layers as one table."""
     html = (full_result / "report.html").read_text(encoding="utf-8")
+    assert "Treatment: laser energy <b>12.5 mJ</b>" in html
     settings = html[html.index('id="settings"') :]
     assert re.search(r"<code>energy_mJ</code></td><td>Energy</td><td[^>]*>12.5</td><td>mJ</td>",
                      settings)
