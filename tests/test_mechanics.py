@@ -38,15 +38,21 @@ E, NU = 1.0e6, 0.45  # Pa; dermis-like (parameters.md)
 # --------------------------------------------------------------------------------------------
 
 
-def block_case(sides: str, degree: int | None, nu: float = NU):
-    """A one-layer collagen block (400 x 400 x 300 um) as a case with free or held sides."""
+LAYOUTS = {"single": {"layout": "single", "patch_um": 400.0},
+           # the quarter of a 400 um cell: 200 x 200 um with symmetry planes x = 0, y = 0
+           "quarter_cell": {"layout": "quarter_cell", "density_per_cm2": 625.0}}
+
+
+def block_case(sides: str, degree: int | None, nu: float = NU, layout: str = "single"):
+    """A one-layer collagen block (300 um thick) as a case with free or held sides: a
+    400 x 400 um patch, or the quarter cell of a 400 um pitch."""
     raw = {
         "skin": {"preset": "none", "layers": {"dermis": {
             "thickness_um": 300.0, "density_kg_per_m3": 1100.0, "specific_heat_J_per_kgK": 3500.0,
             "conductivity_W_per_mK": 0.5, "perfusion_per_s": 0.0, "metabolic_W_per_kg": 0.0,
             "water_fraction": 0.7, "youngs_modulus_kPa": E * 1e-3, "poisson_ratio": nu,
             "expansion_per_K": 1e-4, "collagen": True}}},
-        "pattern": {"layout": "single", "patch_um": 400.0},
+        "pattern": LAYOUTS[layout],
         "mechanics": {"sides": sides} | ({} if degree is None else {"degree": degree}),
         "mesh": {"column_radius_um": 50.0, "column_depth_um": 200.0},
     }
@@ -97,9 +103,10 @@ def max_error_to(problem, exact) -> float:
     return MPI.COMM_WORLD.allreduce(err, op=MPI.MAX)
 
 
+@pytest.mark.parametrize("layout", list(LAYOUTS))
 @pytest.mark.parametrize("degree", [1, 2])
-def test_free_block_thermal_expansion_is_stress_free(degree):
-    case = block_case("free", degree)
+def test_free_block_thermal_expansion_is_stress_free(degree, layout):
+    case = block_case("free", degree, layout=layout)
     dT, alpha = 40.0, case.layers[0].alpha
     problem = solve_block(case, dT=dT)
     x0, _, y0, _ = case.layout.extent
@@ -113,9 +120,10 @@ def test_free_block_thermal_expansion_is_stress_free(degree):
     assert m["tightening_area_percent"] == pytest.approx(100.0 * (1.0 - (1.0 + e) ** 2), rel=1e-7)
 
 
+@pytest.mark.parametrize("layout", list(LAYOUTS))
 @pytest.mark.parametrize("degree", [1, 2])
-def test_free_block_in_plane_shrinkage_gives_exact_area_loss(degree):
-    case = block_case("free", degree)
+def test_free_block_in_plane_shrinkage_gives_exact_area_loss(degree, layout):
+    case = block_case("free", degree, layout=layout)
     omega = 1.5
     s = case.shrinkage_max * (1.0 - np.exp(-omega))
     problem = solve_block(case, omega=omega)
@@ -132,11 +140,12 @@ def test_free_block_in_plane_shrinkage_gives_exact_area_loss(degree):
                           "principal_stress_3_kPa"}
 
 
+@pytest.mark.parametrize("layout", list(LAYOUTS))
 @pytest.mark.parametrize("degree", [1, 2])
-def test_held_sides_give_biaxial_residual_stress(degree):
+def test_held_sides_give_biaxial_residual_stress(degree, layout):
     """Sides held, in-plane shrinkage s: u_x = u_y = 0, sigma_xx = sigma_yy = E s / (1 - nu),
     sigma_zz = 0 (free top), no tightening."""
-    case = block_case("held", degree)
+    case = block_case("held", degree, layout=layout)
     omega = 1.0
     s = case.shrinkage_max * (1.0 - np.exp(-omega))
     problem = solve_block(case, omega=omega)
