@@ -282,7 +282,8 @@ def describe(study: Study) -> dict:
 
 def _say(sub: MPI.Comm, group: int, message: str) -> None:
     """Progress on the first rank of a case group (the world's rank 0 logs; the first rank of
-    another group prints one line to stderr, so every case shows its progress)."""
+    another group prints its lines to stderr with a ``[group g]`` prefix, so every case shows
+    its progress: start, the step lines with the simulated time and ETA, end)."""
     if sub.rank != 0:
         return
     if MPI.COMM_WORLD.rank == 0:
@@ -305,6 +306,11 @@ def _run_one(sc: StudyCase, total: int, out: Path, sub: MPI.Comm, group: int, re
     label = ", ".join(f"{k}={v}" for k, v in sc.params.items())
     _say(sub, group, f"case {sc.index + 1}/{total} ({label}) on {sub.size} rank(s) -> {d}")
     tic = time.perf_counter()
+    steps = None  # the step lines (time step, simulated time, ETA) of this group's cases
+    if sub.rank == 0 and MPI.COMM_WORLD.rank != 0:
+        steps = logging.StreamHandler(sys.stderr)
+        steps.setFormatter(logging.Formatter(f"[group {group}] %(message)s"))
+        logging.getLogger("fem.coupled").addHandler(steps)
     try:
         run_case(sc.case, d, sub, resume=resume, checkpoint_every=checkpoint_every)
         status, error = "ok", None
@@ -315,6 +321,9 @@ def _run_one(sc: StudyCase, total: int, out: Path, sub: MPI.Comm, group: int, re
     except Exception as e:  # noqa: BLE001 - a failing case must not stop the study
         status, error = "failed", f"{type(e).__name__}: {e}"
         log.debug("%s", traceback.format_exc())
+    finally:
+        if steps is not None:
+            logging.getLogger("fem.coupled").removeHandler(steps)
     if error is not None and sub.rank == 0:
         fio.atomic_write_text(d / ERROR_FILE, error.replace("\n", " ") + "\n")
     _say(sub, group, f"case {sc.index + 1}/{total} {status} in {time.perf_counter() - tic:.1f} s"
