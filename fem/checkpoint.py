@@ -2,8 +2,9 @@
 
 The state after a time step is everything the rest of the run depends on: the temperature,
 both damage integrals, the running peak temperature and the temperature at the end of the
-pulse (nodal P1 arrays), the energy ledger, the probe history, the CG iteration count and the
-index of the step. Restarting from it repeats the same arithmetic as an uninterrupted run: the
+pulse, the latent heat left where tissue water boils, the animation frames kept so far (nodal
+P1 arrays), the energy ledger, the probe history, the CG iteration count and the index of the
+step. Restarting from it repeats the same arithmetic as an uninterrupted run: the
 damage rate of the last step is recomputed from the saved temperature (it is ``rate(T)``), the
 step matrices and solvers are rebuilt identically, and CG starts from the saved temperature as
 it would have. So a resumed run gives the same metrics as an uninterrupted one.
@@ -121,6 +122,9 @@ class Checkpointer:
             fields[f"omega_{purpose}"] = d.omega
         if getattr(heat, "latent_left", None) is not None:  # water not yet boiled off
             fields["latent_left"] = heat.latent_left
+        frames = getattr(hist, "frames", [])  # temperatures kept for the animation
+        for i, (_, f) in enumerate(frames):
+            fields[f"frame_{i}"] = f
         local = (self._node_keys(V),
                  np.stack([f.x.array[:n_owned] for f in fields.values()], axis=1))
         pieces = self.comm.gather(local, root=0)
@@ -133,6 +137,7 @@ class Checkpointer:
                 "case": self.fingerprint,
                 "step": n,
                 "ranks": self.comm.size,
+                "frame_times": [t for t, _ in frames],
                 "fields": list(fields),
                 "ledger": vars(heat.ledger),
                 "iterations": heat.iterations,
@@ -174,8 +179,8 @@ class Checkpointer:
             raise CaseError(f"{self.path}: the checkpoint belongs to a different case "
                             "(the case file changed); remove the checkpoint or run without "
                             "--resume")
-        if meta["step"] >= n_steps or set(meta["fields"]) - {"T", "T_peak", "T_end_of_pulse",
-                                                             "latent_left"} \
+        state = {name for name in meta["fields"] if not name.startswith("frame_")}
+        if meta["step"] >= n_steps or state - {"T", "T_peak", "T_end_of_pulse", "latent_left"} \
                 != {f"omega_{p}" for p in damage} \
                 or ("latent_left" in meta["fields"]) != (heat.latent_left is not None):
             raise CaseError(f"{self.path}: the checkpoint does not match the time steps or "
@@ -201,6 +206,12 @@ class Checkpointer:
             load(hist.T_end_of_pulse, "T_end_of_pulse")
         if "latent_left" in col:
             load(heat.latent_left, "latent_left")
+        if hasattr(hist, "frames"):
+            hist.frames = []
+            for i, t in enumerate(meta.get("frame_times", [])):
+                frame = heat.T.copy()
+                load(frame, f"frame_{i}")
+                hist.frames.append((t, frame))
         for purpose, d in damage.items():
             load(d.omega, f"omega_{purpose}")
             d.start(heat.T)  # the rate at the last temperature, as the trapezoid rule keeps it

@@ -131,3 +131,42 @@ def test_node_keys_are_a_partition_of_the_input_nodes(cheap_case):
     keys = ck.node_keys(V)
     all_keys = np.concatenate(MPI.COMM_WORLD.allgather(keys))
     assert np.array_equal(np.sort(all_keys), np.arange(V.dofmap.index_map.size_global))
+
+
+def test_frames_and_probe_history_survive_a_restart(cheap_case, shared_tmp, monkeypatch):
+    """The animation frames and the probe history recorded before the checkpoint come back."""
+    from fem.coupled import run_thermal_damage
+    from fem.driver import build_mesh
+    from fem.heat import PennesProblem
+    from fem.probes import PointEvaluator
+
+    comm = MPI.COMM_WORLD
+    data, _ = build_mesh(cheap_case, comm)
+    frame_steps = {0, 5, 9, 15, 20}
+
+    def run(checkpointer):
+        heat = PennesProblem(data.mesh, data.cell_tags, data.facet_tags, cheap_case)
+        probes = PointEvaluator(data.mesh, np.array(cheap_case.probes))
+        return run_thermal_damage(heat, cheap_case, probes, progress=False,
+                                  checkpoint=checkpointer, frame_steps=frame_steps)[1]
+
+    full = run(None)
+    out = shared_tmp / "ck_frames"
+    after_step = ck.Checkpointer.after_step
+
+    def stop_after_12(self, n, n_steps, heat, damage, hist):
+        after_step(self, n, n_steps, heat, damage, hist)
+        if n == 12:
+            raise Stop
+
+    monkeypatch.setattr(ck.Checkpointer, "after_step", stop_after_12)
+    with pytest.raises(Stop):
+        run(ck.Checkpointer(out, cheap_case.resolved, comm, every_steps=10))
+    monkeypatch.undo()
+    resumed = run(ck.Checkpointer(out, cheap_case.resolved, comm, resume=True))
+    assert [t for t, _ in resumed.frames] == [t for t, _ in full.frames]
+    assert len(full.frames) == len(frame_steps)
+    for (_, a), (_, b) in zip(full.frames, resumed.frames):
+        assert np.allclose(a.x.array, b.x.array, rtol=1e-9)
+    assert resumed.probe_times == full.probe_times
+    assert np.allclose(np.stack(resumed.probe_values), np.stack(full.probe_values), rtol=1e-9)
