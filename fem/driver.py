@@ -169,6 +169,7 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: boo
         stored_energy_J=sym * ledger.stored,
         perfusion_loss_J=sym * ledger.perfusion_out,
         surface_loss_J=sym * ledger.surface_out,
+        vaporised_energy_J=sym * ledger.vaporised,
         bottom_inflow_J=sym * ledger.bottom_inflow,
         **mech_metrics,
     )
