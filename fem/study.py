@@ -401,6 +401,10 @@ def run_study(study: Study, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: 
         rows = collect_rows(study, out)
         write_table(out / METRICS_CSV, rows)
         plots = plot_study(study, rows, out / "plots")
+        from fem import calibration  # the histology chart, where the study's cases are in it
+
+        chart = calibration.study_plot(study, rows, out / "plots")
+        plots += [chart] if chart else []
         fem.report.write_study_report(out, rows, plots)
         ok = sum(r["status"] == "ok" for r in rows)
         log.info("study: %d ok, %d failed, %d not run, %.1f s; wrote %s and %s", ok,
