@@ -50,6 +50,15 @@ def test_coarse_calibration_points_match_the_regression(points):
             assert points[e][key] == pytest.approx(ref[f"{e}mJ"][key], rel=RTOL), (e, key)
 
 
+def test_calibrated_preset_meets_the_chart_on_the_coarse_mesh(points):
+    """The acceptance of the 1550 nm calibration (issue 5), on the coarse mesh: the depth at
+    6 mJ within -10 % to +35 % of the chart's 360 um, and at 40 mJ a depth above 1000 um and a
+    width of 150-260 um (medium-mesh values in fem/presets.py)."""
+    assert 0.9 * 360 <= points[6]["mtz_depth_um"] <= 1.35 * 360
+    assert points[40]["mtz_depth_um"] > 1000
+    assert 150 <= points[40]["mtz_width_um"] <= 260
+
+
 def test_columns_grow_with_energy(points):
     lo, hi = (points[e] for e in ENERGIES_MJ)
     assert hi["mtz_depth_um"] > lo["mtz_depth_um"] > 0
