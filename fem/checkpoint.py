@@ -138,6 +138,7 @@ class Checkpointer:
                 "step": n,
                 "ranks": self.comm.size,
                 "frame_times": [t for t, _ in frames],
+                "outputs": getattr(hist, "outputs", []),
                 "fields": list(fields),
                 "ledger": vars(heat.ledger),
                 "iterations": heat.iterations,
@@ -206,6 +207,8 @@ class Checkpointer:
             load(hist.T_end_of_pulse, "T_end_of_pulse")
         if "latent_left" in col:
             load(heat.latent_left, "latent_left")
+        if hasattr(hist, "outputs"):
+            hist.outputs = list(meta.get("outputs", []))
         if hasattr(hist, "frames"):
             hist.frames = []
             for i, t in enumerate(meta.get("frame_times", [])):

@@ -54,6 +54,8 @@ class Spec:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.kind == "points":
             return "a list of [x, y, z] triples in micrometres"
+        if self.kind == "floats":
+            return "a list of numbers > 0"
         parts = []
         if self.lo is not None:
             parts.append(f"{'>' if self.lo_open else '>='} {self.lo:g}")
@@ -183,6 +185,8 @@ SCHEMA: dict[str, Any] = {
     },
     "output": {
         "probes_um": F("points"),
+        # when mechanics is solved before the end (default: the end of the last pulse)
+        "times_ms": F("floats", lo=0.0, lo_open=True),
         "fields": F("bool", default=True),
         "render": F("bool", default=True),
     },
@@ -272,6 +276,12 @@ def _check_value(key: str, value: Any, spec: Spec) -> Any:
         value = float(value)
         if not math.isfinite(value):
             raise bad("not a finite number")
+    elif spec.kind == "floats":
+        if not (isinstance(value, list) and all(
+                isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c)
+                and c > 0 for c in value)):
+            raise bad("wrong type" if not isinstance(value, list) else "not all > 0")
+        return sorted(float(c) for c in value)
     elif spec.kind == "points":
         ok = isinstance(value, list) and all(
             isinstance(p, list)
@@ -468,6 +478,14 @@ def resolve(raw: dict) -> dict:
     cx, cy = (c * 1e6 for c in central_column(layout))
     out["output"].setdefault("probes_um",
                              [[cx, cy, -z] for z in (0.0, 100.0, 300.0, 500.0)])
+    end_of_pulses_ms = max(_fire_times_ms(out, layout)) + pulse_duration_ms(out["laser"])
+    out["output"].setdefault("times_ms", [round(end_of_pulses_ms, 9)]
+                             if end_of_pulses_ms < out["time"]["end_ms"] else [])
+    late = [t for t in out["output"]["times_ms"] if t > out["time"]["end_ms"]]
+    if late:
+        raise CaseError(f"output.times_ms = {out['output']['times_ms']!r}: {late[0]:g} ms is "
+                        f"after time.end_ms = {out['time']['end_ms']:g}; allowed: times in "
+                        f"(0, {out['time']['end_ms']:g}]")
     return out
 
 
@@ -722,6 +740,7 @@ class Case:
     rtol: float
     max_it: int
     probes: tuple[tuple[float, float, float], ...]  # m
+    output_times: tuple[float, ...]  # s, mechanics before the end
     write_fields: bool
     render: bool
     resolved: dict = field(repr=False)
@@ -825,6 +844,7 @@ def build_case(resolved: dict) -> Case:
         rtol=r["solver"]["rtol"],
         max_it=r["solver"]["max_it"],
         probes=tuple(tuple(c * UM for c in p) for p in r["output"]["probes_um"]),
+        output_times=tuple(t * MS for t in r["output"]["times_ms"]),
         write_fields=r["output"]["fields"],
         render=r["output"]["render"],
         resolved=resolved,

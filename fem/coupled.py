@@ -87,16 +87,27 @@ class ThermalHistory:
     heat_seconds: float = 0.0
     damage_seconds: float = 0.0
     frames: list[tuple[float, fem.Function]] = field(default_factory=list)  # (t, T) animation
+    outputs: list[dict] = field(default_factory=list)  # what on_output returned, by time
+
+
+def steps_at(steps: list[tuple[float, float]], times) -> set[int]:
+    """The step numbers (1-based) that end at or first after each of ``times``."""
+    ends = np.array([t1 for _, t1 in steps])
+    return {int(np.searchsorted(ends, t - 1e-12 * max(abs(t), 1e-9))) + 1 for t in times
+            if t <= ends[-1]}
 
 
 def run_thermal_damage(heat: PennesProblem, case: Case, probes: PointEvaluator | None = None,
-                       progress: bool = True, checkpoint=None, frame_steps=()):
+                       progress: bool = True, checkpoint=None, frame_steps=(),
+                       output_steps=(), on_output=None):
     """Solve the initial steady state and the transient heat + damage problem.
 
     ``checkpoint`` (a :class:`fem.checkpoint.Checkpointer`, optional) may restore a saved state
     before the first step (``restore``) and is called after every step (``after_step``).
     ``frame_steps``: step numbers (0: the initial state) whose temperature is kept in
-    ``history.frames`` for the animation.
+    ``history.frames`` for the animation. ``output_steps``: step numbers after which
+    ``on_output(t, T, damage)`` is called (mechanics at the output times, one-way staggered);
+    what it returns (a dict) is kept in ``history.outputs``.
 
     Returns:
         ``(damage, history)``: the damage objects by purpose, and the recorded history.
@@ -144,6 +155,8 @@ def run_thermal_damage(heat: PennesProblem, case: Case, probes: PointEvaluator |
         record(t1)
         if n in frame_steps:
             hist.frames.append((t1, T.copy()))
+        if on_output is not None and n in output_steps:
+            hist.outputs.append(on_output(t1, T, damage))
         if checkpoint is not None:
             checkpoint.after_step(n, len(steps), heat, damage, hist)
         if progress and (n % every == 0 or n == len(steps)):

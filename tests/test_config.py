@@ -20,7 +20,7 @@ def test_demo_resolves_presets_in_si():
     assert case.layout.pitch == pytest.approx(1e-2 / 200**0.5)  # 200 per cm2 -> 707 um
     dermis = case.layers[3]
     assert dermis.perfusion == pytest.approx(1.97e-3) and dermis.k == pytest.approx(0.37)
-    assert case.resolved["laser"]["spot_um"] == 140.0  # preset value expanded
+    assert case.resolved["laser"]["spot_um"] == 200.0  # preset value expanded
 
 
 @pytest.mark.parametrize("site, epidermis_um, dermis_um", [

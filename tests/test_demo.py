@@ -83,6 +83,21 @@ def test_result_directory_is_complete(demo):
     assert rows[0].startswith("time_ms,p0_z0um_T_C,p0_z0um_omega_cell") and len(rows) > 20
 
 
+def test_mechanics_at_the_output_times(demo):
+    """Mechanics is solved at the output times (default: the end of the pulse) and at the
+    end; the last row of mechanics.csv is what metrics.json reports."""
+    out, m = demo
+    if MPI.COMM_WORLD.rank != 0:
+        return
+    lines = (out / "mechanics.csv").read_text().splitlines()
+    assert lines[0].split(",")[:2] == ["time_ms", "tightening_area_percent"]
+    rows = [[float(v) for v in line.split(",")] for line in lines[1:]]
+    assert [r[0] for r in rows] == pytest.approx([3.0, 50.0])  # end of the 3 ms pulse, end
+    assert rows[-1][1] == pytest.approx(m["tightening_area_percent"], rel=1e-6)
+    assert rows[-1][3] == pytest.approx(m["max_von_mises_kPa"], rel=1e-6)
+    assert 0 < rows[0][1] < rows[-1][1]  # collagen keeps denaturing, the tissue cools
+
+
 @pytest.mark.serial
 def test_renders_and_report(demo):
     out, _ = demo
