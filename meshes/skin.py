@@ -428,8 +428,9 @@ def to_dolfinx(geo: SkinGeometry, comm: MPI.Comm = MPI.COMM_WORLD,
     import gmsh
     from dolfinx.io.gmsh import model_to_mesh
 
-    if not gmsh.isInitialized():
-        gmsh.initialize(interruptible=False)
+    if gmsh.isInitialized():  # start from gmsh's default options, whatever a caller set
+        gmsh.finalize()
+    gmsh.initialize(interruptible=False)
     gmsh.option.setNumber("General.Terminal", 0)
     gmsh.option.setNumber("General.NumThreads", 1)  # deterministic meshes (regression tests)
     summary = None

@@ -207,6 +207,7 @@ def inclusion_mesh(h: float):
         data = model_to_mesh(gmsh.model, comm, 0, gdim=3)
     finally:
         gmsh.model.remove()
+        gmsh.finalize()  # leave no options (mesh sizes) behind for the next gmsh user
     return data.mesh, data.cell_tags, data.facet_tags
 
 
