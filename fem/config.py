@@ -806,7 +806,7 @@ def build_case(resolved: dict) -> Case:
         pulse=lz["pulse_ms"] * MS,
         pulse_shape=lz["pulse_shape"],
     )
-    t, m, mesh, b, cr = r["time"], r["mechanics"], r["mesh"], r["boundary"], r["crater"]
+    t, m, mesh, b = r["time"], r["mechanics"], r["mesh"], r["boundary"]
     layout = make_layout(r, mesh["column_radius_um"] * UM)
     return Case(
         title=r["title"],

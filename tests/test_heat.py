@@ -11,12 +11,11 @@ from mpi4py import MPI
 import numpy as np
 import pytest
 import ufl
-from dolfinx import fem, mesh
+from dolfinx import fem
 
 from fem.config import build_case, resolve
 from fem.heat import PennesProblem
 from fem.presets import BLOOD_DENSITY, BLOOD_SPECIFIC_HEAT
-from meshes.skin import BOTTOM, TOP, layer_tag
 
 K, RHO, PERF, MET = 0.37, 1116.0, 0.02, 50.0  # strong perfusion: 1/m ~ 2 mm
 DEPTH_UM, H, T_AMB, T_CORE, T_ART = 5000.0, 200.0, 20.0, 37.0, 36.0
@@ -56,21 +55,10 @@ def exact_steady(z):
 
 
 def slab_mesh(case, nz: int):
-    """Structured box [-L/2, L/2]^2 x [-D, 0] refined uniformly, tagged like the skin block."""
-    (x0, x1, y0, y1), D = case.layout.extent, case.depth
-    domain = mesh.create_box(MPI.COMM_WORLD, [[x0, y0, -D], [x1, y1, 0.0]],
-                             [max(1, nz // 10)] * 2 + [nz], mesh.CellType.tetrahedron)
-    tdim = domain.topology.dim
-    n_cells = domain.topology.index_map(tdim).size_local + domain.topology.index_map(tdim).num_ghosts
-    cells = np.arange(n_cells, dtype=np.int32)
-    cell_tags = mesh.meshtags(domain, tdim, cells, np.full_like(cells, layer_tag(0, False)))
-    top = mesh.locate_entities_boundary(domain, tdim - 1, lambda x: np.isclose(x[2], 0.0))
-    bottom = mesh.locate_entities_boundary(domain, tdim - 1, lambda x: np.isclose(x[2], -D))
-    facets = np.concatenate([top, bottom])
-    values = np.concatenate([np.full_like(top, TOP), np.full_like(bottom, BOTTOM)])
-    order = np.argsort(facets)
-    facet_tags = mesh.meshtags(domain, tdim - 1, facets[order], values[order])
-    return domain, cell_tags, facet_tags
+    """Structured box over the slab refined uniformly, tagged like the skin block."""
+    from test_heat_verification import box_mesh
+
+    return box_mesh(case, (max(1, nz // 10), max(1, nz // 10), nz))
 
 
 def steady_error(nz: int) -> tuple[float, float]:
