@@ -81,8 +81,15 @@ def check_converged(ksp: PETSc.KSP, what: str, step: int | None = None, time: fl
         )
 
 
-def make_spd_solver(comm, A: PETSc.Mat, prefix: str, rtol: float, max_it: int) -> PETSc.KSP:
-    """CG + GAMG for an SPD matrix, with its own options prefix."""
+def make_spd_solver(comm, A: PETSc.Mat, prefix: str, rtol: float, max_it: int,
+                    smoothed: bool = True) -> PETSc.KSP:
+    """CG + GAMG for an SPD matrix, with its own options prefix.
+
+    ``smoothed = False``: plain (unsmoothed) aggregation. For the heat matrices
+    ``M / dt + K``, which the mass term makes strongly diagonal, it sets up 4x faster than
+    smoothed aggregation for 15 % more iterations (measured at 500k DOFs: 1.8 s against 7.6 s
+    per matrix, 361 against 313 iterations for the 41 steps of the demo schedule).
+    """
     ksp = PETSc.KSP().create(comm)
     ksp.setOptionsPrefix(prefix)
     ksp.setOperators(A)
@@ -92,6 +99,8 @@ def make_spd_solver(comm, A: PETSc.Mat, prefix: str, rtol: float, max_it: int) -
     ksp.setInitialGuessNonzero(True)
     opts = PETSc.Options()
     opts[f"{prefix}pc_gamg_threshold"] = 0.02
+    if not smoothed:
+        opts[f"{prefix}pc_gamg_agg_nsmooths"] = 0
     opts[f"{prefix}mg_levels_ksp_type"] = "chebyshev"
     opts[f"{prefix}mg_levels_pc_type"] = "jacobi"
     ksp.setFromOptions()
@@ -166,7 +175,6 @@ class PennesProblem:
         ds = ufl.Measure("ds", domain=domain, subdomain_data=facet_tags)
         self.dx = dx
         T, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
-        self.inv_dt = fem.Constant(domain, PETSc.ScalarType(1.0))
         # Surface condition -k dT/dn = h T - g on the skin (TOP) and crater walls (WALL); the
         # coefficients are constants set per surface state (fem.cooling).
         self.h_top = fem.Constant(domain, PETSc.ScalarType(0.0))
@@ -182,13 +190,14 @@ class PennesProblem:
         load = (self.w_b * case.arterial_T + self.q_met) * v * dx  # blood and metabolism
         self.a_M, self.a_K0 = fem.form(mass), fem.form(bulk)
         self.a_steady = fem.form(bulk + surface)
-        self.a_step = fem.form(self.inv_dt * mass + bulk + surface)
 
         bottom = facet_tags.find(BOTTOM)
         self.bc_dofs = fem.locate_dofs_topological(self.V, domain.topology.dim - 1, bottom)
         self.bc = fem.dirichletbc(PETSc.ScalarType(case.core_T), self.bc_dofs, self.V)
         n_owned = self.V.dofmap.index_map.size_local
         self.bc_owned = self.bc_dofs[self.bc_dofs < n_owned]
+        start = self.V.dofmap.index_map.local_range[0]
+        self.bc_rows = (self.bc_owned + start).astype(PETSc.IntType)  # global PETSc rows
 
         self.M = self._assemble_matrix(self.a_M)
         self.K0 = self._assemble_matrix(self.a_K0)  # no bcs: for the bottom flux
@@ -243,6 +252,9 @@ class PennesProblem:
 
         self._rungs: dict[tuple, tuple[PETSc.Mat, PETSc.Vec, PETSc.KSP]] = {}
         self._dt: dict[tuple, float] = {}
+        self._bc_values = self.f0.duplicate()  # core temperature at the bottom dofs
+        self._bc_values.zeroEntries()
+        dolfinx.fem.petsc.set_bc(self._bc_values, [self.bc])
         work = [self.f0.duplicate() for _ in range(8)]
         self._b, self._r, self._dT, self._Md, self._x, self._y, self._extra, self._q = work
         self.ledger = EnergyLedger()
@@ -317,17 +329,20 @@ class PennesProblem:
         (built once; sizes equal to 12 digits share one)."""
         key = (float(f"{dt:.12g}"), state)
         if key not in self._rungs:
-            self.inv_dt.value = 1.0 / dt
-            self._set_surface(state)
-            A = self._assemble_matrix(self.a_step, [self.bc])
+            # A = M / dt + K0 + h_top S_top + h_wall S_wall from the matrices assembled once
+            # (no form assembly: a third of the cost of a new step size at 500k DOFs), then
+            # the core temperature: rows and columns of the bottom dofs zeroed, 1 on the
+            # diagonal, the columns moved to the right-hand side c (the lifting).
+            A = self.K0.duplicate(copy=True)
+            A.axpy(1.0 / dt, self.M, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
+            for h, S in ((state.h_top, self.S_top), (state.h_wall, self.S_wall)):
+                if h:
+                    A.axpy(h, S, structure=PETSc.Mat.Structure.SUBSET_NONZERO_PATTERN)
+            c = self._surface_load(state, self.f0.duplicate())
+            A.zeroRowsColumns(self.bc_rows, diag=1.0, x=self._bc_values, b=c)
             A.setOption(PETSc.Mat.Option.SPD, True)
-            c = self.f0.duplicate()
-            c.zeroEntries()
-            dolfinx.fem.petsc.apply_lifting(c, [self.a_step], bcs=[[self.bc]])
-            c.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-            c.axpy(1.0, self._surface_load(state, self._x))
             ksp = make_spd_solver(self.comm, A, f"heat{len(self._rungs)}_", self.case.rtol,
-                                  self.case.max_it)
+                                  self.case.max_it, smoothed=False)
             self._rungs[key] = (A, c, ksp)
             self._dt[key] = dt
             log.debug("heat: new step size %.4g ms, surface %s (%d matrices)", dt * 1e3,
