@@ -222,7 +222,7 @@ def reset_fast(heat: PennesProblem, T_initial: np.ndarray) -> None:
 
     for A, c, ksp in heat._rungs.values():
         ksp.destroy(), A.destroy(), c.destroy()
-    heat._rungs = {}
+    heat._rungs, heat._dt, heat._amg = {}, {}, []
     heat.T.x.array[:] = T_initial
     heat.T_n.x.array[:] = T_initial
     heat.ledger = EnergyLedger()
@@ -336,9 +336,14 @@ def run_worker(variant: str, case_name: str, save: Path, repeats: int,
 # --------------------------------------------------------------------------------------------
 
 
-def launch(variant: str, case_name: str, ranks: int, work: Path, repeats: int) -> dict:
-    """Run one worker in its own process(es); returns its record and its fields."""
+def launch(variant: str, case_name: str, ranks: int, work: Path, repeats: int,
+           reuse: bool = False) -> dict:
+    """Run one worker in its own process(es); returns its record and its fields (``reuse``:
+    those of an earlier run in ``work`` when there is one)."""
     save = work / f"{case_name}_{variant}_n{ranks}"
+    if reuse and save.with_suffix(".json").exists() and save.with_suffix(".npz").exists():
+        print(f"[bench] {case_name}/{variant}/{ranks} rank(s): reusing {save}.json", flush=True)
+        return load_run(save)
     cmd = [sys.executable, "-m", "fem.bench", "--worker", variant, "--case", case_name,
            "--save", str(save), "--repeats", str(repeats)]
     if ranks > 1:
@@ -350,6 +355,11 @@ def launch(variant: str, case_name: str, ranks: int, work: Path, repeats: int) -
     p = subprocess.run(cmd, env=env, cwd=ROOT)
     if p.returncode != 0:
         raise RuntimeError(f"bench worker failed (exit {p.returncode}): {' '.join(cmd)}")
+    return load_run(save)
+
+
+def load_run(save: Path) -> dict:
+    """The record and fields a worker saved."""
     record = json.loads(save.with_suffix(".json").read_text())
     with np.load(save.with_suffix(".npz")) as f:
         fields = {k: f[k] for k in f.files}
@@ -428,7 +438,8 @@ def default_repeats(case_name: str, variant: str) -> int:
 
 
 def run_bench(out: Path, quick: bool = False, repeats: int | None = None,
-              only: list[tuple[str, int]] | None = None) -> list[dict]:
+              only: list[tuple[str, int]] | None = None,
+              reuse_baseline: bool = False) -> list[dict]:
     """All the records of the plan (or the ``only`` entries, merged into an existing
     ``out/bench.json``: a long benchmark can be taken in parts, e.g. the 2-rank records on a
     quiet machine); writes ``out/bench.json`` and returns the records."""
@@ -449,7 +460,8 @@ def run_bench(out: Path, quick: bool = False, repeats: int | None = None,
         plan = only
     for case_name, ranks in plan:
         print(f"[bench] {case_name} on {ranks} rank(s)", flush=True)
-        runs = {v: launch(v, case_name, ranks, work, repeats or default_repeats(case_name, v))
+        runs = {v: launch(v, case_name, ranks, work, repeats or default_repeats(case_name, v),
+                          reuse=reuse_baseline and v == "baseline")
                 for v in ("fast", "baseline")}
         rec = combine(case_name, runs["fast"], runs["baseline"])
         records.append(rec)
@@ -476,6 +488,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", metavar="CASE:RANKS",
                         help="run only these records (e.g. large:2) and merge them into an "
                              f"existing bench.json; cases: {', '.join(CASES)}")
+    parser.add_argument("--reuse-baseline", action="store_true",
+                        help="take the baseline's runs from an earlier bench in OUT/runs (it "
+                             "does not change when only the fast solver does)")
     parser.add_argument("--worker", choices=("fast", "baseline"), help=argparse.SUPPRESS)
     parser.add_argument("--case", choices=tuple(CASES), help=argparse.SUPPRESS)
     parser.add_argument("--save", type=Path, help=argparse.SUPPRESS)
@@ -498,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fem.bench: --only {args.only!r}: expected CASE:RANKS with CASE one of "
                   f"{', '.join(CASES)} and RANKS >= 1", file=sys.stderr)
             return 2
-    run_bench(args.out, args.quick, args.repeats, only)
+    run_bench(args.out, args.quick, args.repeats, only, args.reuse_baseline)
     return 0
 
 
