@@ -217,21 +217,17 @@ class PennesProblem:
         ds = ufl.Measure("ds", domain=domain, subdomain_data=facet_tags)
         self.dx = dx
         T, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
-        # Surface condition -k dT/dn = h T - g on the skin (TOP) and crater walls (WALL); the
-        # coefficients are constants set per surface state (fem.cooling).
-        self.h_top = fem.Constant(domain, PETSc.ScalarType(0.0))
-        self.h_wall = fem.Constant(domain, PETSc.ScalarType(0.0))
 
-        # The forms, as in the equation.
+        # The forms, as in the equation; the surface condition -k dT/dn = h T - g on the skin
+        # (TOP) and crater walls (WALL) enters through S_top, S_wall with the h and g of each
+        # surface state (fem.cooling, :meth:`_system`).
         mass = self.rho_c * T * v * dx
         bulk = (
             ufl.inner(self.k * ufl.grad(T), ufl.grad(v)) * dx  # conduction
             + self.w_b * T * v * dx  # perfusion
         )
-        surface = self.h_top * T * v * ds(TOP) + self.h_wall * T * v * ds(WALL)  # h T
         load = (self.w_b * case.arterial_T + self.q_met) * v * dx  # blood and metabolism
         self.a_M, self.a_K0 = fem.form(mass), fem.form(bulk)
-        self.a_steady = fem.form(bulk + surface)
 
         bottom = facet_tags.find(BOTTOM)
         self.bc_dofs = fem.locate_dofs_topological(self.V, domain.topology.dim - 1, bottom)
@@ -342,7 +338,6 @@ class PennesProblem:
                 q.interpolate(lambda x, i=i: source.density(case, i, x, g.columns), cells0=cells)
             q.x.scatter_forward()
             groups.append(self._group(self._assemble_vector(form)))
-        self.q_profile = q  # the last group's (all columns when they fire together)
         return groups
 
     @property
@@ -364,30 +359,32 @@ class PennesProblem:
         out.axpy(state.g_wall, self.s_wall)
         return out
 
-    def _set_surface(self, state: cooling.SurfaceState) -> None:
-        self.h_top.value, self.h_wall.value = state.h_top, state.h_wall
+    def _system(self, state: cooling.SurfaceState, inv_dt: float = 0.0):
+        """``A = M inv_dt + K0 + h_top S_top + h_wall S_wall`` and its constant right-hand side
+        ``c``, from the matrices assembled once (no form assembly: a third of the cost of a
+        new step size at 500k DOFs); the core temperature: rows and columns of the bottom
+        dofs zeroed, 1 on the diagonal, the columns moved to ``c`` (the lifting)."""
+        A = self.K0.duplicate(copy=True)
+        if inv_dt:
+            A.axpy(inv_dt, self.M, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
+        for h, S in ((state.h_top, self.S_top), (state.h_wall, self.S_wall)):
+            if h:
+                A.axpy(h, S, structure=PETSc.Mat.Structure.SUBSET_NONZERO_PATTERN)
+        c = self._surface_load(state, self.f0.duplicate())
+        A.zeroRowsColumns(self.bc_rows, diag=1.0, x=self._bc_values, b=c)
+        A.setOption(PETSc.Mat.Option.SPD, True)
+        return A, c
 
     def _rung(self, dt: float, state: cooling.SurfaceState):
         """Matrix, constant right-hand side and solver for a step size and surface state
         (built once; sizes equal to 12 digits share one)."""
         key = (float(f"{dt:.12g}"), state)
         if key not in self._rungs:
-            # A = M / dt + K0 + h_top S_top + h_wall S_wall from the matrices assembled once
-            # (no form assembly: a third of the cost of a new step size at 500k DOFs), then
-            # the core temperature: rows and columns of the bottom dofs zeroed, 1 on the
-            # diagonal, the columns moved to the right-hand side c (the lifting).
-            A = self.K0.duplicate(copy=True)
-            A.axpy(1.0 / dt, self.M, structure=PETSc.Mat.Structure.SAME_NONZERO_PATTERN)
-            for h, S in ((state.h_top, self.S_top), (state.h_wall, self.S_wall)):
-                if h:
-                    A.axpy(h, S, structure=PETSc.Mat.Structure.SUBSET_NONZERO_PATTERN)
-            c = self._surface_load(state, self.f0.duplicate())
-            A.zeroRowsColumns(self.bc_rows, diag=1.0, x=self._bc_values, b=c)
-            A.setOption(PETSc.Mat.Option.SPD, True)
+            A, c = self._system(state, 1.0 / dt)
             prefix = f"heat{len(self._rungs)}_"
             near = [(max(dt / d, d / dt), k) for d, st, k in self._amg if st == state]
             ratio, base = min(near, key=lambda r: r[0]) if near else (math.inf, None)
-            if ratio <= AMG_REUSE_RATIO:  # the AMG of a step size within a factor 4
+            if ratio <= AMG_REUSE_RATIO:  # the AMG of a nearby step size
                 ksp = make_lagged_solver(self.comm, A, base.getPC(), prefix, self.case.rtol,
                                          self.case.max_it)
             else:
@@ -439,14 +436,8 @@ class PennesProblem:
         The explicit terms (evaporation beyond its tangent, k(T)) are iterated to a fixed
         point. Sets ``T`` and ``T_n``."""
         state = cooling.air_state(self.case)
-        self._set_surface(state)
-        A = self._assemble_matrix(self.a_steady, [self.bc])
+        A, lift = self._system(state)
         ksp = make_spd_solver(self.comm, A, "heat_steady_", self.case.rtol, self.case.max_it)
-        lift = self.f0.duplicate()
-        lift.zeroEntries()
-        dolfinx.fem.petsc.apply_lifting(lift, [self.a_steady], bcs=[[self.bc]])
-        lift.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
-        lift.axpy(1.0, self._surface_load(state, self._x))
         b = self.f0.duplicate()
         self.T.x.array[:] = self.case.core_T
         self.T_n.x.array[:] = self.case.core_T
