@@ -474,11 +474,10 @@ def resolve(raw: dict) -> dict:
             f"crater.depth_um = {crater['depth_um']!r}: must be less than "
             f"mesh.column_depth_um = {mesh['column_depth_um']!r}")
     layout = make_layout(out, mesh["column_radius_um"] * UM)
-    _resolve_firing(out, layout)
+    end_of_pulses_ms = _resolve_firing(out, layout)
     cx, cy = (c * 1e6 for c in central_column(layout))
     out["output"].setdefault("probes_um",
                              [[cx, cy, -z] for z in (0.0, 100.0, 300.0, 500.0)])
-    end_of_pulses_ms = max(_fire_times_ms(out, layout)) + pulse_duration_ms(out["laser"])
     out["output"].setdefault("times_ms", [round(end_of_pulses_ms, 9)]
                              if end_of_pulses_ms < out["time"]["end_ms"] else [])
     late = [t for t in out["output"]["times_ms"] if t > out["time"]["end_ms"]]
@@ -508,14 +507,14 @@ def pulse_duration_ms(laser: dict) -> float:
     return laser["pulse_ms"] * (1.0 if laser["pulse_shape"] == "square" else GAUSSIAN_WINDOW)
 
 
-def _resolve_firing(out: dict, layout: patterns.Layout) -> None:
-    """Check the firing order against the layout and the end time against the last pulse."""
+def _resolve_firing(out: dict, layout: patterns.Layout) -> float:
+    """Check the firing order against the layout and the end time against the last pulse;
+    returns when the last pulse ends (ms)."""
     pat = out["pattern"]
     if pat["firing_order"] == "simultaneous":
-        for key in ("column_interval_ms",):
-            if key in pat:
-                raise CaseError(f"pattern.{key} = {pat[key]!r}: only with a sequential "
-                                f"pattern.firing_order ('raster' or 'random')")
+        if "column_interval_ms" in pat:
+            raise CaseError(f"pattern.column_interval_ms = {pat['column_interval_ms']!r}: only "
+                            f"with a sequential pattern.firing_order ('raster' or 'random')")
     else:
         if pat["layout"] in ("unit_cell", "quarter_cell"):
             raise CaseError(
@@ -527,6 +526,7 @@ def _resolve_firing(out: dict, layout: patterns.Layout) -> None:
     if out["time"]["end_ms"] < last_ms * (1 - 1e-12) and last_ms > pulse_duration_ms(out["laser"]):
         raise CaseError(f"time.end_ms = {out['time']['end_ms']!r}: the last pulse ends at "
                         f"{last_ms:.6g} ms; allowed: >= {last_ms:.6g}")
+    return last_ms
 
 
 def _fire_times_ms(resolved: dict, layout: patterns.Layout) -> list[float]:

@@ -133,6 +133,7 @@ def run_thermal_damage(heat: PennesProblem, case: Case, probes: PointEvaluator |
     if 0 in frame_steps:
         hist.frames.append((steps[0][0], T.copy()))
     t_pulse = source.pulse_windows(case)[-1][1]  # the end of the last pulse
+    groups = source.firing_groups(case)
     if case.perfusion_shutdown and "cell" in damage:
         heat.omega_cell = damage["cell"].omega  # perfusion stops as cells die
     every = max(1, len(steps) // 10)
@@ -142,7 +143,7 @@ def run_thermal_damage(heat: PennesProblem, case: Case, probes: PointEvaluator |
         if n <= done:
             continue
         tic = time.perf_counter()
-        heat.step(t0, t1, source.mean_powers(case, t0, t1), step=n)
+        heat.step(t0, t1, source.mean_powers(case, t0, t1, groups), step=n)
         toc = time.perf_counter()
         for d in damage.values():
             d.update(T, t1 - t0)

@@ -163,15 +163,16 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: boo
     with timer("heat"):
         heat = PennesProblem(domain, cell_tags, facet_tags, case)
         probes = PointEvaluator(domain, np.array(case.probes)) if case.probes else None
-        log.info("heat: %d dofs, %d steps", heat.dofs, len(time_schedule(case)))
+        steps = time_schedule(case)
+        log.info("heat: %d dofs, %d steps", heat.dofs, len(steps))
         ckpt = Checkpointer(out, case.resolved, comm, every_steps=checkpoint_every,
                             resume=resume)
-        frame_steps = (io.animation_steps(time_schedule(case), source.pulse_end(case))
+        frame_steps = (io.animation_steps(steps, source.pulse_end(case))
                        if case.render else set())
         staggered = StaggeredMechanics(domain, cell_tags, facet_tags, case, heat)
         damage, hist = run_thermal_damage(
             heat, case, probes, checkpoint=ckpt, frame_steps=frame_steps,
-            output_steps=steps_at(time_schedule(case), case.output_times)
+            output_steps=steps_at(steps, case.output_times)
             if case.mechanics_enabled else (), on_output=staggered)
     timer.phases["heat"] -= hist.damage_seconds + staggered.seconds
     timer.phases["damage"] = hist.damage_seconds

@@ -89,9 +89,12 @@ def pulse_windows(case: Case) -> list[tuple[float, float]]:
     return out
 
 
-def mean_powers(case: Case, t0: float, t1: float) -> np.ndarray:
-    """Exact mean power over ``[t0, t1]`` of one column of each firing group, W."""
-    return np.array([mean_power(case, t0 - g.start, t1 - g.start) for g in firing_groups(case)])
+def mean_powers(case: Case, t0: float, t1: float,
+                groups: list[FiringGroup] | None = None) -> np.ndarray:
+    """Exact mean power over ``[t0, t1]`` of one column of each firing group (``groups``:
+    :func:`firing_groups` of the case, computed once by a time loop), W."""
+    groups = firing_groups(case) if groups is None else groups
+    return np.array([mean_power(case, t0 - g.start, t1 - g.start) for g in groups])
 
 
 def beam_radius(case: Case, d: np.ndarray | float) -> np.ndarray:
