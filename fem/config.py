@@ -504,7 +504,13 @@ def _resolve_cooling(cooling: dict) -> None:
 
 def pulse_duration_ms(laser: dict) -> float:
     """How long a pulse delivers energy, ms (a Gaussian pulse: 3 FWHM, fem.source)."""
-    return laser["pulse_ms"] * (1.0 if laser["pulse_shape"] == "square" else GAUSSIAN_WINDOW)
+    return delivery_time(laser["pulse_ms"], laser["pulse_shape"])
+
+
+def delivery_time(pulse: float, shape: str) -> float:
+    """How long a pulse of length (FWHM) ``pulse`` delivers energy, in the unit of ``pulse``:
+    the pulse itself if square, ``GAUSSIAN_WINDOW`` FWHM if Gaussian."""
+    return pulse * (1.0 if shape == "square" else GAUSSIAN_WINDOW)
 
 
 def _resolve_firing(out: dict, layout: patterns.Layout) -> float:
@@ -683,7 +689,7 @@ class Laser:
     @property
     def duration(self) -> float:
         """How long a pulse delivers energy, s (a Gaussian pulse: GAUSSIAN_WINDOW FWHM)."""
-        return self.pulse * (1.0 if self.pulse_shape == "square" else GAUSSIAN_WINDOW)
+        return delivery_time(self.pulse, self.pulse_shape)
 
 
 @dataclass(frozen=True)
