@@ -82,7 +82,8 @@ def run_mesh(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
     write_mesh(out, data)
     V = fem.functionspace(data.mesh, ("Lagrange", 1))
     io.write_snapshot(out / "mesh.vtu", V, {}, region_cell_data(data.mesh, data.cell_tags))
-    if comm.rank == 0:
+
+    def finish() -> None:
         io.write_json(out / "mesh_quality.json", quality)
         io.write_json(out / "mesh.json", snapshot_info(case, quality))
         log.info("mesh: %d cells, %d column(s) (%s), min quality %.3f, mean %.3f%s",
@@ -96,6 +97,8 @@ def run_mesh(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
             from fem.render import render_mesh
 
             render_mesh(out)
+
+    io.on_root(comm, finish)
     return quality
 
 
@@ -259,13 +262,13 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: boo
                             snapshot_info(case, quality))
 
     if case.render:
-        with timer("render"):
-            if comm.rank == 0:
-                from fem.render import render_all
+        from fem.render import render_all
 
-                render_all(out)
+        with timer("render"):
+            io.on_root(comm, lambda: render_all(out))
     metrics["wall_time_s"] = time.perf_counter() - t_total
-    if comm.rank == 0:
+
+    def finish() -> None:  # metrics.json (atomic: it marks the case finished), provenance, report
         io.write_json(out / "metrics.json", metrics)
         ckpt.remove()
         io.write_json(out / "provenance.json", io.provenance(
@@ -275,6 +278,8 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: boo
              "heat_step_sizes": len(heat._rungs), "wall_time_s": metrics["wall_time_s"]}))
         if case.render:
             render_and_report(out, renders=False)  # the report, with provenance
+
+    io.on_root(comm, finish)  # every rank returns once the case is on disk
     return metrics
 
 

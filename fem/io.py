@@ -37,6 +37,26 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def on_root(comm: MPI.Comm, work) -> None:
+    """Run ``work()`` on rank 0 of ``comm`` (the result files of a case, its report) and
+    return on every rank only once it is done, re-raising its error on every rank.
+
+    Without this the other ranks would return while rank 0 is still writing (a caller on
+    rank 1 would not find ``metrics.json`` yet) or would hang in the next collective call
+    when rank 0 fails.
+    """
+    failure = None
+    if comm.rank == 0:
+        try:
+            work()
+        except Exception as exc:  # noqa: BLE001 - re-raised below, after telling every rank
+            failure = exc
+    if comm.bcast(failure is not None, root=0):
+        if failure is not None:
+            raise failure
+        raise RuntimeError("rank 0 failed while writing the results (see its message)")
+
+
 def write_json(path: Path, obj) -> None:
     """Atomic, indented JSON."""
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
