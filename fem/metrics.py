@@ -10,12 +10,16 @@ the axis itself, and the crossings of zero are interpolated linearly between sam
 * width: the largest diameter of the contour, measured along x and along y and averaged
   (each radius the end of the first damaged stretch out from the axis);
 * MEND width: the same width restricted to the stratum corneum and epidermis;
+* coverage: the collagen column projected onto the surface, on a raster of the patch at the
+  depths where the columns are widest (:func:`coverage_raster`), its contour placed between
+  pixel centres (:func:`projected_fraction`); fused columns count once, and a cluster only
+  with the area it covers;
 * epidermal gap: the largest distance from necrotic to viable epidermis, on a raster of the
   cell-death field through the viable epidermis (:class:`EpidermalRaster`);
 * thermal dose: depth and width of the CEM43 = 240 min contour, when the dose is computed.
 
 The functions on sampled grids (:func:`deepest_crossing`, :func:`first_run_end`,
-:func:`largest_gap`) are pure numpy and tested on analytic fields.
+:func:`largest_gap`, :func:`projected_fraction`) are pure numpy and tested on analytic fields.
 """
 
 from __future__ import annotations
@@ -163,9 +167,13 @@ class ColumnSampler:
             for radii, g in zip(rays, grids):
                 for j in np.flatnonzero(radii <= depth_reach):
                     depth = max(depth, deepest_crossing(self.depths, g[:, j]))
-            radius = [max((first_run_end(radii, row) for row in g[rows]), default=0.0)
-                      for radii, g in zip(rays, grids)]
-            out.append({"depth": depth, "width": 2.0 * float(np.mean(radius))})
+            ends = [np.array([first_run_end(radii, row) for row in g[rows]])
+                    for radii, g in zip(rays, grids)]
+            radius = [float(e.max()) if e.size else 0.0 for e in ends]
+            widest = [float(self.depths[rows][int(np.argmax(e))]) for e in ends
+                      if e.size and e.max() > 0.0]
+            out.append({"depth": depth, "width": 2.0 * float(np.mean(radius)),
+                        "widest_depths": widest})
         return out
 
 
@@ -223,7 +231,35 @@ def largest_gap(lw: np.ndarray, xs: np.ndarray, ys: np.ndarray, n_refine: int = 
     return float(max(d.max(), distance_to_points(fine, q).max()))
 
 
-class EpidermalRaster:
+class TopRaster:
+    """Samples of a damage field on a raster of the patch seen from above: pixel centres of
+    the patch at a few depths, a pixel injured where ``Omega >= 1`` at any of them.
+
+    Args:
+        domain: the mesh.
+        case: the case (its patch extent).
+        depths: the depths (m, positive down) sampled under every pixel.
+        pixel: the wanted pixel size (m); at least 16 and at most ``max_pixels`` a side.
+    """
+
+    def __init__(self, domain, case: Case, depths, pixel: float, max_pixels: int):
+        x0, x1, y0, y1 = case.layout.extent
+        nx = int(min(max_pixels, max(16, np.ceil((x1 - x0) / pixel))))
+        ny = int(min(max_pixels, max(16, np.ceil((y1 - y0) / pixel))))
+        self.xs = x0 + (np.arange(nx) + 0.5) * (x1 - x0) / nx
+        self.ys = y0 + (np.arange(ny) + 0.5) * (y1 - y0) / ny
+        Z, Y, X = np.meshgrid(-np.asarray(depths, dtype=float), self.ys, self.xs, indexing="ij")
+        self.shape = Z.shape
+        self.evaluate = PointEvaluator(domain, np.stack([X.ravel(), Y.ravel(), Z.ravel()], 1))
+
+    def log_omega(self, omega: fem.Function) -> np.ndarray:
+        """``(ny, nx)`` raster of the largest ``log10(Omega)`` over the depths (outside the
+        mesh, e.g. in a crater, counts as injured)."""
+        lw = self.evaluate(nodal_log_omega(omega)).reshape(self.shape)
+        return np.nan_to_num(lw, nan=1.0).max(axis=0)
+
+
+class EpidermalRaster(TopRaster):
     """Cell-death samples on a raster of the treated surface through the viable epidermis.
 
     ``n_depths`` depths evenly inside the viable epidermis (the layer ``epidermis``, below the
@@ -239,22 +275,8 @@ class EpidermalRaster:
         i = names.index("epidermis")
         top = sum(layer.thickness for layer in case.layers[:i])
         bottom = top + case.layers[i].thickness
-        x0, x1, y0, y1 = case.layout.extent
-        pixel = 0.5 * case.column_size
-        nx = int(min(max_pixels, max(16, np.ceil((x1 - x0) / pixel))))
-        ny = int(min(max_pixels, max(16, np.ceil((y1 - y0) / pixel))))
-        self.xs = x0 + (np.arange(nx) + 0.5) * (x1 - x0) / nx
-        self.ys = y0 + (np.arange(ny) + 0.5) * (y1 - y0) / ny
-        zs = -(top + (np.arange(n_depths) + 0.5) / n_depths * (bottom - top))
-        Z, Y, X = np.meshgrid(zs, self.ys, self.xs, indexing="ij")
-        self.shape = Z.shape
-        self.evaluate = PointEvaluator(domain, np.stack([X.ravel(), Y.ravel(), Z.ravel()], 1))
-
-    def log_omega(self, omega: fem.Function) -> np.ndarray:
-        """``(ny, nx)`` raster of the largest ``log10(Omega)`` over the depths (outside the
-        mesh, e.g. in a crater, counts as injured)."""
-        lw = self.evaluate(nodal_log_omega(omega)).reshape(self.shape)
-        return np.nan_to_num(lw, nan=1.0).max(axis=0)
+        depths = top + (np.arange(n_depths) + 0.5) / n_depths * (bottom - top)
+        super().__init__(domain, case, depths, 0.5 * case.column_size, max_pixels)
 
     def max_gap(self, omega: fem.Function) -> float:
         """Largest distance (m) from necrotic to viable epidermis, how far keratinocytes
@@ -262,6 +284,39 @@ class EpidermalRaster:
         if not self.valid:
             return 0.0
         return largest_gap(self.log_omega(omega), self.xs, self.ys)
+
+
+def projected_fraction(lw: np.ndarray, refine: int = 4) -> float:
+    """Share of a raster ``lw[iy, ix]`` (values at pixel centres) where ``lw >= 0``, with the
+    contour placed between pixel centres: the raster is interpolated bilinearly onto
+    ``refine`` x ``refine`` sub-pixels of every pixel (clamped at the sides), which are counted.
+    """
+    def upsample(a: np.ndarray, axis: int) -> np.ndarray:
+        n = a.shape[axis]
+        at = (np.arange(n * refine) + 0.5) / refine - 0.5  # sub-pixel centres, pixel units
+        at = np.clip(at, 0.0, n - 1.0)
+        i = np.minimum(at.astype(int), max(n - 2, 0))
+        f = at - i
+        lo, hi = np.take(a, i, axis=axis), np.take(a, np.minimum(i + 1, n - 1), axis=axis)
+        shape = [1, 1]
+        shape[axis] = -1
+        return lo + f.reshape(shape) * (hi - lo)
+
+    return float((upsample(upsample(lw, 0), 1) >= 0.0).mean())
+
+
+def coverage_raster(domain, case: Case, columns: list[dict], max_depths: int = 8,
+                    max_pixels: int = 256) -> TopRaster:
+    """The raster for ``coverage_percent``: pixels of a quarter of the column element size
+    (at most ``max_pixels`` a side) at the depths where the columns are widest (from
+    :meth:`ColumnSampler.columns`; at most ``max_depths`` of them, spread over their range),
+    so that the union over those depths is the damaged region projected onto the surface."""
+    widest = np.unique([d for c in columns for d in c.get("widest_depths", [])])
+    if widest.size == 0:
+        widest = np.array([0.0])
+    if widest.size > max_depths:
+        widest = widest[np.round(np.linspace(0, widest.size - 1, max_depths)).astype(int)]
+    return TopRaster(domain, case, widest, 0.25 * case.column_size, max_pixels)
 
 
 def summarise(name: str, values: list[float]) -> dict[str, float]:
@@ -272,19 +327,6 @@ def summarise(name: str, values: list[float]) -> dict[str, float]:
     if v.size > 1:
         out.update({f"{name}_min": float(v.min()), f"{name}_max": float(v.max())})
     return out
-
-
-def covered_fraction(case: Case, widths: list[float], n: int = 800) -> float:
-    """Share of the domain's top surface inside the union of the discs of the given diameters
-    about the column axes (overlapping columns counted once), on an ``n x n`` raster."""
-    x0, x1, y0, y1 = case.layout.extent
-    xs = x0 + (np.arange(n) + 0.5) * (x1 - x0) / n
-    ys = y0 + (np.arange(n) + 0.5) * (y1 - y0) / n
-    X, Y = np.meshgrid(xs, ys)
-    covered = np.zeros_like(X, dtype=bool)
-    for (cx, cy), w in zip(case.layout.centres, widths):
-        covered |= (X - cx) ** 2 + (Y - cy) ** 2 <= (0.5 * w) ** 2
-    return float(covered.mean())
 
 
 def damaged_volume(omega: fem.Function, below: float | None = None) -> float:
@@ -331,7 +373,8 @@ def damage_metrics(sampler: ColumnSampler, damage: dict, case: Case,
         raster = EpidermalRaster(sampler.domain, case)
     out.update(
         ablation_depth_um=case.crater.depth * 1e6,  # the crater cut (given or blow-off)
-        coverage_percent=100.0 * covered_fraction(case, [c["width"] for c in col]),
+        coverage_percent=100.0 * projected_fraction(
+            coverage_raster(sampler.domain, case, col).log_omega(damage["collagen"].omega)),
         spared_volume_percent=spared,
         max_epidermal_gap_um=raster.max_gap(damage["cell"].omega) * 1e6,
     )
