@@ -20,14 +20,20 @@ log = logging.getLogger("fem")
 
 
 class RankZeroFilter(logging.Filter):
-    """Let records through on rank 0 only."""
+    """Let records through on rank 0, and errors on every rank (marked with the rank): the
+    other ranks do work of their own too (the cases of a study, their pictures)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return MPI.COMM_WORLD.rank == 0
+        rank = MPI.COMM_WORLD.rank
+        if rank != 0 and record.levelno >= logging.ERROR:
+            record.msg = f"[rank {rank}] {record.msg}"
+            return True
+        return rank == 0
 
 
 def setup_logging(verbose: bool = False) -> None:
-    """Log to stderr on rank 0, one line per message with elapsed seconds."""
+    """Log to stderr on rank 0 (errors on every rank), one line per message with elapsed
+    seconds."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RankZeroFilter())
     start = time.perf_counter()

@@ -138,12 +138,14 @@ class StaggeredMechanics:
 
 
 def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: bool = False,
-             checkpoint_every: int | None = None) -> dict:
+             checkpoint_every: int | None = None, draw: bool = True) -> dict:
     """Run one case into ``out``; returns the metrics (on every rank).
 
     The time loop checkpoints into ``out/checkpoint`` every ``checkpoint_every`` steps (None:
     every minute of wall time); ``resume`` continues from that checkpoint if there is one. The
-    checkpoint is removed once ``metrics.json`` is written.
+    checkpoint is removed once ``metrics.json`` is written. With ``draw`` False the renders
+    and the report are left to the caller (a study draws its cases afterwards with one
+    common view, :func:`fem.study.draw_cases`); the fields they need are written anyway.
     """
     t_total = time.perf_counter()
     timer = Timer(comm)
@@ -261,7 +263,7 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: boo
             io.write_frames(out / "fields" / "frames.vtu", heat.V, hist.frames,
                             snapshot_info(case, quality))
 
-    if case.render:
+    if case.render and draw:
         from fem.render import render_all
 
         with timer("render"):
@@ -276,7 +278,7 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: boo
             {"dofs": heat.dofs, "mechanics_dofs": metrics["mechanics_dofs"], "cells": n_cells,
              "mesh_quality": quality, "time_steps": hist.steps,
              "heat_step_sizes": len(heat._rungs), "wall_time_s": metrics["wall_time_s"]}))
-        if case.render:
+        if case.render and draw:
             render_and_report(out, renders=False)  # the report, with provenance
 
     io.on_root(comm, finish)  # every rank returns once the case is on disk

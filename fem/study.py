@@ -293,8 +293,9 @@ def _say(sub: MPI.Comm, group: int, message: str) -> None:
 
 
 def _run_one(sc: StudyCase, total: int, out: Path, sub: MPI.Comm, group: int, resume: bool,
-             checkpoint_every: int | None) -> str:
-    """Run one case on ``sub``; returns its status (``ok`` or ``failed``)."""
+             checkpoint_every: int | None, draw: bool = True) -> str:
+    """Run one case on ``sub``; returns its status (``ok`` or ``failed``). ``draw``: make
+    its renders and report now (otherwise :func:`draw_cases` does, with the common view)."""
     from fem.driver import run_case
     from fem.heat import SolverError
     d = out / sc.name
@@ -312,7 +313,7 @@ def _run_one(sc: StudyCase, total: int, out: Path, sub: MPI.Comm, group: int, re
         steps.setFormatter(logging.Formatter(f"[group {group}] %(message)s"))
         logging.getLogger("fem.coupled").addHandler(steps)
     try:
-        run_case(sc.case, d, sub, resume=resume, checkpoint_every=checkpoint_every)
+        run_case(sc.case, d, sub, resume=resume, checkpoint_every=checkpoint_every, draw=draw)
         status, error = "ok", None
     except SolverError as e:
         status, error = "failed", f"numerical failure: {e}"
@@ -377,6 +378,9 @@ def run_study(study: Study, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: 
     total, t0 = len(study.cases), time.perf_counter()
     log.info("study %s: %d case(s) to run on %d rank(s)", study.title, len(todo), comm.size)
 
+    # Several cases are drawn once, after the runs, with one common view (draw_cases); a
+    # Slurm array task (only) draws its own case and the gathering run draws them all.
+    draw = only is not None or len(study.cases) == 1
     sizes = {c.ranks for c in todo}
     if len(sizes) == 1:  # groups of one size, several cases at once
         n = sizes.pop()
@@ -386,16 +390,18 @@ def run_study(study: Study, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: 
         if sub != MPI.COMM_NULL:
             for i, sc in enumerate(todo):
                 if i % groups == color:
-                    _run_one(sc, total, out, sub, color, resume, checkpoint_every)
+                    _run_one(sc, total, out, sub, color, resume, checkpoint_every, draw)
             sub.Free()
     else:  # cases of different sizes (sweep.ranks): one after the other on the first ranks
         for sc in todo:
             sub = comm.Split(0 if comm.rank < sc.ranks else MPI.UNDEFINED, comm.rank)
             if sub != MPI.COMM_NULL:
-                _run_one(sc, total, out, sub, 0, resume, checkpoint_every)
+                _run_one(sc, total, out, sub, 0, resume, checkpoint_every, draw)
                 sub.Free()
             comm.Barrier()
     comm.Barrier()
+    if not draw:
+        draw_cases(study, out, comm)
     rows = None
     if comm.rank == 0:
         rows = collect_rows(study, out)
@@ -405,13 +411,44 @@ def run_study(study: Study, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: 
 
         chart = calibration.study_plot(study, rows, out / "plots")
         plots += [chart] if chart else []
-        fem.report.write_study_report(out, rows, plots)
+        fem.report.write_study_report(out, rows, plots, common_view=False)
         ok = sum(r["status"] == "ok" for r in rows)
         log.info("study: %d ok, %d failed, %d not run, %.1f s; wrote %s and %s", ok,
                  sum(r["status"] == "failed" for r in rows),
                  sum(r["status"] == "not run" for r in rows), time.perf_counter() - t0,
                  out / METRICS_CSV, out / "report.html")
     return comm.bcast(rows, root=0)
+
+
+def draw_cases(study: Study, out: Path, comm: MPI.Comm) -> None:
+    """The renders and report of every finished case of the study, drawn with one common
+    view (:func:`fem.render.study_view`: camera, crop, colour ranges) so that the cases
+    compare side by side; the cases are shared among the ranks, each rank drawing its own
+    from the written files (pictures do not depend on the ranks of a run). A picture that
+    fails is logged and does not stop the study."""
+    from fem.render import render_all, study_view
+    from fem.report import write_report
+
+    dirs = [out / sc.name for sc in study.cases if sc.case.render and finished(out, sc)]
+    view = None
+    if comm.rank == 0:
+        t0 = time.perf_counter()
+        try:
+            view = study_view(dirs)
+        except Exception:  # noqa: BLE001 - each case is then fitted on its own
+            log.exception("could not compute the common view of the cases")
+    view = comm.bcast(view, root=0)
+    for i, d in enumerate(dirs):
+        if i % comm.size == comm.rank:
+            try:
+                render_all(d, view)
+                write_report(d)
+            except Exception:  # noqa: BLE001 - a picture must not stop the study
+                log.exception("could not draw %s", d)
+    comm.Barrier()
+    if comm.rank == 0 and dirs:
+        log.info("drew %d case(s) with a common view on %d rank(s) in %.1f s", len(dirs),
+                 comm.size, time.perf_counter() - t0)
 
 
 # ------------------------------------------------------------------------- table and plots

@@ -170,6 +170,28 @@ def test_sweep_writes_table_plots_and_report(shared_tmp):
         assert json.loads((out / "study.json").read_text())["study"]["cases"] == 2
 
 
+def test_cases_of_a_study_are_drawn_once_with_one_view(shared_tmp, monkeypatch):
+    """The runs of a study leave the pictures to draw_cases, which draws every case once,
+    with the common view, sharing the cases among the ranks; each case gets its report."""
+    import fem.render
+
+    comm = MPI.COMM_WORLD
+    calls = []
+    monkeypatch.setattr(fem.render, "render_all",
+                        lambda d, view=None: calls.append((d.name, view)) or [])
+    path = shared_tmp / "drawn.toml"
+    write_study(path, {"laser.energy_mJ": [5, 20]}, **{"output.render": True})
+    out = shared_tmp / "drawn_out"
+    rows = st.run_study(st.load_study(path), out, comm)
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    drawn = [c for per_rank in comm.allgather(calls) for c in per_rank]
+    assert sorted(name for name, _ in drawn) == ["energy_mJ-20", "energy_mJ-5"]
+    assert all(view is not None and view == drawn[0][1] for _, view in drawn)
+    assert drawn[0][1].depth_um > 0 and drawn[0][1].temperature_C is not None  # fitted
+    for name in ("energy_mJ-5", "energy_mJ-20"):
+        assert (out / name / "report.html").is_file()
+
+
 @pytest.mark.serial
 def test_killed_study_resumes_to_the_same_table(tmp_path, mtz_cmd):
     """Kill a study while its second case runs (after a checkpoint), resume it, and compare
