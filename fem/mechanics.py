@@ -27,9 +27,11 @@ the displacement block, Jacobi on a weighted pressure mass matrix). The iteratio
 bounded under mesh refinement (README, Mechanics).
 
 Outputs: the displacement, the stress per cell (von Mises and the three principal stresses,
-at the cell centroid), and :meth:`ElasticityProblem.metrics`: tightening of the top surface
-(Nanson's formula), linear contraction, peak von Mises stress and the residual stress (mean
-in-plane stress in the collagen layers, positive in tension).
+at the cell centroid), and :meth:`ElasticityProblem.metrics`: tightening, the loss of area of
+the treated patch seen from above (Nanson's formula for the vertical component of the
+deformed area of the top and the crater walls; the true area of a dimpled surface is not what
+tightens), linear contraction, peak von Mises stress and the residual stress (mean in-plane
+stress in the collagen layers, positive in tension).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from dolfinx import fem, la, mesh
 
 from fem.config import Case
 from fem.heat import cellwise, check_converged, make_spd_solver
-from meshes.skin import BOTTOM, TOP
+from meshes.skin import BOTTOM, TOP, WALL
 
 log = logging.getLogger(__name__)
 
@@ -193,13 +195,16 @@ class ElasticityProblem:
         self.von_mises = fem.Function(V0, name="von_mises")
         self.principal = np.zeros((0, 3))
 
-        top = ufl.Measure("ds", domain=domain, subdomain_data=facet_tags)(TOP)  # craters out
+        # The treated patch seen from above: the z component of the deformed area vector
+        # (Nanson, cof(F) N) over the top and the crater walls; with the fixed bottom it is
+        # the area enclosed by the deformed outer edge of the top (what a square marked on
+        # the skin measures), holes included, and out-of-plane dimples add nothing to it.
+        ds = ufl.Measure("ds", domain=domain, subdomain_data=facet_tags)
+        N = ufl.FacetNormal(domain)
         Fd = I + ufl.grad(self.u)
-        n = ufl.as_vector([0.0, 0.0, 1.0])
-        cof_n = ufl.det(Fd) * ufl.inv(Fd).T * n  # Nanson: deformed area element of the top
-        self._area = fem.form(ufl.sqrt(ufl.dot(cof_n, cof_n)) * top)
-        self._area0 = fem.form(1.0 * top)
-        self._stretch = fem.form(0.5 * (self.u[0].dx(0) + self.u[1].dx(1)) * top)
+        seen_from_above = (ufl.det(Fd) * ufl.inv(Fd).T * N)[2]
+        self._area = fem.form(seen_from_above * ds(TOP) + seen_from_above * ds(WALL))
+        self._area0 = fem.form(N[2] * ds(TOP) + N[2] * ds(WALL))
         s = self.sigma(self.u)
         self._dermis_volume = fem.form(self.collagen * dx)
         self._dermis_stress = fem.form(self.collagen * 0.5 * (s[0, 0] + s[1, 1]) * dx)
@@ -379,9 +384,11 @@ class ElasticityProblem:
     def metrics(self) -> dict[str, float]:
         """Tightening of the top surface, peak von Mises and residual stress of the last solve.
 
-        ``tightening_area_percent``: relative loss of area of the top surface (Nanson);
-        ``linear_contraction_percent``: minus the mean in-plane surface strain
-        0.5 (du_x/dx + du_y/dy) over the top; ``max_von_mises_kPa``: the largest cell value;
+        ``tightening_area_percent``: relative loss of area of the treated patch seen from
+        above (the area enclosed by the deformed outer edge of its top, crater mouths
+        included); ``linear_contraction_percent``: the relative shortening of the side of a
+        square of that area, 1 - sqrt(A / A0) (the contraction along each edge when the
+        patch contracts evenly); ``max_von_mises_kPa``: the largest cell value;
         ``residual_stress_kPa``: mean in-plane stress 0.5 (sigma_xx + sigma_yy) over the
         collagen (dermis) layers, positive in tension (about zero with free sides, the stress
         the surrounding skin holds with held sides).
@@ -391,16 +398,14 @@ class ElasticityProblem:
         def total(form):
             return comm.allreduce(fem.assemble_scalar(form), op=MPI.SUM)
 
-        area0 = total(self._area0)
-        area = total(self._area)
-        stretch = total(self._stretch) / area0
+        ratio = total(self._area) / total(self._area0)
         n = self.principal.shape[0]
         vm = comm.allreduce(float(self.von_mises.x.array[:n].max()) if n else 0.0, op=MPI.MAX)
         dermis = total(self._dermis_volume)
         residual = total(self._dermis_stress) / dermis if dermis > 0 else 0.0
         return {
-            "tightening_area_percent": 100.0 * (1.0 - area / area0),
-            "linear_contraction_percent": -100.0 * stretch,
+            "tightening_area_percent": 100.0 * (1.0 - ratio),
+            "linear_contraction_percent": 100.0 * (1.0 - np.sqrt(ratio)),
             "max_von_mises_kPa": vm * 1e-3,
             "residual_stress_kPa": residual * 1e-3,
             "mechanics_cg_iterations": self.last_iterations,

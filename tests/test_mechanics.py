@@ -143,6 +143,52 @@ def test_free_block_in_plane_shrinkage_gives_exact_area_loss(degree, formulation
                           "principal_stress_3_kPa"}
 
 
+def test_tightening_is_the_area_of_the_patch_seen_from_above():
+    """Tightening measures the treated patch as a square marked on the skin does: a dimple
+    (u = (0, 0, w)) changes nothing although the true surface area grows; a uniform in-plane
+    shrinkage s with a dimple on top gives 1 - (1 - s)^2 exactly and the linear contraction s;
+    a crater whose mouth closes while the outer edge stays put gives none either (the top
+    alone would grow: the crater walls count)."""
+    case = block_case("free", 1)
+    domain, cell_tags, facet_tags = block_mesh(case, n=8)
+    T0 = fem.Function(fem.functionspace(domain, ("Lagrange", 1)))
+    T0.x.array[:] = 310.0
+    problem = ElasticityProblem.from_case(domain, cell_tags, facet_tags, case, T0)
+    x0, x1, y0, y1 = case.layout.extent
+    L = x1 - x0
+
+    def dimple(x):
+        return 20e-6 * np.sin(np.pi * (x[0] - x0) / L) * np.sin(np.pi * (x[1] - y0) / L)
+
+    s = 0.07
+    for u, loss in ((lambda x: np.stack([0 * x[0], 0 * x[0], dimple(x)]), 0.0),
+                    (lambda x: np.stack([-s * x[0], -s * x[1], dimple(x)]), 1 - (1 - s) ** 2)):
+        problem.u.interpolate(u)
+        m = problem.metrics()
+        assert m["tightening_area_percent"] == pytest.approx(100 * loss, abs=1e-9)
+    assert m["linear_contraction_percent"] == pytest.approx(100 * s, rel=1e-9)
+
+    crater = build_case(resolve({"laser": {"preset": "co2_10600", "energy_mJ": 20},
+                                 "pattern": {"layout": "single", "density_per_cm2": 400},
+                                 "mesh": {"resolution": "coarse"}}))
+    from fem.driver import build_mesh
+
+    data, _ = build_mesh(crater, MPI.COMM_WORLD)
+    T0 = fem.Function(fem.functionspace(data.mesh, ("Lagrange", 1)))
+    T0.x.array[:] = 310.0
+    problem = ElasticityProblem.from_case(data.mesh, data.cell_tags, data.facet_tags, crater, T0)
+    R = crater.crater.radius  # 89 um: the mouth closes by 30 %, nothing moves beyond 2.5 R
+    assert 2.5 * R < 0.5 * (crater.layout.extent[1] - crater.layout.extent[0])
+
+    def closing(x):
+        r = np.hypot(x[0], x[1])
+        f = -0.3 * np.clip((2.5 * R - r) / (1.5 * R), 0.0, 1.0)
+        return np.stack([f * x[0], f * x[1], 0 * x[0]])
+
+    problem.u.interpolate(closing)
+    assert abs(problem.metrics()["tightening_area_percent"]) < 1e-9
+
+
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 @pytest.mark.parametrize("degree, formulation", METHODS)
 def test_held_sides_give_biaxial_residual_stress(degree, formulation, layout):
