@@ -166,7 +166,9 @@ SCHEMA: dict[str, Any] = {
         "shrinkage_max": F("float", default=0.2, lo=0.0, hi=0.6),
         "shrinkage_plane": F("str", default="in_plane", choices=("in_plane", "isotropic")),
         "degree": F("int", choices=(1, 2)),  # default: 2 if a layer has nu > 0.45, else 1
-        "sides": F("str", default="free", choices=("free", "held")),  # held: periodic array
+        # free: an isolated patch; periodic: one cell of a large treated area (sides stay
+        # plane, zero net force); held: the patch held by the surrounding untreated skin
+        "sides": F("str", default="free", choices=("free", "periodic", "held")),
         # displacement (P1 or P2) | mixed (Taylor-Hood P2 displacement, P1 pressure)
         "formulation": F("str", default="displacement", choices=("displacement", "mixed")),
     },
@@ -735,7 +737,7 @@ class Case:
     shrinkage_max: float
     shrinkage_plane: str
     mechanics_degree: int
-    mechanics_sides: str  # "free" (the patch contracts) | "held" (zero normal displacement)
+    mechanics_sides: str  # "free" (the patch contracts) | "periodic" | "held" (u_n = 0)
     mechanics_formulation: str  # "displacement" | "mixed" (Taylor-Hood u-p)
     column_size: float  # m
     surface_size: float  # m

@@ -17,9 +17,12 @@ layer has nu <= 0.45 (cheap, P1 only starts to lock there) and P2 above (fem.con
 Boundary conditions (:func:`skin_bcs`): the bottom is held in the normal direction, the top is
 free. Sides ``"free"``: the patch contracts; the in-plane rigid motions left are removed by
 pinning two bottom corners (one in x and y, one in y), which changes no strain or stress.
-Sides ``"held"``: zero normal displacement on the four sides, the surrounding skin of a
-periodic (symmetric) array of identical cells; this leaves residual stress. In a quarter cell
-the planes x = x0 and y = y0 are always symmetry planes (normal displacement zero).
+Sides ``"periodic"``: one cell of a large treated area; the sides stay plane and move
+together with zero net force (:class:`PlaneSides`, superposed exactly in
+:meth:`ElasticityProblem.solve`), so the cell neither bends nor curls at its edges as an
+isolated patch does. Sides ``"held"``: zero normal displacement on the four sides, a patch
+held by the untreated skin around it; this leaves residual stress. In a quarter cell the
+planes x = x0 and y = y0 are always symmetry planes (normal displacement zero).
 
 Solver: CG + GAMG with the six rigid-body modes as near-nullspace (``A.setNearNullSpace``);
 the mixed form: MINRES with a block-diagonal preconditioner (GAMG with the rigid-body modes on
@@ -104,7 +107,8 @@ def held(V: fem.FunctionSpace, component: int, dim: int, entities: np.ndarray) -
 
 
 def skin_bcs(V: fem.FunctionSpace, facet_tags: mesh.MeshTags, case: Case) -> list[fem.DirichletBC]:
-    """Bottom held in z; sides free (two corners pinned) or held; quarter-cell symmetry planes."""
+    """Bottom held in z; sides free (two corners pinned) or held; quarter-cell symmetry planes.
+    (Periodic sides are added by the problem itself, :func:`plane_sides`.)"""
     domain = V.mesh
     fdim = domain.topology.dim - 1
     x0, x1, y0, y1 = case.layout.extent
@@ -121,7 +125,8 @@ def skin_bcs(V: fem.FunctionSpace, facet_tags: mesh.MeshTags, case: Case) -> lis
         facets = mesh.locate_entities_boundary(
             domain, fdim, lambda x, a=axis, v=value: np.abs(x[a] - v) < tol)
         bcs.append(held(V, component, fdim, facets))
-    if not planes:  # all sides free: pin two bottom corners against in-plane rigid motions
+    if not planes and case.mechanics_sides == "free":  # pin two bottom corners against
+        # in-plane rigid motions (periodic sides: their plane motion leaves none)
         D = case.depth
         for cx, comps in ((x0, (0, 1)), (x1, (1,))):
             corner = mesh.locate_entities_boundary(
@@ -129,6 +134,43 @@ def skin_bcs(V: fem.FunctionSpace, facet_tags: mesh.MeshTags, case: Case) -> lis
                 & (np.abs(x[1] - y0) < tol) & (np.abs(x[2] + D) < tol))
             bcs += [held(V, i, 0, corner) for i in comps]
     return bcs
+
+
+@dataclass
+class PlaneSides:
+    """The sides normal to axis ``axis`` of a periodic cell: they stay plane and move
+    together, ``u_axis = delta (x_axis - centre)``, with the one unknown ``delta`` (the
+    cell's strain along the axis) set by zero net force (:meth:`ElasticityProblem.solve`).
+    ``value`` is the Dirichlet value on them (zero, or the unit motion while that is solved
+    for)."""
+
+    axis: int
+    centre: float
+    bc: fem.DirichletBC
+    value: fem.Function
+
+    def unit_motion(self, x: np.ndarray) -> np.ndarray:
+        return x[self.axis] - self.centre
+
+
+def plane_sides(V: fem.FunctionSpace, case: Case) -> list[PlaneSides]:
+    """The moving sides of a periodic cell (``sides = "periodic"``): the outer sides of a
+    quarter cell (its symmetry planes x = x0, y = y0 stay held), or both sides of each axis
+    of a full cell, which move symmetrically about its centre."""
+    domain = V.mesh
+    fdim = domain.topology.dim - 1
+    x0, x1, y0, y1 = case.layout.extent
+    tol = 1e-6 * max(x1 - x0, y1 - y0)
+    out = []
+    for axis, (lo, hi) in enumerate(((x0, x1), (y0, y1))):
+        centre, at = (lo, (hi,)) if case.layout.mirror else (0.5 * (lo + hi), (lo, hi))
+        facets = np.unique(np.concatenate([mesh.locate_entities_boundary(
+            domain, fdim, lambda x, a=axis, v=v: np.abs(x[a] - v) < tol) for v in at]))
+        Va, _ = V.sub(axis).collapse()
+        value = fem.Function(Va)
+        dofs = fem.locate_dofs_topological((V.sub(axis), Va), fdim, facets)
+        out.append(PlaneSides(axis, centre, fem.dirichletbc(value, dofs, V.sub(axis)), value))
+    return out
 
 
 class ElasticityProblem:
@@ -144,12 +186,15 @@ class ElasticityProblem:
         bcs: builds the Dirichlet conditions on the displacement space.
         load: optional external load, ``load(v)`` a linear form in the displacement test
             function ``v`` (e.g. a surface traction); the skin has none.
+        periodic: builds the plane sides of a periodic cell (:func:`plane_sides`), which
+            move together with zero net force; None: no such sides.
     """
 
     def __init__(self, domain: mesh.Mesh, cell_tags: mesh.MeshTags, facet_tags: mesh.MeshTags,
                  layers: Sequence, T0: fem.Function, settings: MechanicsSettings,
                  bcs: Callable[[fem.FunctionSpace], list[fem.DirichletBC]],
-                 load: Callable[[ufl.Argument], ufl.Form] | None = None):
+                 load: Callable[[ufl.Argument], ufl.Form] | None = None,
+                 periodic: Callable[[fem.FunctionSpace], list[PlaneSides]] | None = None):
         self.mesh, self.comm, self.settings = domain, domain.comm, settings
         self._load = load
         gdim = domain.geometry.dim
@@ -180,6 +225,9 @@ class ElasticityProblem:
                          - settings.shrinkage_max * self.collagen * F_omega * P)
         dx = ufl.dx(domain=domain)
         self.bcs = bcs(self.V)
+        self.sides = periodic(self.V) if periodic is not None else []
+        self.bcs += [side.bc for side in self.sides]
+        self._units = None  # the unit motions of the plane sides, solved at the first solve
         self.nullspace, self._nullspace_basis = rigid_body_modes(self.V)
         if settings.formulation == "mixed":
             self._setup_mixed()
@@ -194,6 +242,9 @@ class ElasticityProblem:
         self._stress_expr = fem.Expression(self.sigma(self.u), Vs.element.interpolation_points)
         self.von_mises = fem.Function(V0, name="von_mises")
         self.principal = np.zeros((0, 3))
+        # Virtual work of the current stress on a side motion: the net force on those sides.
+        self._motion = fem.Function(self.V)
+        self._work = fem.form(ufl.inner(self.sigma(self.u), epsilon(self._motion)) * dx)
 
         # The treated patch seen from above: the z component of the deformed area vector
         # (Nanson, cof(F) N) over the top and the crater walls; with the fixed bottom it is
@@ -213,9 +264,11 @@ class ElasticityProblem:
     def from_case(cls, domain: mesh.Mesh, cell_tags: mesh.MeshTags, facet_tags: mesh.MeshTags,
                   case: Case, T0: fem.Function) -> ElasticityProblem:
         """The skin block of a case: its layers, settings and :func:`skin_bcs`."""
+        periodic = (lambda V: plane_sides(V, case)) if case.mechanics_sides == "periodic" \
+            else None
         return cls(domain, cell_tags, facet_tags, case.layers, T0,
                    MechanicsSettings.from_case(case),
-                   lambda V: skin_bcs(V, facet_tags, case))
+                   lambda V: skin_bcs(V, facet_tags, case), periodic=periodic)
 
     def _setup_displacement(self) -> None:
         """Pure displacement form, CG + GAMG with the rigid-body near-nullspace."""
@@ -318,19 +371,77 @@ class ElasticityProblem:
         return self.sigma_elastic(e)
 
     def solve(self, T: fem.Function, omega_collagen: fem.Function) -> fem.Function:
-        """Displacement for the given temperature and collagen damage (both on T0's space)."""
+        """Displacement for the given temperature and collagen damage (both on T0's space).
+
+        With plane sides (a periodic cell) the solution is superposed, exactly, from the
+        solution with those sides held and the unit motion of each pair of sides (solved
+        once, without eigenstrain, with the same matrix): ``u = u_held + sum delta_a phi_a``
+        with ``K delta = -r``, ``K_ab`` the work of ``phi_a``'s stress on ``phi_b`` and
+        ``r_a`` that of ``u_held``'s stress, so that the net force on every pair of sides is
+        zero (the stationary point of the energy over the sides' motions).
+        """
+        if self.sides and self._units is None:
+            self._units = self._unit_motions()
         self.T.x.array[:] = T.x.array
         self.omega.x.array[:] = omega_collagen.x.array
+        self._solve_once()
+        self.last_iterations = self.ksp.getIterationNumber()
+        if self.sides:
+            phis, K = self._units
+            r = np.array([self._work_on(phi) for phi, _ in phis])
+            delta = np.linalg.solve(K, -r)
+            for d, (phi, p) in zip(delta, phis):
+                self.u.x.array[:] += d * phi.x.array
+                if self.p is not None:
+                    self.p.x.array[:] += d * p.x.array
+        self.u.x.scatter_forward()
+        self._update_stress()
+        return self.u
+
+    def _solve_once(self) -> None:
         if self.p is None:
             self._solve_displacement()
         else:
             self._solve_mixed()
         check_converged(self.ksp, "mechanics")
-        self.last_iterations = self.ksp.getIterationNumber()
-        self.iterations += self.last_iterations
+        self.iterations += self.ksp.getIterationNumber()
         self.u.x.scatter_forward()
-        self._update_stress()
-        return self.u
+
+    def _work_on(self, motion: fem.Function) -> float:
+        """Work of the current stress on ``motion`` (the net force on its sides)."""
+        self._motion.x.array[:] = motion.x.array
+        return self.comm.allreduce(fem.assemble_scalar(self._work), op=MPI.SUM)
+
+    def _unit_motions(self):
+        """Each pair of plane sides moved by one unit, the others held, no eigenstrain:
+        the displacements (and pressures) and their work matrix ``K``."""
+        self.T.x.array[:] = self.T0.x.array  # no thermal strain
+        self.omega.x.array[:] = 0.0  # no shrinkage
+        phis = []
+        for side in self.sides:
+            for other in self.sides:
+                if other is side:
+                    other.value.interpolate(other.unit_motion)
+                else:
+                    other.value.x.array[:] = 0.0
+            self.u.x.array[:] = 0.0
+            if self.p is not None:
+                self.p.x.array[:] = 0.0
+            self._solve_once()
+            phis.append((self.u.copy(), None if self.p is None else self.p.copy()))
+        for side in self.sides:
+            side.value.x.array[:] = 0.0
+        K = np.empty((len(phis), len(phis)))
+        for a, (phi, p) in enumerate(phis):
+            self.u.x.array[:] = phi.x.array
+            if self.p is not None:
+                self.p.x.array[:] = p.x.array
+            for b, (other, _) in enumerate(phis):
+                K[a, b] = self._work_on(other)
+        self.u.x.array[:] = 0.0  # not a first guess for the held solves
+        if self.p is not None:
+            self.p.x.array[:] = 0.0
+        return phis, 0.5 * (K + K.T)
 
     def _solve_displacement(self) -> None:
         b = self.b
