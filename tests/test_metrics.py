@@ -19,15 +19,20 @@ UM = 1e-6
 SLOPE = 20 * UM  # log10(Omega) changes by one per 20 um across the contour
 
 
-@pytest.fixture(scope="module")
-def case():
-    """One column in a 316 um cell (1000 /cm^2), face skin cut to 615 um deep."""
+def thin_case(layout: str):
+    """Face skin cut to 615 um deep, columns at 1000 /cm^2 (a 316 um pitch)."""
     return build_case(resolve({
         "skin": {"layers": {"reticular_dermis": {"thickness_um": 300},
                             "fat": {"thickness_um": 100}}},
-        "pattern": {"layout": "single", "density_per_cm2": 1000},
+        "pattern": {"layout": layout, "density_per_cm2": 1000},
         "mesh": {"resolution": "coarse"},
     }))
+
+
+@pytest.fixture(scope="module")
+def case():
+    """One column in a 316 um cell."""
+    return thin_case("single")
 
 
 def box(case, n_xy: int, comm=MPI.COMM_WORLD):
@@ -158,12 +163,7 @@ def test_first_run_end_on_a_crater_ring_a_neighbour_and_a_cluster():
 def test_grid_of_columns_gives_each_width_and_the_summary():
     """A 3 x 3 grid (pitch 316 um) of cylinders of different radii: every column's width within
     half an element, the mean, min and max of the patch."""
-    case = build_case(resolve({
-        "skin": {"layers": {"reticular_dermis": {"thickness_um": 300},
-                            "fat": {"thickness_um": 100}}},
-        "pattern": {"layout": "grid", "density_per_cm2": 1000},
-        "mesh": {"resolution": "coarse"},
-    }))
+    case = thin_case("grid")
     centres = np.array(case.layout.centres)
     assert len(centres) == 9
     radii = (40 + 5 * np.arange(9)) * UM
@@ -220,12 +220,7 @@ def test_coverage_of_a_buried_column_and_of_a_fused_cluster(case):
     assert m["coverage_percent"] == pytest.approx(100 * math.pi * R**2 / case.layout.area,
                                                   rel=0.03)
 
-    grid = build_case(resolve({
-        "skin": {"layers": {"reticular_dermis": {"thickness_um": 300},
-                            "fat": {"thickness_um": 100}}},
-        "pattern": {"layout": "grid", "density_per_cm2": 1000},
-        "mesh": {"resolution": "coarse"},
-    }))
+    grid = thin_case("grid")
     centres = np.array(grid.layout.centres)
     Rc = 170 * UM
 
