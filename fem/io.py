@@ -37,24 +37,24 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def on_root(comm: MPI.Comm, work) -> None:
+def on_root(comm: MPI.Comm, work):
     """Run ``work()`` on rank 0 of ``comm`` (the result files of a case, its report) and
-    return on every rank only once it is done, re-raising its error on every rank.
+    return its result on every rank once it is done, or raise its error on every rank.
 
     Without this the other ranks would return while rank 0 is still writing (a caller on
     rank 1 would not find ``metrics.json`` yet) or would hang in the next collective call
     when rank 0 fails.
     """
-    failure = None
+    result = None
     if comm.rank == 0:
         try:
-            work()
-        except Exception as exc:  # noqa: BLE001 - re-raised below, after telling every rank
-            failure = exc
-    if comm.bcast(failure is not None, root=0):
-        if failure is not None:
-            raise failure
-        raise RuntimeError("rank 0 failed while writing the results (see its message)")
+            result = work()
+        except Exception as exc:  # noqa: BLE001 - raised below, after telling every rank
+            result = exc
+    result = comm.bcast(result, root=0)
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 def write_json(path: Path, obj) -> None:

@@ -299,11 +299,13 @@ def _run_one(sc: StudyCase, total: int, out: Path, sub: MPI.Comm, group: int, re
     from fem.driver import run_case
     from fem.heat import SolverError
     d = out / sc.name
-    if sub.rank == 0:
+
+    def clear() -> None:
         d.mkdir(parents=True, exist_ok=True)
         (d / ERROR_FILE).unlink(missing_ok=True)
         (d / "metrics.json").unlink(missing_ok=True)
-    sub.Barrier()
+
+    fio.on_root(sub, clear)
     label = ", ".join(f"{k}={v}" for k, v in sc.params.items())
     _say(sub, group, f"case {sc.index + 1}/{total} ({label}) on {sub.size} rank(s) -> {d}")
     tic = time.perf_counter()
@@ -365,13 +367,13 @@ def run_study(study: Study, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: 
     if only is not None and not 0 <= only < len(study.cases):
         raise CaseError(f"--case {only}: the study has cases 0 to {len(study.cases) - 1}")
     todo = [c for c in study.cases if only is None or c.index == only]
-    if comm.rank == 0:
+
+    def start() -> list[int]:
         out.mkdir(parents=True, exist_ok=True)
         fio.write_json(out / "study.json", describe(study))
-        done = [c.index for c in todo if resume and finished(out, c)]
-    else:
-        done = None
-    done = set(comm.bcast(done, root=0))
+        return [c.index for c in todo if resume and finished(out, c)]
+
+    done = set(fio.on_root(comm, start))
     if done:
         log.info("resume: %d of %d case(s) already finished", len(done), len(todo))
     todo = [c for c in todo if c.index not in done]
@@ -402,8 +404,8 @@ def run_study(study: Study, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: 
     comm.Barrier()
     if not draw:
         draw_cases(study, out, comm)
-    rows = None
-    if comm.rank == 0:
+
+    def finish() -> list[dict]:
         rows = collect_rows(study, out)
         write_table(out / METRICS_CSV, rows)
         plots = plot_study(study, rows, out / "plots")
@@ -417,7 +419,9 @@ def run_study(study: Study, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: 
                  sum(r["status"] == "failed" for r in rows),
                  sum(r["status"] == "not run" for r in rows), time.perf_counter() - t0,
                  out / METRICS_CSV, out / "report.html")
-    return comm.bcast(rows, root=0)
+        return rows
+
+    return fio.on_root(comm, finish)
 
 
 def draw_cases(study: Study, out: Path, comm: MPI.Comm) -> None:

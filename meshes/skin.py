@@ -436,8 +436,13 @@ def to_dolfinx(geo: SkinGeometry, comm: MPI.Comm = MPI.COMM_WORLD,
     summary = None
     try:
         if comm.rank == 0:
-            summary = _build_or_load(gmsh, geo, cache_dir)
+            try:
+                summary = _build_or_load(gmsh, geo, cache_dir)
+            except Exception as exc:  # noqa: BLE001 - every rank raises it, none waits
+                summary = exc
         summary = comm.bcast(summary, root=0)
+        if isinstance(summary, Exception):
+            raise summary  # on every rank (a copy of rank 0's error on the others)
         data = model_to_mesh(gmsh.model, comm, 0, gdim=3)
         if not geo.conforming_columns:
             data = tag_columns_by_centroid(data, geo)

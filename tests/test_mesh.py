@@ -186,6 +186,19 @@ def test_mesh_cache_reuses_a_geometry(shared_tmp):
         assert len(list(cache.glob("*.msh"))) == 2
 
 
+def test_a_mesh_failure_on_rank_0_reaches_every_rank(monkeypatch):
+    """gmsh meshes on rank 0 only; when it fails, every rank raises its error (under mpiexec
+    the other ranks would otherwise wait for the mesh for ever)."""
+    import meshes.skin as skin
+
+    def fail(*args):
+        raise skin.MeshError("gmsh could not mesh the test geometry")
+
+    monkeypatch.setattr(skin, "_build_or_load", fail)
+    with pytest.raises(skin.MeshError, match="could not mesh the test geometry"):
+        mesh_of([])
+
+
 @pytest.mark.serial
 def test_mtz_mesh_writes_mesh_quality_and_render(tmp_path, mtz_cmd):
     out = tmp_path / "mesh"
