@@ -242,9 +242,9 @@ class ElasticityProblem:
         self._stress_expr = fem.Expression(self.sigma(self.u), Vs.element.interpolation_points)
         self.von_mises = fem.Function(V0, name="von_mises")
         self.principal = np.zeros((0, 3))
-        # Virtual work of the current stress on a side motion: the net force on those sides.
-        self._motion = fem.Function(self.V)
-        self._work = fem.form(ufl.inner(self.sigma(self.u), epsilon(self._motion)) * dx)
+        if self.sides:  # work of the current stress on a side motion: the net force on them
+            self._motion = fem.Function(self.V)
+            self._work = fem.form(ufl.inner(self.sigma(self.u), epsilon(self._motion)) * dx)
 
         # The treated patch seen from above: the z component of the deformed area vector
         # (Nanson, cof(F) N) over the top and the crater walls; with the fixed bottom it is
@@ -424,24 +424,25 @@ class ElasticityProblem:
                     other.value.interpolate(other.unit_motion)
                 else:
                     other.value.x.array[:] = 0.0
-            self.u.x.array[:] = 0.0
-            if self.p is not None:
-                self.p.x.array[:] = 0.0
+            self._set_solution(None)
             self._solve_once()
             phis.append((self.u.copy(), None if self.p is None else self.p.copy()))
         for side in self.sides:
             side.value.x.array[:] = 0.0
         K = np.empty((len(phis), len(phis)))
-        for a, (phi, p) in enumerate(phis):
-            self.u.x.array[:] = phi.x.array
-            if self.p is not None:
-                self.p.x.array[:] = p.x.array
+        for a, pair in enumerate(phis):
+            self._set_solution(pair)
             for b, (other, _) in enumerate(phis):
                 K[a, b] = self._work_on(other)
-        self.u.x.array[:] = 0.0  # not a first guess for the held solves
-        if self.p is not None:
-            self.p.x.array[:] = 0.0
+        self._set_solution(None)  # not a first guess for the held solves
         return phis, 0.5 * (K + K.T)
+
+    def _set_solution(self, pair) -> None:
+        """Set the displacement (and pressure) to a stored ``(u, p)`` pair, or to zero."""
+        u, p = pair if pair is not None else (None, None)
+        self.u.x.array[:] = u.x.array if u is not None else 0.0
+        if self.p is not None:
+            self.p.x.array[:] = p.x.array if p is not None else 0.0
 
     def _solve_displacement(self) -> None:
         b = self.b

@@ -156,6 +156,7 @@ class ColumnSampler:
         lw = self.evaluate(nodal_log_omega(omega))
         n_grid = self.shape[0] * self.shape[1]
         rows = slice(None) if max_depth is None else self.depths <= max_depth + 1e-12
+        row_depths = self.depths[rows]
         out, k = [], 0
         for rays, depth_reach in zip(self.lines, self.depth_reach):
             grids = [lw[k + a * n_grid: k + (a + 1) * n_grid].reshape(self.shape)
@@ -170,7 +171,7 @@ class ColumnSampler:
             ends = [np.array([first_run_end(radii, row) for row in g[rows]])
                     for radii, g in zip(rays, grids)]
             radius = [float(e.max()) if e.size else 0.0 for e in ends]
-            widest = [float(self.depths[rows][int(np.argmax(e))]) for e in ends
+            widest = [float(row_depths[int(np.argmax(e))]) for e in ends
                       if e.size and e.max() > 0.0]
             out.append({"depth": depth, "width": 2.0 * float(np.mean(radius)),
                         "widest_depths": widest})

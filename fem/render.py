@@ -957,7 +957,13 @@ def _render_temperature_cut(
         title: Picture title.
         when: What time the field is (first words of the subtitle), or "".
         png: File name.
+
+    Returns:
+        Path of the PNG, or None (with a warning) when the snapshot lacks ``name``.
     """
+    if not snap.has_point(name):
+        logger.warning("no %s array: skipping %s", name, png)
+        return None
     cut = _cut(snap)
     if cut is None:
         return None
@@ -1018,12 +1024,9 @@ def render_temperature_peak(snap: Snapshot, out_dir: Path) -> Path | None:
     Returns:
         Path of ``temperature_peak.png``, or None without a ``temperature_peak_C`` array.
     """
-    name = "temperature_peak_C"
-    if not snap.has_point(name):
-        logger.warning("no %s array: skipping %s", name, TEMPERATURE_PEAK_PNG)
-        return None
     title = "Peak temperature (highest value over the run at each point)"
-    return _render_temperature_cut(snap, out_dir, name, title, "", TEMPERATURE_PEAK_PNG)
+    return _render_temperature_cut(snap, out_dir, "temperature_peak_C", title, "",
+                                   TEMPERATURE_PEAK_PNG)
 
 
 def render_temperature_end(snap: Snapshot, out_dir: Path) -> Path | None:
@@ -1032,15 +1035,10 @@ def render_temperature_end(snap: Snapshot, out_dir: Path) -> Path | None:
     Returns:
         Path of ``temperature_end.png``, or None without a ``temperature_end_C`` array.
     """
-    name = "temperature_end_C"
-    if not snap.has_point(name):
-        logger.warning("no %s array: skipping %s", name, TEMPERATURE_END_PNG)
-        return None
     end = _as_float(snap.meta.get("end_ms"))
     when = f"t = {end:g} ms" if end is not None else ""
-    return _render_temperature_cut(
-        snap, out_dir, name, "Temperature at the end of the run", when, TEMPERATURE_END_PNG
-    )
+    return _render_temperature_cut(snap, out_dir, "temperature_end_C",
+                                   "Temperature at the end of the run", when, TEMPERATURE_END_PNG)
 
 
 def render_damage(snap: Snapshot, out_dir: Path) -> Path | None:

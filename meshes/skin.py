@@ -428,21 +428,16 @@ def to_dolfinx(geo: SkinGeometry, comm: MPI.Comm = MPI.COMM_WORLD,
     import gmsh
     from dolfinx.io.gmsh import model_to_mesh
 
+    from fem.io import on_root
+
     if gmsh.isInitialized():  # start from gmsh's default options, whatever a caller set
         gmsh.finalize()
     gmsh.initialize(interruptible=False)
     gmsh.option.setNumber("General.Terminal", 0)
     gmsh.option.setNumber("General.NumThreads", 1)  # deterministic meshes (regression tests)
-    summary = None
     try:
-        if comm.rank == 0:
-            try:
-                summary = _build_or_load(gmsh, geo, cache_dir)
-            except Exception as exc:  # noqa: BLE001 - every rank raises it, none waits
-                summary = exc
-        summary = comm.bcast(summary, root=0)
-        if isinstance(summary, Exception):
-            raise summary  # on every rank (a copy of rank 0's error on the others)
+        # gmsh works on rank 0; its failure is raised on every rank (none waits for the mesh)
+        summary = on_root(comm, lambda: _build_or_load(gmsh, geo, cache_dir))
         data = model_to_mesh(gmsh.model, comm, 0, gdim=3)
         if not geo.conforming_columns:
             data = tag_columns_by_centroid(data, geo)

@@ -37,6 +37,19 @@ class Stop(Exception):
     """Stands for a run killed after a step."""
 
 
+def stop_after(monkeypatch, step: int) -> None:
+    """Make the time loop raise :class:`Stop` after ``step`` (and its checkpoint, if due);
+    ``monkeypatch.undo()`` restores the loop."""
+    after_step = ck.Checkpointer.after_step
+
+    def stop(self, n, n_steps, heat, damage, hist):
+        after_step(self, n, n_steps, heat, damage, hist)
+        if n == step:
+            raise Stop
+
+    monkeypatch.setattr(ck.Checkpointer, "after_step", stop)
+
+
 def assert_same_metrics(a: dict, b: dict, rtol: float, special: dict | None = None) -> None:
     assert a.keys() == b.keys()
     special = special or {}
@@ -64,14 +77,7 @@ def test_stop_and_resume_gives_the_same_metrics(cheap_case, uninterrupted, share
                                                 monkeypatch):
     comm = MPI.COMM_WORLD
     out = shared_tmp / "ck_stopped"
-    after_step = ck.Checkpointer.after_step
-
-    def stop_after_10(self, n, n_steps, heat, damage, hist):
-        after_step(self, n, n_steps, heat, damage, hist)
-        if n == 10:
-            raise Stop
-
-    monkeypatch.setattr(ck.Checkpointer, "after_step", stop_after_10)
+    stop_after(monkeypatch, 10)
     with pytest.raises(Stop):
         run_case(cheap_case, out, comm, checkpoint_every=4)
     monkeypatch.undo()
@@ -152,14 +158,7 @@ def test_frames_and_probe_history_survive_a_restart(cheap_case, shared_tmp, monk
 
     full = run(None)
     out = shared_tmp / "ck_frames"
-    after_step = ck.Checkpointer.after_step
-
-    def stop_after_12(self, n, n_steps, heat, damage, hist):
-        after_step(self, n, n_steps, heat, damage, hist)
-        if n == 12:
-            raise Stop
-
-    monkeypatch.setattr(ck.Checkpointer, "after_step", stop_after_12)
+    stop_after(monkeypatch, 12)
     with pytest.raises(Stop):
         run(ck.Checkpointer(out, cheap_case.resolved, comm, every_steps=10))
     monkeypatch.undo()
