@@ -59,7 +59,7 @@ bench: install
 	$(PY) -m fem.bench --out results/bench
 
 bench-mesh: install
-	$(PY) -m meshes.bench --out results/bench
+	$(PY) -m fem.bench.mesh --out results/bench
 
 study: install
 	$(MPIEXEC) -n $(NP) $(MTZ) study $(STUDY_FILE) -o results/studies/$(STUDY_NAME)$(if $(RESUME), --resume)

@@ -1,19 +1,22 @@
 """MTZ-FEM: finite elements for fractional laser skin treatment.
 
-Modules, one job each:
+The layers, each importing only those below it (``tests/test_architecture.py`` checks it):
 
-* :mod:`fem.config`   case files (TOML, units in key names) -> validated :class:`~fem.config.Case` in SI
-* :mod:`fem.presets`  skin, laser and kinetics presets with their sources
-* :mod:`fem.source`   Gaussian-beam Beer-Lambert laser source, energy-exact
-* :mod:`fem.heat`     the Pennes bioheat problem (forms, solvers, energy ledger)
-* :mod:`fem.damage`   Arrhenius damage integrals (log form)
-* :mod:`fem.mechanics` eigenstrain elasticity, tightening
-* :mod:`fem.coupled`  time schedule and the heat + damage loop
-* :mod:`fem.metrics`  MTZ metrics from the damage contours
-* :mod:`fem.probes`   parallel point evaluation
-* :mod:`fem.io`       result files, snapshot, provenance
-* :mod:`fem.render`   pyvista renders;  :mod:`fem.report` the HTML report
-* :mod:`fem.driver`   one case end to end;  :mod:`fem.cli` the ``mtz`` command
+* :mod:`fem.cli` (the ``mtz`` command) and :mod:`fem.bench` (benchmarks): the top;
+* :mod:`fem.run`: one case (driver), sweeps (study), the schedule, the coupled loop,
+  staggered mechanics, checkpoints, the mesh of a case;
+* :mod:`fem.report` and :mod:`fem.render`: the HTML report and the pictures, from result
+  files only;
+* :mod:`fem.post` (metrics, probes, calibration) and :mod:`fem.output` (file names, atomic
+  files, fields, provenance);
+* :mod:`fem.physics`: one equation or law per module (heat, source, cooling, damage,
+  mechanics, ...), typed settings in, DOLFINx objects out;
+* :mod:`fem.config`: case files -> one typed case in SI, presets with their sources;
+* :mod:`fem.solvers` (KSP/AMG, converged-reason checks) and :mod:`fem.parallel` (rank-0
+  work, one failure mechanism for all ranks);
+* :mod:`meshes` (pure gmsh builders and treatment patterns): the bottom, no ``fem``.
+
+DOLFINx's own ``fem`` module is imported everywhere as ``import dolfinx.fem as dfem``.
 """
 
 # mpi4py must be imported before dolfinx/petsc4py (the mpich wheel provides libmpi).

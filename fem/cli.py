@@ -1,7 +1,9 @@
 """The ``mtz`` command line (also ``python -m fem``); every verb is MPI-aware.
 
 Exit status: 0 success, 2 bad input (one line naming key, value and what is allowed; nothing
-written), 1 numerical failure (the step and the solver's reason).
+written), 1 numerical failure (the step and the solver's reason) or any other error; an error
+raised on one MPI rank only is shown with its rank and ends every rank with status 1
+(:func:`fem.parallel.abort_on_error`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import time
 from pathlib import Path
 
 from mpi4py import MPI
+
+from fem.output import names
 
 EXIT_OK, EXIT_NUMERICAL, EXIT_INPUT = 0, 1, 2
 log = logging.getLogger("fem")
@@ -102,6 +106,15 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     setup_logging(args.verbose)
     comm = MPI.COMM_WORLD
+    from fem.config import CaseError
+    from fem.parallel import abort_on_error
+    from fem.solvers import SolverError
+
+    return abort_on_error(comm, lambda: _verb(args, comm), handled=(CaseError, SolverError))
+
+
+def _verb(args, comm) -> int:
+    """The verb of the command line, on every rank; returns the exit status."""
     from fem.config import CaseError, load_case
 
     try:
@@ -116,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stdout.write(tomli_w.dumps(case.resolved))
             return EXIT_OK
         if args.verb in ("render", "report"):
-            if not (args.dir / "fields" / "snapshot.vtu").is_file():
-                raise CaseError(f"{args.dir}: not a result directory (no fields/snapshot.vtu)")
+            if not (args.dir / names.SNAPSHOT_VTU).is_file():
+                raise CaseError(f"{args.dir}: not a result directory (no {names.SNAPSHOT_VTU})")
     except CaseError as e:
         if comm.rank == 0:
             print(f"mtz: error: {e}", file=sys.stderr)
@@ -125,20 +138,21 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.verb in ("render", "report"):
         if comm.rank == 0:
-            from fem.driver import render_and_report
+            from fem.run.driver import render_and_report
 
             render_and_report(args.dir, renders=args.verb == "render")
-            log.info("wrote %s", args.dir / "report.html")
+            log.info("wrote %s", args.dir / names.REPORT_HTML)
         return EXIT_OK
 
     out = _output_dir(args)
     existed = out.exists()
-    from fem.heat import SolverError
+    from fem.solvers import SolverError
+    from meshes.skin import MeshError
 
     try:
         if args.verb == "mesh":
             return _mesh(case, out, comm)
-        from fem.driver import run_case
+        from fem.run.driver import run_case
 
         log.info("mtz run %s -> %s on %d rank(s)", args.case, out, comm.size)
         metrics = run_case(case, out, comm, resume=args.resume,
@@ -149,9 +163,10 @@ def main(argv: list[str] | None = None) -> int:
             for k in keys:
                 if k in metrics:
                     log.info("  %-26s %10.4g", k, metrics[k])
-            log.info("wrote %s", out / ("report.html" if case.render else "metrics.json"))
+            log.info("wrote %s", out / (names.REPORT_HTML if case.output.render
+                                        else names.METRICS_JSON))
         return EXIT_OK
-    except SolverError as e:
+    except (SolverError, MeshError) as e:  # raised on every rank
         if comm.rank == 0:
             print(f"mtz: numerical failure: {e}", file=sys.stderr)
         return EXIT_NUMERICAL
@@ -166,14 +181,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _is_study(path: Path) -> bool:
-    from fem.study import is_study_file
+    from fem.run.study import is_study_file
 
     return is_study_file(path)
 
 
 def _study(args, comm) -> int:
     """``mtz study`` and ``mtz check STUDY.toml``; input errors propagate as CaseError."""
-    from fem.study import describe, load_study, run_study, write_slurm
+    from fem.run.slurm import write_slurm
+    from fem.run.study import describe, load_study, run_study
 
     study = load_study(args.case, args.overrides)
     if args.verb == "check":
@@ -195,7 +211,7 @@ def _study(args, comm) -> int:
 
 
 def _mesh(case, out: Path, comm) -> int:
-    from fem.driver import run_mesh
+    from fem.run.driver import run_mesh
 
     run_mesh(case, out, comm)
     return EXIT_OK

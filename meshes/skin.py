@@ -10,8 +10,8 @@ Geometry and conventions (SI, metres):
   that holds the injury. All columns are fragmented with the layers in one boolean operation,
   so every layer is split into a part inside the columns and a part outside;
 * an ablative column has a crater cut out of the tissue: a solid of revolution about the column
-  axis whose profile (:mod:`fem.ablation`: blow-off, cone or paraboloid) is a polyline; its
-  wall is a boundary of the block.
+  axis whose profile (blow-off, cone or paraboloid) is a polyline; its wall is a boundary of
+  the block.
 
 Cell tags: ``1 + i`` for the part of layer ``i`` outside the columns, ``COLUMN_OFFSET + 1 + i``
 for the part inside. Facet tags: :data:`TOP`, :data:`BOTTOM`, :data:`SIDES`, :data:`WALL`
@@ -22,22 +22,17 @@ Element sizes come from gmsh fields: the column size in and near each column, a 
 crater walls, the surface size through the stratum corneum and epidermis, all growing linearly
 with distance (rate ``growth``) to the far-field size.
 
-gmsh runs on rank 0 only; :func:`to_dolfinx` distributes the mesh with
-``dolfinx.io.gmsh.model_to_mesh``, and keeps built meshes in a cache keyed by the geometry.
+The builders are pure: they take a gmsh model and a :class:`SkinGeometry` and return the
+meshed model; nothing here imports DOLFINx or the solver. :mod:`fem.run.mesh` runs them on
+rank 0, distributes the mesh with ``dolfinx.io.gmsh.model_to_mesh`` and keeps built meshes in
+a cache keyed by the geometry.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
-import os
-import time
 from dataclasses import dataclass
-from pathlib import Path
-
-from mpi4py import MPI
 
 import numpy as np
 
@@ -89,7 +84,7 @@ class SkinGeometry:
         They are unless two columns overlap or come closer than one column element (random
         passes): OCC booleans of nearly tangent cylinders make sliver faces and tiny edges that
         break the fragment or the mesh. Such columns are refined by the size field alone and
-        their cells tagged by centroid (:func:`tag_columns_by_centroid`).
+        their cells tagged by centroid (:func:`fem.run.mesh.tag_columns_by_centroid`).
         """
         c = np.asarray(self.centres)
         if len(c) < 2:
@@ -117,47 +112,6 @@ class SkinGeometry:
 def layer_tag(i: int, in_column: bool) -> int:
     """Cell tag of layer ``i`` (0 = top) inside or outside the column."""
     return (COLUMN_OFFSET if in_column else 0) + 1 + i
-
-
-WALL_MIN_SIZE = 4.5e-6  # m: the smallest crater-wall element (see wall_size)
-
-
-def wall_size(case) -> float:
-    """Element size on crater walls: at most the column size and a third of the crater depth,
-    and half the absorption length below the wall, where the residual heat goes, but not
-    below :data:`WALL_MIN_SIZE`.
-
-    Two errors of the source integral meet on the wall: the faceted wall (chords of a curved
-    profile) misplaces a sliver of tissue of the absorption depth, and the fixed-degree
-    quadrature integrates ``exp(-mu d)`` across an element. At 10.6 um (absorption length
-    18 um) half the absorption length keeps both under 0.5 % (measured 0.41 %); at 2.94 um
-    (1.2 um) no column mesh resolves the absorption length, and 4.5 um walls keep the
-    quadrature error at 0.3 % (9 um walls gave 0.94 %).
-    """
-    if not case.crater.profile:
-        return 0.0
-    absorption_length = 1.0 / max(case.attenuation(la) for la in case.layers[:2])
-    return min(case.column_size, case.crater.depth / 3.0,
-               max(0.5 * absorption_length, WALL_MIN_SIZE))
-
-
-def geometry_from_case(case) -> SkinGeometry:
-    """Mesh parameters of a :class:`fem.config.Case`."""
-    lay = case.layout
-    return SkinGeometry(
-        layer_names=tuple(layer.name for layer in case.layers),
-        thicknesses=tuple(layer.thickness for layer in case.layers),
-        extent=lay.extent,
-        centres=lay.centres,
-        column_radius=case.column_radius,
-        column_depth=case.column_depth,
-        column_size=case.column_size,
-        surface_size=case.surface_size,
-        far_size=case.far_size,
-        quarter=lay.kind == "quarter_cell",
-        crater_profile=case.crater.profile,
-        wall_size=wall_size(case),
-    )
 
 
 def _crater_tool(occ, geo: SkinGeometry, cx: float, cy: float, angle: float) -> int:
@@ -389,112 +343,3 @@ def quality_summary(model) -> dict:
     q = np.concatenate(all_q)
     summary.update(cells=int(q.size), min_quality=float(q.min()), mean_quality=float(q.mean()))
     return summary
-
-
-# --------------------------------------------------------------------------------------------
-# Distribution to DOLFINx, with a cache of built meshes
-# --------------------------------------------------------------------------------------------
-
-
-def default_cache_dir() -> Path | None:
-    """Mesh cache: ``$MTZ_MESH_CACHE``, or ``~/.cache/mtz-fem/meshes``; "off" disables it."""
-    env = os.environ.get("MTZ_MESH_CACHE")
-    if env is not None and env.strip().lower() in ("", "0", "off", "none", "false"):
-        return None
-    return Path(env) if env else Path.home() / ".cache" / "mtz-fem" / "meshes"
-
-
-def cache_key(geo: SkinGeometry) -> str:
-    """Key of a mesh: the geometry, the gmsh version and the source of this module."""
-    import gmsh
-
-    text = "\n".join([repr(geo), gmsh.__version__, Path(__file__).read_text()])
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-def to_dolfinx(geo: SkinGeometry, comm: MPI.Comm = MPI.COMM_WORLD,
-               cache_dir: Path | None = None):
-    """Build the block on rank 0 (or read it from the cache) and distribute it.
-
-    With a ``cache_dir``, a mesh is stored as ``<key>.msh`` plus its quality summary
-    ``<key>.json``, both written atomically; cases with the same geometry (a sweep over
-    anything but the geometry) mesh once.
-
-    Returns:
-        ``(mesh_data, summary)``: the ``dolfinx.io.gmsh.MeshData`` (mesh, cell_tags,
-        facet_tags, physical_groups) and the quality summary (on every rank), whose
-        ``cached`` entry says whether the mesh came from the cache.
-    """
-    import gmsh
-    from dolfinx.io.gmsh import model_to_mesh
-
-    from fem.io import on_root
-
-    if gmsh.isInitialized():  # start from gmsh's default options, whatever a caller set
-        gmsh.finalize()
-    gmsh.initialize(interruptible=False)
-    gmsh.option.setNumber("General.Terminal", 0)
-    gmsh.option.setNumber("General.NumThreads", 1)  # deterministic meshes (regression tests)
-    try:
-        # gmsh works on rank 0; its failure is raised on every rank (none waits for the mesh)
-        summary = on_root(comm, lambda: _build_or_load(gmsh, geo, cache_dir))
-        data = model_to_mesh(gmsh.model, comm, 0, gdim=3)
-        if not geo.conforming_columns:
-            data = tag_columns_by_centroid(data, geo)
-    finally:
-        if comm.rank == 0:
-            gmsh.model.remove()
-        gmsh.finalize()
-    return data, summary
-
-
-def tag_columns_by_centroid(data, geo: SkinGeometry):
-    """Cell tags with the column cells (centroid within the column radius of an axis and above
-    the column depth) moved to ``COLUMN_OFFSET + 1 + i``; for non-conforming columns."""
-    from dolfinx import mesh as dmesh
-    from dolfinx.io.gmsh import PhysicalGroup
-
-    domain, tags = data.mesh, data.cell_tags
-    x = domain.geometry.x
-    centroids = x[domain.geometry.dofmaps[0]].mean(axis=1)[tags.indices]
-    inside = centroids[:, 2] > -geo.column_depth
-    r2 = geo.column_radius**2
-    hit = np.zeros(len(tags.indices), dtype=bool)
-    for cx, cy in geo.centres:
-        hit |= (centroids[:, 0] - cx) ** 2 + (centroids[:, 1] - cy) ** 2 < r2
-    values = tags.values.copy()
-    values[inside & hit & (values < COLUMN_OFFSET)] += COLUMN_OFFSET
-    new = dmesh.meshtags(domain, 3, tags.indices, values)
-    new.name = tags.name
-    groups = dict(data.physical_groups)
-    for i, name in enumerate(geo.layer_names):
-        groups[f"column_{name}"] = PhysicalGroup(3, layer_tag(i, True))
-    return data._replace(cell_tags=new, physical_groups=groups)
-
-
-def _build_or_load(gmsh, geo: SkinGeometry, cache_dir: Path | None) -> dict:
-    """On rank 0: the meshed model in ``gmsh.model`` and its quality summary."""
-    paths = None
-    if cache_dir is not None:
-        key = cache_key(geo)
-        paths = (Path(cache_dir) / f"{key}.msh", Path(cache_dir) / f"{key}.json")
-        if paths[0].exists() and paths[1].exists():
-            gmsh.model.add("skin")
-            gmsh.merge(str(paths[0]))
-            summary = json.loads(paths[1].read_text())
-            log.info("mesh: read from the cache %s", paths[0])
-            return {**summary, "cached": True}
-    gmsh.model.add("skin")
-    t0 = time.perf_counter()
-    build_skin_block(gmsh.model, geo)
-    summary = {**quality_summary(gmsh.model), "seconds": time.perf_counter() - t0}
-    if paths is not None:
-        paths[0].parent.mkdir(parents=True, exist_ok=True)
-        tmp = paths[0].with_name(f".{paths[0].stem}.{os.getpid()}.tmp.msh")
-        gmsh.option.setNumber("Mesh.Binary", 1)
-        gmsh.write(str(tmp))
-        os.replace(tmp, paths[0])
-        tmp_json = paths[1].with_name(f".{paths[1].name}.{os.getpid()}.tmp")
-        tmp_json.write_text(json.dumps(summary))
-        os.replace(tmp_json, paths[1])
-    return {**summary, "cached": False}

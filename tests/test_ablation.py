@@ -8,7 +8,7 @@ from mpi4py import MPI
 import numpy as np
 import pytest
 
-from fem import ablation
+from fem.config import crater as craters
 from fem.cli import main
 from fem.config import load_case
 
@@ -19,14 +19,14 @@ DEMO = ROOT / "studies" / "demo.toml"
 
 def test_heat_of_ablation_of_water():
     # Pure water from 37 C: 63 K of heating and the latent heat, per m^3.
-    h = ablation.heat_of_ablation(1.0, 1000.0, 4180.0, 37.0)
+    h = craters.heat_of_ablation(1.0, 1000.0, 4180.0, 37.0)
     assert h == pytest.approx(1000.0 * (4180.0 * 63.0 + 2.257e6))
     assert 2.4e9 < h < 2.6e9  # ~2.5 kJ/cm^3
 
 
 def test_blowoff_crater_in_one_layer_is_the_paraboloid():
     mu, F_th, E, ws = 560e2, 3e4, 10e-3, 60e-6  # 1/m, J/m^2 (3 J/cm^2), J, m
-    prof = ablation.blowoff_profile([1e-3], [mu], F_th, E, ws)
+    prof = craters.blowoff_profile([1e-3], [mu], F_th, E, ws)
     F0 = 2 * E / (math.pi * ws**2)
     depth, mouth = math.log(F0 / F_th) / mu, ws * math.sqrt(0.5 * math.log(F0 / F_th))
     assert prof[0] == pytest.approx((0.0, depth))
@@ -37,25 +37,25 @@ def test_blowoff_crater_in_one_layer_is_the_paraboloid():
         assert d == pytest.approx(depth * (1 - (r / mouth) ** 2), abs=1e-12)
     # 12 chords lose 1/(3 n^2) of the paraboloid's volume
     exact = 0.5 * math.pi * mouth**2 * depth
-    assert ablation.profile_volume(prof) == pytest.approx(exact * (1 - 1 / (3 * 12**2)),
+    assert craters.profile_volume(prof) == pytest.approx(exact * (1 - 1 / (3 * 12**2)),
                                                           rel=2e-3)
 
 
 def test_blowoff_in_layers_follows_the_optical_depth():
     thick, mu = [15e-6, 50e-6, 1e-3], [240e2, 560e2, 560e2]
-    prof = ablation.blowoff_profile(thick, mu, 4e4, 10e-3, 60e-6)
+    prof = craters.blowoff_profile(thick, mu, 4e4, 10e-3, 60e-6)
     d0 = prof[0][1]
     tau = mu[0] * thick[0] + mu[1] * (d0 - thick[0])  # d0 lies in the second layer
     F0 = 2 * 10e-3 / (math.pi * (60e-6) ** 2)
     assert tau == pytest.approx(math.log(F0 / 4e4))
-    assert ablation.blowoff_profile(thick, mu, 1e9, 10e-3, 60e-6) == ()  # below threshold
+    assert craters.blowoff_profile(thick, mu, 1e9, 10e-3, 60e-6) == ()  # below threshold
 
 
 def test_radius_at_depth_inverts_the_profile():
-    prof = ablation.shape_profile("cone", 40e-6, 60e-6)
+    prof = craters.shape_profile("cone", 40e-6, 60e-6)
     d = np.array([0.0, 10e-6, 20e-6, 40e-6, 50e-6])
-    assert ablation.radius_at_depth(prof, d) == pytest.approx([60e-6, 45e-6, 30e-6, 0, 0])
-    assert ablation.profile_volume(prof) == pytest.approx(math.pi * 60e-6**2 * 40e-6 / 3)
+    assert craters.radius_at_depth(prof, d) == pytest.approx([60e-6, 45e-6, 30e-6, 0, 0])
+    assert craters.profile_volume(prof) == pytest.approx(math.pi * 60e-6**2 * 40e-6 / 3)
 
 
 @pytest.mark.parametrize("preset, shape", [("co2_10600", "blowoff"), ("eryag_2940", "blowoff"),
@@ -68,7 +68,7 @@ def test_ablative_presets_cut_a_blowoff_crater(preset, shape):
         assert lz["ablation_threshold_J_per_cm2"] > 0
         assert case.resolved["crater"]["depth_um"] == pytest.approx(case.crater.depth * 1e6,
                                                                     abs=1e-3)
-        assert case.column_radius > case.crater.radius
+        assert case.mesh.column_radius > case.crater.radius
     # Below the threshold nothing is removed; crater.shape = "none" turns it off.
     low = load_case(DEMO, [f"laser.preset='{preset}'", "laser.energy_mJ=1e-4"])
     assert low.crater.shape == "none"
@@ -101,15 +101,14 @@ def test_ablative_source_is_energy_exact_on_coarse_meshes(preset):
     """The finite-element integral of the residual source below the crater wall equals the
     exact absorbed energy within 0.5 % on the coarse mesh (measured: CO2 0.41 %, Er:YAG
     0.31 %; medium and fine give 0.41/0.33 % and 0.30 %): the wall elements follow the
-    absorption length down to 4.5 um (meshes.skin.wall_size)."""
-    from fem import source
-    from fem.driver import build_mesh
-    from fem.heat import PennesProblem
+    absorption length down to 4.5 um (fem.run.mesh.wall_size)."""
+    from fem.run.mesh import build_mesh
+    from fem.run.problems import beam_source, heat_problem
 
     case = load_case(DEMO, [f"laser.preset='{preset}'", "pattern.layout='quarter_cell'",
                             "mesh.resolution='coarse'"])
     data, _ = build_mesh(case, MPI.COMM_WORLD)
-    heat = PennesProblem(data.mesh, data.cell_tags, data.facet_tags, case)
-    exact = source.expected_absorbed_fraction(case)
+    heat = heat_problem(data.mesh, data.cell_tags, data.facet_tags, case)
+    exact = beam_source(case).expected_absorbed_fraction()
     assert heat.source_integral == pytest.approx(exact, rel=5e-3)
     assert exact < 0.5  # most of the pulse leaves with the blown-off tissue

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from fem.bench import ROOT
+from fem.bench.heat import ROOT
 
 FIELDS = ("name", "dofs", "ranks", "seconds_per_step", "baseline_seconds_per_step", "speedup",
           "max_rel_diff", "peak_rss_MB")

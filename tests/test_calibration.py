@@ -16,7 +16,7 @@ from mpi4py import MPI
 
 import pytest
 
-from fem import calibration
+from fem.post import calibration
 from fem.cli import main
 
 from conftest import ROOT
@@ -143,10 +143,10 @@ def test_study_plot_from_the_cases_of_a_study(tmp_path):
     plotted; a study at another wavelength gets no calibration plot."""
     from types import SimpleNamespace
 
-    from fem.config import build_case, resolve
+    from fem.config import case_from_dict
 
     def case(preset, e):
-        return build_case(resolve({"laser": {"preset": preset, "energy_mJ": e}}))
+        return case_from_dict({"laser": {"preset": preset, "energy_mJ": e}})
 
     cases = [SimpleNamespace(name=f"e{e}", case=case("erglass_1550", e)) for e in (6, 10)]
     rows = [{"case": "e6", "status": "ok", "mtz_depth_um": 430.0, "mtz_width_um": 90.0},

@@ -18,9 +18,9 @@ from mpi4py import MPI
 import numpy as np
 import pytest
 
-from fem import checkpoint as ck
+from fem.run import checkpoint as ck
 from fem.config import CaseError, load_case
-from fem.driver import run_case
+from fem.run.driver import run_case
 
 from conftest import ROOT
 
@@ -42,8 +42,8 @@ def stop_after(monkeypatch, step: int) -> None:
     ``monkeypatch.undo()`` restores the loop."""
     after_step = ck.Checkpointer.after_step
 
-    def stop(self, n, n_steps, heat, damage, hist):
-        after_step(self, n, n_steps, heat, damage, hist)
+    def stop(self, n, n_steps, problems):
+        after_step(self, n, n_steps, problems)
         if n == step:
             raise Stop
 
@@ -128,12 +128,12 @@ def test_killed_run_resumes_on_another_number_of_ranks(uninterrupted, tmp_path, 
 
 
 def test_node_keys_are_a_partition_of_the_input_nodes(cheap_case):
-    from dolfinx import fem
+    import dolfinx.fem as dfem
 
-    from fem.driver import build_mesh
+    from fem.run.mesh import build_mesh
 
     data, _ = build_mesh(cheap_case, MPI.COMM_WORLD)
-    V = fem.functionspace(data.mesh, ("Lagrange", 1))
+    V = dfem.functionspace(data.mesh, ("Lagrange", 1))
     keys = ck.node_keys(V)
     all_keys = np.concatenate(MPI.COMM_WORLD.allgather(keys))
     assert np.array_equal(np.sort(all_keys), np.arange(V.dofmap.index_map.size_global))
@@ -141,20 +141,24 @@ def test_node_keys_are_a_partition_of_the_input_nodes(cheap_case):
 
 def test_frames_and_probe_history_survive_a_restart(cheap_case, shared_tmp, monkeypatch):
     """The animation frames and the probe history recorded before the checkpoint come back."""
-    from fem.coupled import run_thermal_damage
-    from fem.driver import build_mesh
-    from fem.heat import PennesProblem
-    from fem.probes import PointEvaluator
+    from fem.post.probes import PointEvaluator
+    from fem.run.coupled import run_thermal_damage
+    from fem.run.mesh import build_mesh
+    from fem.run.problems import beam_source, damage_integrals, heat_problem
+    from fem.run.schedule import Schedule
 
     comm = MPI.COMM_WORLD
     data, _ = build_mesh(cheap_case, comm)
     frame_steps = {0, 5, 9, 15, 20}
 
     def run(checkpointer):
-        heat = PennesProblem(data.mesh, data.cell_tags, data.facet_tags, cheap_case)
-        probes = PointEvaluator(data.mesh, np.array(cheap_case.probes))
-        return run_thermal_damage(heat, cheap_case, probes, progress=False,
-                                  checkpoint=checkpointer, frame_steps=frame_steps)[1]
+        heat = heat_problem(data.mesh, data.cell_tags, data.facet_tags, cheap_case)
+        probes = PointEvaluator(data.mesh, np.array(cheap_case.output.probes))
+        steps = Schedule.of(cheap_case)
+        schedule = Schedule(steps.steps, steps.end_of_pulses, frame_steps=frozenset(frame_steps))
+        return run_thermal_damage(heat, damage_integrals(heat.V, cheap_case), schedule,
+                                  beam_source(cheap_case), probes, progress=False,
+                                  checkpoint=checkpointer)
 
     full = run(None)
     out = shared_tmp / "ck_frames"

@@ -14,11 +14,11 @@ pytestmark = pytest.mark.serial
 
 def test_demo_resolves_presets_in_si():
     case = load_case(DEMO)
-    assert [la.name for la in case.layers] == ["stratum_corneum", "epidermis", "papillary_dermis",
-                                               "reticular_dermis", "fat"]
+    assert [la.name for la in case.skin.layers] == ["stratum_corneum", "epidermis",
+                                                    "papillary_dermis", "reticular_dermis", "fat"]
     assert case.laser.energy == pytest.approx(10e-3)
-    assert case.layout.pitch == pytest.approx(1e-2 / 200**0.5)  # 200 per cm2 -> 707 um
-    dermis = case.layers[3]
+    assert case.pattern.layout.pitch == pytest.approx(1e-2 / 200**0.5)  # 200 per cm2 -> 707 um
+    dermis = case.skin.layers[3]
     assert dermis.perfusion == pytest.approx(1.97e-3) and dermis.k == pytest.approx(0.37)
     assert case.resolved["laser"]["spot_um"] == 200.0  # preset value expanded
 
@@ -28,9 +28,9 @@ def test_demo_resolves_presets_in_si():
 def test_skin_sites_have_five_layers_with_papillary_and_reticular_dermis(site, epidermis_um,
                                                                           dermis_um):
     case = load_case(DEMO, [f"skin.preset={site!r}"])
-    names = [la.name for la in case.layers]
+    names = [la.name for la in case.skin.layers]
     assert names == ["stratum_corneum", "epidermis", "papillary_dermis", "reticular_dermis", "fat"]
-    um = {la.name: la.thickness * 1e6 for la in case.layers}
+    um = {la.name: la.thickness * 1e6 for la in case.skin.layers}
     assert um["epidermis"] == pytest.approx(epidermis_um)
     assert um["papillary_dermis"] + um["reticular_dermis"] == pytest.approx(dermis_um)
 
@@ -46,8 +46,9 @@ def test_layers_as_an_array_of_tables(tmp_path):
     path = tmp_path / "layers.toml"
     path.write_text(text)
     case = load_case(path)
-    assert [la.name for la in case.layers] == ["epidermis", "papillary_dermis", "reticular_dermis"]
-    assert case.depth == pytest.approx(2030e-6)
+    assert [la.name for la in case.skin.layers] == ["epidermis", "papillary_dermis",
+                                                    "reticular_dermis"]
+    assert case.skin.depth == pytest.approx(2030e-6)
 
 
 def test_overrides_any_key():
@@ -55,7 +56,7 @@ def test_overrides_any_key():
                             "skin.layers.reticular_dermis.thickness_um=1500", "mesh.resolution=coarse"])
     assert case.laser.energy == pytest.approx(20e-3)
     assert case.laser.w0 == pytest.approx(60e-6)
-    assert case.layers[3].thickness == pytest.approx(1.5e-3)
+    assert case.skin.layers[3].thickness == pytest.approx(1.5e-3)
     assert case.resolved["mesh"]["resolution"] == "coarse"
 
 

@@ -6,17 +6,18 @@ from mpi4py import MPI
 
 import numpy as np
 import pytest
-from dolfinx import fem, mesh
+import dolfinx.fem as dfem
+from dolfinx import mesh
 
-from fem.damage import R_GAS, ArrheniusDamage, ArrheniusKinetics
-from fem.presets import KINETICS_PRESETS
+from fem.physics.damage import R_GAS, ArrheniusDamage, ArrheniusKinetics
+from fem.config.presets import KINETICS_PRESETS
 
 KELVIN = 273.15
 
 
 @pytest.fixture(scope="module")
 def V():
-    return fem.functionspace(mesh.create_unit_cube(MPI.COMM_WORLD, 2, 2, 2), ("Lagrange", 1))
+    return dfem.functionspace(mesh.create_unit_cube(MPI.COMM_WORLD, 2, 2, 2), ("Lagrange", 1))
 
 
 @pytest.mark.parametrize("name, T_C, t", [
@@ -36,7 +37,7 @@ def test_published_isothermal_holds_give_omega_one(name, T_C, t):
 def test_isothermal_integral_is_exact(V):
     params = KINETICS_PRESETS["henriques_moritz"]
     d = ArrheniusDamage(V, ArrheniusKinetics(**params), "cell")
-    T = fem.Function(V)
+    T = dfem.Function(V)
     T.x.array[:] = 65.0 + KELVIN
     d.start(T)
     for dt in (1e-3, 2e-3, 5e-3, 2e-3):
@@ -58,7 +59,7 @@ def test_linear_ramp_converges_at_second_order(V):
     errors = []
     for n in (20, 40, 80):
         d = ArrheniusDamage(V, k, "collagen")
-        T = fem.Function(V)
+        T = dfem.Function(V)
         T.x.array[:] = T0
         d.start(T)
         for i in range(1, n + 1):
@@ -91,10 +92,10 @@ def test_weaver_stoll_switches_branch_at_50C():
 
 def _dose_of_history(V, T_C_of_t, times):
     """Run a ThermalDose through the temperatures T(t) at the given times (C)."""
-    from fem.damage import ThermalDose
+    from fem.physics.damage import ThermalDose
 
     d = ThermalDose(V)
-    T = fem.Function(V)
+    T = dfem.Function(V)
     T.x.array[:] = T_C_of_t(times[0]) + KELVIN
     d.start(T)
     for t0, t1 in zip(times[:-1], times[1:]):
@@ -140,7 +141,7 @@ def test_cem43_linear_ramp_is_exact_for_any_step(V, T0, T1):
 
 
 def test_cem43_of_hot_tissue_does_not_overflow(V):
-    from fem.damage import cem43_mean_rate
+    from fem.physics.damage import cem43_mean_rate
 
     r = cem43_mean_rate(np.array([37.0, 300.0, 900.0, 2000.0]), np.array([900.0, 2000.0, 37.0,
                                                                             2000.0]))
@@ -155,20 +156,20 @@ def test_cem43_of_hot_tissue_does_not_overflow(V):
 def test_kinetics_per_layer_from_the_case(V):
     """[damage.layers.epidermis] cell = mehta_wong_epidermis: nodes in the epidermis depth
     interval integrate Mehta-Wong, the others Henriques-Moritz; cem43 adds the dose."""
-    from fem.config import build_case, resolve
-    from fem.damage import ThermalDose, make_damage
+    from fem.config import case_from_dict
+    from fem.physics.damage import ThermalDose, make_damage
 
-    case = build_case(resolve({"damage": {"cem43": True, "layers": {
-        "epidermis": {"cell": "mehta_wong_epidermis", "collagen": "maitland_walsh"}}}}))
-    assert "by_depth" not in case.kinetics["collagen"]  # same as the default: no override
-    sc, epi = (layer.thickness for layer in case.layers[:2])
+    case = case_from_dict({"damage": {"cem43": True, "layers": {
+        "epidermis": {"cell": "mehta_wong_epidermis", "collagen": "maitland_walsh"}}}})
+    assert "by_depth" not in case.damage.kinetics["collagen"]  # same as the default: no override
+    sc, epi = (layer.thickness for layer in case.skin.layers[:2])
     # a unit cube mapped onto depths 0 .. 130 um: z = 0 is the surface
-    Vd = fem.functionspace(mesh.create_box(MPI.COMM_WORLD, [[0, 0, -130e-6], [1e-4, 1e-4, 0]],
+    Vd = dfem.functionspace(mesh.create_box(MPI.COMM_WORLD, [[0, 0, -130e-6], [1e-4, 1e-4, 0]],
                                            [1, 1, 26]), ("Lagrange", 1))
-    damage = make_damage(Vd, case.kinetics)
+    damage = make_damage(Vd, case.damage.kinetics)
     assert set(damage) == {"cell", "collagen", "cem43"}
     assert isinstance(damage["cem43"], ThermalDose)
-    T = fem.Function(Vd)
+    T = dfem.Function(Vd)
     T.x.array[:] = 70.0 + KELVIN
     for d in damage.values():
         d.start(T)

@@ -105,7 +105,7 @@ def test_cooled_tightening_is_the_shrinkage_alone(demo, shared_tmp):
     from fem.config import load_case
 
     _, m = demo
-    layers = [layer.name for layer in load_case(DEMO, ["mesh.resolution=coarse"]).layers]
+    layers = [layer.name for layer in load_case(DEMO, ["mesh.resolution=coarse"]).skin.layers]
     cold = shared_tmp / "demo_no_expansion"
     args = ["run", str(DEMO), "-o", str(cold), *COARSE, "--set", "output.render=false"]
     for name in layers:

@@ -1,6 +1,6 @@
 """Pennes bioheat verification: the steady slab against the exact cosh/sinh solution.
 
-The Pennes forms of :class:`fem.heat.PennesProblem` are run on structured boxes refined
+The Pennes forms of :class:`fem.physics.heat.PennesProblem` are run on structured boxes refined
 uniformly in depth (the solution is 1D), so that the L2 error falls at the P1 rate of 2.
 """
 
@@ -11,11 +11,11 @@ from mpi4py import MPI
 import numpy as np
 import pytest
 import ufl
-from dolfinx import fem
+import dolfinx.fem as dfem
 
-from fem.config import build_case, resolve
-from fem.heat import PennesProblem
-from fem.presets import BLOOD_DENSITY, BLOOD_SPECIFIC_HEAT
+from fem.config import case_from_dict
+from fem.run.problems import heat_problem
+from fem.config.presets import BLOOD_DENSITY, BLOOD_SPECIFIC_HEAT
 
 K, RHO, PERF, MET = 0.37, 1116.0, 0.02, 50.0  # strong perfusion: 1/m ~ 2 mm
 DEPTH_UM, H, T_AMB, T_CORE, T_ART = 5000.0, 200.0, 20.0, 37.0, 36.0
@@ -28,7 +28,7 @@ def slab_case(h_um: float):
         "water_fraction": 0.7, "youngs_modulus_kPa": 1000.0, "poisson_ratio": 0.45,
         "expansion_per_K": 1e-4, "collagen": True,
     }
-    return build_case(resolve({
+    return case_from_dict({
         "skin": {"preset": "none", "layers": {"dermis": layer}},
         "pattern": {"density_per_cm2": 400.0},  # 500 um cell
         "boundary": {"ambient_temperature_C": T_AMB, "surface_htc_W_per_m2K": H,
@@ -36,7 +36,7 @@ def slab_case(h_um: float):
                      "evaporation": False},  # the exact solution has a linear Robin top
         "mesh": {"column_size_um": h_um, "surface_size_um": h_um, "far_size_um": h_um,
                  "column_radius_um": 100.0, "column_depth_um": 1000.0},
-    }))
+    })
 
 
 def exact_steady(z):
@@ -64,18 +64,18 @@ def slab_mesh(case, nz: int):
 def steady_error(nz: int) -> tuple[float, float]:
     case = slab_case(200.0)
     domain, cell_tags, facet_tags = slab_mesh(case, nz)
-    heat = PennesProblem(domain, cell_tags, facet_tags, case, with_laser=False)
+    heat = heat_problem(domain, cell_tags, facet_tags, case, with_laser=False)
     T = heat.solve_steady()
     # L2 error of T - T_core against the exact solution, in a higher-degree space
-    V3 = fem.functionspace(domain, ("Lagrange", 3))
-    Te = fem.Function(V3)
+    V3 = dfem.functionspace(domain, ("Lagrange", 3))
+    Te = dfem.Function(V3)
     Te.interpolate(lambda x: exact_steady(x[2]))
-    e = fem.form((T - Te) ** 2 * ufl.dx)
-    n = fem.form((Te - (T_CORE + 273.15)) ** 2 * ufl.dx)
+    e = dfem.form((T - Te) ** 2 * ufl.dx)
+    n = dfem.form((Te - (T_CORE + 273.15)) ** 2 * ufl.dx)
     comm = domain.comm
-    err = math.sqrt(comm.allreduce(fem.assemble_scalar(e), MPI.SUM))
-    norm = math.sqrt(comm.allreduce(fem.assemble_scalar(n), MPI.SUM))
-    return err / norm, case.depth / nz
+    err = math.sqrt(comm.allreduce(dfem.assemble_scalar(e), MPI.SUM))
+    norm = math.sqrt(comm.allreduce(dfem.assemble_scalar(n), MPI.SUM))
+    return err / norm, case.skin.depth / nz
 
 
 def test_steady_pennes_slab_converges_at_rate_two():

@@ -21,14 +21,14 @@ from mpi4py import MPI
 import numpy as np
 import pytest
 import ufl
-from dolfinx import fem
+import dolfinx.fem as dfem
 
-from fem import cooling, source
+from fem.config import presets
 from fem.cli import main
-from fem.config import CaseError, build_case, load_case, resolve
-from fem.coupled import time_schedule
-from fem.heat import PennesProblem
-from fem.probes import PointEvaluator
+from fem.config import CaseError, case_from_dict, load_case
+from fem.run.schedule import Schedule
+from fem.run.problems import heat_problem, surface_conditions
+from fem.post.probes import PointEvaluator
 
 from conftest import ROOT
 from test_heat_verification import ALPHA, C, K, RHO, box_mesh
@@ -54,7 +54,7 @@ def slab_case(depth_um=1000.0, h=10.0, T_amb=25.0, T_core=37.0, perfusion=0.0,
         "mesh": {"column_radius_um": 100.0, "column_depth_um": 0.5 * depth_um},
         "cooling": cooling_table or {},
     }
-    return build_case(resolve(raw))
+    return case_from_dict(raw)
 
 
 def column_mesh(case, nz: int, grading: float = 0.0):
@@ -94,27 +94,27 @@ def test_raster_and_random_firing_times():
     pulse_ms = 3.0  # the erglass_1550 preset
     raster = grid_case("pattern.firing_order='raster'", "pattern.column_interval_ms=5",
                        "time.end_ms=100")
-    assert raster.layout.count == 9
-    assert np.allclose(np.array(raster.fire_times) * 1e3, 5.0 * np.arange(9))
+    assert raster.pattern.layout.count == 9
+    assert np.allclose(np.array(raster.pattern.fire_times) * 1e3, 5.0 * np.arange(9))
     rand = grid_case("pattern.firing_order='random'", "pattern.column_interval_ms=5",
                      "time.end_ms=100", "pattern.seed=3")
-    assert sorted(rand.fire_times) == pytest.approx(sorted(raster.fire_times))
-    assert list(rand.fire_times) != list(raster.fire_times)
+    assert sorted(rand.pattern.fire_times) == pytest.approx(sorted(raster.pattern.fire_times))
+    assert list(rand.pattern.fire_times) != list(raster.pattern.fire_times)
     again = grid_case("pattern.firing_order='random'", "pattern.column_interval_ms=5",
                       "time.end_ms=100", "pattern.seed=3")
-    assert again.fire_times == rand.fire_times  # reproducible with its seed
+    assert again.pattern.fire_times == rand.pattern.fire_times  # reproducible with its seed
     # Back to back by default; simultaneous fires everything at once.
     back = grid_case("pattern.firing_order='raster'", "time.end_ms=100")
-    assert np.allclose(np.diff(back.fire_times) * 1e3, pulse_ms)
-    assert set(grid_case().fire_times) == {0.0}
+    assert np.allclose(np.diff(back.pattern.fire_times) * 1e3, pulse_ms)
+    assert set(grid_case().pattern.fire_times) == {0.0}
     # Random passes: the second pass starts after the first plus the delay.
     two = load_case(DEMO, ["pattern.layout='random'", "pattern.passes=2", "pattern.seed=1",
                            "pattern.density_per_cm2=100", "pattern.patch_um=2000",
                            "pattern.firing_order='raster'", "pattern.column_interval_ms=4",
                            "pattern.pass_delay_ms=50", "time.end_ms=200",
                            "mesh.resolution='coarse'"])
-    n = two.layout.count // 2
-    t = np.array(two.fire_times) * 1e3
+    n = two.pattern.layout.count // 2
+    t = np.array(two.pattern.fire_times) * 1e3
     assert np.allclose(t[:n], 4.0 * np.arange(n))
     assert t[n] == pytest.approx(4.0 * (n - 1) + pulse_ms + 50.0)
 
@@ -122,12 +122,12 @@ def test_raster_and_random_firing_times():
 def test_schedule_resolves_every_pulse_with_few_step_sizes():
     case = grid_case("pattern.firing_order='raster'", "pattern.column_interval_ms=7",
                      "time.end_ms=120")
-    steps = time_schedule(case)
+    steps = Schedule.of(case).steps
     starts, ends = np.array([s for s, _ in steps]), np.array([e for _, e in steps])
-    assert starts[0] == 0.0 and ends[-1] == pytest.approx(case.end_time)
+    assert starts[0] == 0.0 and ends[-1] == pytest.approx(case.time.end)
     assert np.allclose(starts[1:], ends[:-1], rtol=0, atol=1e-15)  # contiguous
-    pulse = source.pulse_end(case)
-    for t_fire in case.fire_times:  # at least 20 steps inside every pulse, none across it
+    pulse = case.laser.duration
+    for t_fire in case.pattern.fire_times:  # at least 20 steps inside every pulse, none across it
         inside = (starts >= t_fire - 1e-12) & (ends <= t_fire + pulse + 1e-12)
         assert inside.sum() >= 20
         assert not np.any((starts < t_fire - 1e-12) & (ends > t_fire + 1e-12))
@@ -165,7 +165,7 @@ def test_evaporation_law():
     humidity, h = 10 W/(m^2 K), w = 0.06 and steam-table pressures (5.324 kPa at 34 C, 3.169
     kPa at 25 C): 0.06 * 16.5 * 10 * (5.324 - 1.5845) = 37.0 W/m^2."""
     case = slab_case(evaporation=True)
-    evap = cooling.evaporation(case)
+    evap = surface_conditions(case).evaporation
     T_s = 34.0 + 273.15
     assert float(evap.flux(T_s)) == pytest.approx(37.0, rel=0.01)
     h, g = evap.linear()
@@ -175,7 +175,7 @@ def test_evaporation_law():
     assert np.all(evap.remainder(T) >= -1e-9)  # convex: the tangent lies below
     # Boiling caps the vapour pressure: the flux stops growing at 100 C.
     assert float(evap.flux(600.0)) == pytest.approx(float(evap.flux(373.15)), rel=1e-12)
-    assert cooling.evaporation(slab_case(evaporation=True, h=0.0)) is None
+    assert surface_conditions(slab_case(evaporation=True, h=0.0)).evaporation is None
 
 
 def test_steady_state_with_evaporation_is_the_exact_slab():
@@ -183,16 +183,16 @@ def test_steady_state_with_evaporation_is_the_exact_slab():
     k (T_c - T_s) / D = h (T_s - T_a) + q_evap(T_s)."""
     D, h = 1e-3, 10.0
     case = slab_case(depth_um=D * 1e6, h=h, evaporation=True)
-    heat = PennesProblem(*column_mesh(case, 8), case, with_laser=False)
+    heat = heat_problem(*column_mesh(case, 8), case, with_laser=False)
     heat.solve_steady()
-    evap = cooling.evaporation(case)
-    T_s = bisect(lambda T: K * (case.core_T - T) / D - h * (T - case.ambient_T)
-                 - float(evap.flux(T)), case.ambient_T, case.core_T)
+    evap = surface_conditions(case).evaporation
+    T_s = bisect(lambda T: K * (case.boundary.core_T - T) / D - h * (T - case.boundary.ambient_T)
+                 - float(evap.flux(T)), case.boundary.ambient_T, case.boundary.core_T)
     values = surface_and_depth_values(heat, case, [0.0, 0.5 * D])
     assert values[0] == pytest.approx(T_s, abs=1e-7)
-    assert values[1] == pytest.approx(0.5 * (T_s + case.core_T), abs=1e-7)
+    assert values[1] == pytest.approx(0.5 * (T_s + case.boundary.core_T), abs=1e-7)
     dry = slab_case(depth_um=D * 1e6, h=h, evaporation=False)
-    T_dry = (K / D * dry.core_T + h * dry.ambient_T) / (K / D + h)
+    T_dry = (K / D * dry.boundary.core_T + h * dry.boundary.ambient_T) / (K / D + h)
     assert T_dry - T_s > 0.05  # evaporation cools the skin measurably (0.09 K here)
 
 
@@ -209,27 +209,27 @@ def test_temperature_dependent_conductivity_matches_kirchhoff():
 
     def l2_error(nz):
         case = slab_case(depth_um=D * 1e6, h=h, T_amb=5.0, slope=b)
-        heat = PennesProblem(*box_mesh(case, (nz // 2, nz // 2, nz)), case, with_laser=False)
+        heat = heat_problem(*box_mesh(case, (nz // 2, nz // 2, nz)), case, with_laser=False)
         heat.solve_steady()
-        Tc, Ta = case.core_T, case.ambient_T
+        Tc, Ta = case.boundary.core_T, case.boundary.ambient_T
         U_s = U(bisect(lambda T: -U(T, Tc) / D - h * (T - Ta), Ta, Tc), Tc)
 
         def exact(x):  # invert U(T) = U_s (z + D) / D, a quadratic in y = T - T_r
             c = (T_r - Tc) - 0.5 * b * (Tc - T_r) ** 2 - U_s * (x[2] + D) / (D * K)
             return T_r + (-1.0 + np.sqrt(1.0 - 2.0 * b * c)) / b
 
-        V2 = fem.functionspace(heat.mesh, ("Lagrange", 3))
-        T_ex = fem.Function(V2)
+        V2 = dfem.functionspace(heat.mesh, ("Lagrange", 3))
+        T_ex = dfem.Function(V2)
         T_ex.interpolate(exact)
-        err = fem.form((heat.T - T_ex) ** 2 * ufl.dx)
-        e = math.sqrt(heat.comm.allreduce(fem.assemble_scalar(err), op=MPI.SUM) / D**3)
+        err = dfem.form((heat.T - T_ex) ** 2 * ufl.dx)
+        e = math.sqrt(heat.comm.allreduce(dfem.assemble_scalar(err), op=MPI.SUM) / D**3)
         return e, exact(np.zeros((3, 1)))[0]
 
     (e1, T_s), (e2, _), (e3, _) = l2_error(4), l2_error(8), l2_error(16)
     rates = [math.log2(e1 / e2), math.log2(e2 / e3)]
     assert min(rates) > 1.8 and e3 < 0.02, (e1, e2, e3, rates)
     const = slab_case(depth_um=D * 1e6, h=h, T_amb=5.0)
-    T_const = (K / D * const.core_T + h * const.ambient_T) / (K / D + h)
+    T_const = (K / D * const.boundary.core_T + h * const.boundary.ambient_T) / (K / D + h)
     assert abs(T_const - T_s) > 1.0  # the slope matters (1.5 K at the surface)
 
 
@@ -244,24 +244,24 @@ def test_perfusion_stopped_by_damage_reaches_the_unperfused_steady_state():
     and the ledger balances throughout."""
     w = 2e-2  # 1/s, 10x dermis, 5 mm: perfusion changes the profile by kelvins
     case = slab_case(depth_um=5000.0, perfusion=w, h=50.0, T_amb=5.0, shutdown=True)
-    heat = PennesProblem(*column_mesh(case, 8), case, with_laser=False)
+    heat = heat_problem(*column_mesh(case, 8), case, with_laser=False)
     heat.solve_steady()
     perfused = heat.T.x.array.copy()
-    omega = fem.Function(heat.V)
+    omega = dfem.Function(heat.V)
     omega.x.array[:] = 50.0
-    heat.omega_cell = omega
+    heat.set_cell_damage(omega)
     t = 0.0
     for n in range(40):  # 4000 s, 20 diffusion times D^2 / a of the slab
         heat.step(t, t + 100.0, 0.0, n)
         t += 100.0
     ref_case = slab_case(depth_um=5000.0, perfusion=0.0, h=50.0, T_amb=5.0)
-    ref = PennesProblem(heat.mesh, *column_mesh(ref_case, 8)[1:], ref_case, with_laser=False)
+    ref = heat_problem(heat.mesh, *column_mesh(ref_case, 8)[1:], ref_case, with_laser=False)
     ref.solve_steady()
     change = heat.comm.allreduce(float(np.abs(perfused - ref.T.x.array).max()), op=MPI.MAX)
     diff = heat.comm.allreduce(float(np.abs(heat.T.x.array - ref.T.x.array).max()), op=MPI.MAX)
     assert change > 1.0  # perfusion mattered before
     assert diff < 1e-6 * change
-    led = heat.balance()
+    led = heat.ledger
     rhs = led.metabolic + led.bottom_inflow - led.perfusion_out - led.surface_out
     assert led.stored == pytest.approx(rhs, rel=1e-6, abs=1e-12)
 
@@ -273,17 +273,19 @@ def test_perfusion_stopped_by_damage_reaches_the_unperfused_steady_state():
 
 def test_cooling_schedules():
     cryo = slab_case(cooling_table={"mode": "cryogen"})
-    spray, delay = cooling.CRYOGEN_DEFAULTS["spray_ms"], cooling.CRYOGEN_DEFAULTS["delay_ms"]
-    assert cooling.start_time(cryo) == pytest.approx(-(spray + delay) * 1e-3)
-    assert cooling.state_at(cryo, -(delay + 0.5 * spray) * 1e-3).name == "cryogen"
-    assert cooling.state_at(cryo, -0.5 * delay * 1e-3).name == "air"
-    steps = time_schedule(cryo)
-    assert steps[0][0] == pytest.approx(cooling.start_time(cryo))
+    spray, delay = presets.CRYOGEN_DEFAULTS["spray_ms"], presets.CRYOGEN_DEFAULTS["delay_ms"]
+    surface = surface_conditions(cryo)
+    assert surface.start_time == pytest.approx(-(spray + delay) * 1e-3)
+    assert surface.state_at(-(delay + 0.5 * spray) * 1e-3).name == "cryogen"
+    assert surface.state_at(-0.5 * delay * 1e-3).name == "air"
+    steps = Schedule.of(cryo).steps
+    assert steps[0][0] == pytest.approx(surface.start_time)
     assert -delay * 1e-3 in [s for s, _ in steps]  # a step boundary where the spurt ends
     contact = slab_case(cooling_table={"mode": "contact", "precool_ms": 40})
-    assert cooling.state_at(contact, 0.02).name == "contact"
-    assert cooling.state_at(contact, -0.05).name == "air"
-    assert cooling.device_state(contact).h_top == 5000.0
+    surface = surface_conditions(contact)
+    assert surface.state_at(0.02).name == "contact"
+    assert surface.state_at(-0.05).name == "air"
+    assert surface.device.h_top == 5000.0
 
 
 def test_cryogen_spurt_matches_the_convective_half_space():
@@ -295,11 +297,11 @@ def test_cryogen_spurt_matches_the_convective_half_space():
                      cooling_table={"mode": "cryogen", "spray_htc_W_per_m2K": h_s,
                                     "spray_temperature_C": T_f, "spray_ms": spray,
                                     "delay_ms": 5.0})
-    heat = PennesProblem(*column_mesh(case, 48, grading=4.0), case, with_laser=False)
+    heat = heat_problem(*column_mesh(case, 48, grading=4.0), case, with_laser=False)
     heat.solve_steady()
     probe = PointEvaluator(heat.mesh, np.array([[1e-6, 1e-6, 0.0]]))
     t_end_spray = -5e-3
-    for n, (t0, t1) in enumerate(time_schedule(case)):
+    for n, (t0, t1) in enumerate(Schedule.of(case).steps):
         if t0 >= t_end_spray - 1e-12:
             break
         T = heat.step(t0, t1, 0.0, n)
@@ -308,7 +310,7 @@ def test_cryogen_spurt_matches_the_convective_half_space():
     exact = 37.0 + (T_f - 37.0) * (1.0 - math.exp(b * b) * math.erfc(b))
     got = probe(T)[0] - 273.15
     assert got == pytest.approx(exact, abs=0.02 * (37.0 - exact)), (got, exact)
-    led = heat.balance()
+    led = heat.ledger
     assert led.surface_out > 0
     rhs = led.metabolic + led.bottom_inflow - led.perfusion_out - led.surface_out
     assert led.stored == pytest.approx(rhs, rel=1e-6)
@@ -331,7 +333,7 @@ def test_raster_scan_end_to_end(shared_tmp):
             "--set", "mechanics.enabled=false", "--set", "output.render=false",
             "--set", "output.fields=false", "--set", "cooling.mode='cryogen'"]
     case = load_case(DEMO, [a for a in args[4:] if a != "--set"])
-    centres = np.array(case.layout.centres)
+    centres = np.array(case.pattern.layout.centres)
     probes = [[x * 1e6, y * 1e6, -100.0] for x, y in centres]
     args += ["--set", f"output.probes_um={json.dumps(probes)}"]
     assert main(args) == 0
@@ -365,20 +367,18 @@ def test_boiling_plateau_of_uniformly_heated_tissue():
     Checked 500 um deep, 1.5 mm from the core-temperature bottom (diffusion length 140 um at
     the end; the insulated top is a mirror); the ledger books the latent heat as vaporised
     and balances."""
-    from fem import ablation
-
     case = slab_case(depth_um=2000.0, h=0.0, T_amb=37.0, T_core=37.0)
-    assert case.vaporisation
+    assert case.tissue.vaporisation
     domain, cell_tags, facet_tags = column_mesh(case, 40)
     rho_c = RHO * C
     q = rho_c * 63.0 / 10e-3  # W/m^3: 37 -> 100 C in 10 ms
-    volume = case.layout.area * case.depth
-    heat = PennesProblem(domain, cell_tags, facet_tags, case,
-                         source=lambda v: (1.0 / volume) * v * ufl.dx)
+    volume = case.pattern.layout.area * case.skin.depth
+    heat = heat_problem(domain, cell_tags, facet_tags, case,
+                        heat_input=lambda v: (1.0 / volume) * v * ufl.dx)
     heat.solve_steady()
     probe = PointEvaluator(heat.mesh, np.array([[1e-6, 1e-6, -500e-6]]))
     t_boil = 10e-3
-    t_dry = t_boil + ablation.WATER_DENSITY * ablation.LATENT_HEAT_WATER / q  # 100 ms
+    t_dry = t_boil + presets.WATER_DENSITY * presets.LATENT_HEAT_WATER / q  # 100 ms
     dt, history = 1e-3, []
     for n in range(150):
         T = heat.step(n * dt, (n + 1) * dt, q * volume, n)
@@ -393,6 +393,6 @@ def test_boiling_plateau_of_uniformly_heated_tissue():
         else:
             continue  # within two steps of a kink
         assert got == pytest.approx(exact, abs=1e-6 * exact + 0.01), (t, got, exact)
-    led = heat.balance()
-    assert led.vaporised > 0.5 * volume * ablation.WATER_DENSITY * ablation.LATENT_HEAT_WATER
+    led = heat.ledger
+    assert led.vaporised > 0.5 * volume * presets.WATER_DENSITY * presets.LATENT_HEAT_WATER
     assert led.error < 1e-8

@@ -1,10 +1,10 @@
-"""Transient verification of :class:`fem.heat.PennesProblem` against exact solutions.
+"""Transient verification of :class:`fem.physics.heat.PennesProblem` against exact solutions.
 
 Every case runs the production problem (forms, assembled vectors, step ladder, CG + GAMG) on a
 structured box tagged like the skin block; only the heat input differs:
 
 1. a Gaussian surface flux on an insulated half-space (closed-form centre temperature), with
-   the flux given through the ``source`` hook of :class:`~fem.heat.PennesProblem`;
+   the flux given through the ``heat_input`` hook of :class:`~fem.physics.heat.PennesProblem`;
 2. a short Gaussian-beam Beer-Lambert pulse of the laser source itself (separable exact
    solution: lateral Gaussian spreading times the 1D erfc solution in depth);
 3. a manufactured space-time solution with every term of the Pennes equation (conduction,
@@ -34,13 +34,14 @@ from mpi4py import MPI
 import numpy as np
 import pytest
 import ufl
-from dolfinx import fem, mesh
+import dolfinx.fem as dfem
+from dolfinx import mesh
 
-from fem import source
-from fem.config import build_case, resolve
-from fem.heat import PennesProblem
-from fem.presets import BLOOD_DENSITY, BLOOD_SPECIFIC_HEAT
-from fem.probes import PointEvaluator
+from fem.physics.source import attenuation, mean_power
+from fem.config import case_from_dict
+from fem.run.problems import heat_problem
+from fem.config.presets import BLOOD_DENSITY, BLOOD_SPECIFIC_HEAT
+from fem.post.probes import PointEvaluator
 from meshes.skin import BOTTOM, TOP, layer_tag
 
 K, RHO, C = 0.5, 1000.0, 4000.0  # W/(m K), kg/m^3, J/(kg K)
@@ -75,7 +76,7 @@ def make_case(depth_um: float, cell_um: float, layout: str = "quarter_cell", las
     }
     if laser is not None:
         raw["laser"] = laser
-    return build_case(resolve(raw))
+    return case_from_dict(raw)
 
 
 def graded(xi: np.ndarray, s: float) -> np.ndarray:
@@ -91,7 +92,7 @@ def box_mesh(case, n: tuple[int, int, int], grading: float = 0.0):
     quarter cell, at the surface). Mapping a uniform mesh smoothly keeps the refinement rates:
     the mesh family is the image of uniformly refined ones.
     """
-    (x0, x1, y0, y1), D = case.layout.extent, case.depth
+    (x0, x1, y0, y1), D = case.pattern.layout.extent, case.skin.depth
     domain = mesh.create_box(MPI.COMM_WORLD, [[0.0, 0.0, -1.0], [1.0, 1.0, 0.0]], list(n),
                              mesh.CellType.tetrahedron)
     x = domain.geometry.x
@@ -185,16 +186,16 @@ def surface_flux_errors(n: int, steps: int) -> tuple[np.ndarray, float]:
     g = 2.0 / (math.pi * FLUX_W**2) * ufl.exp(-2.0 * (x[0] ** 2 + x[1] ** 2) / FLUX_W**2)
     ds = ufl.Measure("ds", domain=domain, subdomain_data=facet_tags,
                      metadata={"quadrature_degree": 6})
-    heat = PennesProblem(domain, cell_tags, facet_tags, case, source=lambda v: g * v * ds(TOP))
+    heat = heat_problem(domain, cell_tags, facet_tags, case, heat_input=lambda v: g * v * ds(TOP))
     heat.solve_steady()
     probe = PointEvaluator(domain, np.zeros((1, 3)))
     dt, out = FLUX_TIMES[-1] / steps, []
     for i in range(steps):
         T = heat.step(i * dt, (i + 1) * dt, FLUX_P, i)
         if any(math.isclose((i + 1) * dt, t) for t in FLUX_TIMES):
-            out.append(probe(T)[0] - case.core_T)
+            out.append(probe(T)[0] - case.boundary.core_T)
     exact = surface_flux_centre(FLUX_TIMES)
-    return (np.array(out) - exact) / exact[-1], heat.balance().error
+    return (np.array(out) - exact) / exact[-1], heat.ledger.error
 
 
 def test_gaussian_surface_flux_centre_temperature_converges():
@@ -290,9 +291,9 @@ def beam_errors(n: int, pulse_steps: int) -> tuple[float, object]:
              "energy_mJ": BEAM_E * 1e3, "spot_um": 2e6 * BEAM_W, "focal_depth_um": 0.0,
              "divergence_deg": 0.0, "pulse_ms": BEAM_TP * 1e3, "pulse_shape": "square"}
     case = make_case(BEAM_D * 1e6, BEAM_L * 1e6, laser=laser)
-    assert case.attenuation(case.layers[0]) == pytest.approx(BEAM_MU)
+    assert attenuation(case.laser, case.skin.layers[0]) == pytest.approx(BEAM_MU)
     domain, cell_tags, facet_tags = box_mesh(case, (n, n, n), grading=3.0)
-    heat = PennesProblem(domain, cell_tags, facet_tags, case)
+    heat = heat_problem(domain, cell_tags, facet_tags, case)
     heat.solve_steady()
     probe = PointEvaluator(domain, BEAM_POINTS)
     r, z = np.hypot(BEAM_POINTS[:, 0], BEAM_POINTS[:, 1]), -BEAM_POINTS[:, 2]
@@ -302,11 +303,12 @@ def beam_errors(n: int, pulse_steps: int) -> tuple[float, object]:
         times.append(times[-1] + 2 * dt)
     worst, t0 = 0.0, 0.0
     for i, t1 in enumerate(times):
-        T = heat.step(t0, t1, source.mean_power(case, t0, t1), i)
+        T = heat.step(t0, t1, mean_power(case.laser, t0, t1), i)
         t0 = t1
         if any(math.isclose(t1, t) for t in BEAM_TIMES):
             exact = beam_pulse(r, z, t1)
-            worst = max(worst, float(np.max(np.abs(probe(T) - case.core_T - exact))) / exact.max())
+            diff = np.abs(probe(T) - case.boundary.core_T - exact)
+            worst = max(worst, float(np.max(diff)) / exact.max())
     return worst, heat
 
 
@@ -328,8 +330,8 @@ def test_gaussian_beam_pulse_matches_separable_solution():
     coarse, _ = beam_errors(8, 2)
     fine, heat = beam_errors(16, 8)
     quarter = 0.25 * BEAM_E * (1.0 - math.exp(-BEAM_MU * BEAM_D))
-    assert heat.balance().absorbed == pytest.approx(quarter, rel=1e-6)
-    assert heat.balance().error < 1e-6
+    assert heat.ledger.absorbed == pytest.approx(quarter, rel=1e-6)
+    assert heat.ledger.error < 1e-6
     assert fine < 0.01, (coarse, fine)
     assert math.log2(coarse / fine) > 1.5, (coarse, fine)
 
@@ -347,7 +349,7 @@ def test_gaussian_beam_pulse_matches_separable_solution():
 # -div(k grad X) + w_b X = (k kappa^2 + w_b) X, kappa^2 = 2 (pi / L)^2 + beta^2, so the source
 # that makes T exact is the single profile X times
 #   p(t) = rho c g'(t) + (k kappa^2 + w_b) g(t),
-# given through the ``source`` hook (volume source X per watt, ``power = p(t_{n+1})``:
+# given through the ``heat_input`` hook (volume source X per watt, ``power = p(t_{n+1})``:
 # backward Euler samples the source at the new time). The initial state is the problem's own
 # steady solve (g(0) = 0), so the steady slab is verified with it.
 
@@ -415,21 +417,21 @@ def manufactured_error(n: tuple[int, int, int], steps: int, kind: str, lateral: 
     case = make_case(MMS_D * 1e6, MMS_L * 1e6, layout="single", perfusion=MMS_PERF,
                      metabolic=MMS_MET, h=MMS_K_H, T_amb=MMS_T_AMB, T_core=MMS_T_CORE,
                      T_art=MMS_T_ART)
-    x0, _, y0, _ = case.layout.extent
+    x0, _, y0, _ = case.pattern.layout.extent
     domain, cell_tags, facet_tags = box_mesh(case, n)
     X = mode(ufl.SpatialCoordinate(domain), x0, y0, lateral, ufl.cos, ufl.sin)
     dxq = ufl.Measure("dx", domain=domain, metadata={"quadrature_degree": 4})
-    heat = PennesProblem(domain, cell_tags, facet_tags, case, source=lambda v: X * v * dxq)
+    heat = heat_problem(domain, cell_tags, facet_tags, case, heat_input=lambda v: X * v * dxq)
     heat.solve_steady()
     dt = MMS_END / steps
     for i in range(steps):
         T = heat.step(i * dt, (i + 1) * dt, p((i + 1) * dt), i)
-    Te = fem.Function(fem.functionspace(domain, ("Lagrange", 3)))
+    Te = dfem.Function(dfem.functionspace(domain, ("Lagrange", 3)))
     Te.interpolate(lambda x: steady_slab(x[2]) + g(MMS_END) * mode(x, x0, y0, lateral))
     comm = domain.comm
-    err = comm.allreduce(fem.assemble_scalar(fem.form((T - Te) ** 2 * ufl.dx)), MPI.SUM)
-    norm = comm.allreduce(fem.assemble_scalar(fem.form((Te - case.core_T) ** 2 * ufl.dx)),
-                          MPI.SUM)
+    err = comm.allreduce(dfem.assemble_scalar(dfem.form((T - Te) ** 2 * ufl.dx)), MPI.SUM)
+    rise = (Te - case.boundary.core_T) ** 2
+    norm = comm.allreduce(dfem.assemble_scalar(dfem.form(rise * ufl.dx)), MPI.SUM)
     return math.sqrt(err / norm), heat
 
 
@@ -478,4 +480,4 @@ def test_manufactured_solution_time_rate_is_one():
     rate = fitted_rate([1.0 / s for s in steps], errors)
     assert 0.9 < rate < 1.1, (rate, errors)
     assert errors[-1] < 0.04, errors
-    assert max(heat.balance().error for _, heat in results) < 1e-6
+    assert max(heat.ledger.error for _, heat in results) < 1e-6

@@ -24,10 +24,12 @@ from mpi4py import MPI
 import numpy as np
 import pytest
 import ufl
-from dolfinx import fem, mesh
+import dolfinx.fem as dfem
+from dolfinx import mesh
 
-from fem.config import CaseError, build_case, resolve
-from fem.mechanics import ElasticityProblem, MechanicsSettings, held
+from fem.config import CaseError, case_from_dict, resolve
+from fem.physics.mechanics import ElasticityProblem, MechanicsSettings, held
+from fem.run.problems import elasticity_problem
 from meshes.skin import BOTTOM, TOP, layer_tag
 
 E, NU = 1.0e6, 0.45  # Pa; dermis-like (parameters.md)
@@ -59,13 +61,13 @@ def block_case(sides: str, degree: int | None, nu: float = NU, layout: str = "si
         | ({} if degree is None else {"degree": degree}),
         "mesh": {"column_radius_um": 50.0, "column_depth_um": 200.0},
     }
-    return build_case(resolve(raw))
+    return case_from_dict(raw)
 
 
 def block_mesh(case, n: int = 3):
     """A box mesh of the case's block, cells tagged as layer 0, top and bottom facets tagged."""
-    x0, x1, y0, y1 = case.layout.extent
-    domain = mesh.create_box(MPI.COMM_WORLD, [[x0, y0, -case.depth], [x1, y1, 0.0]], [n, n, n],
+    x0, x1, y0, y1 = case.pattern.layout.extent
+    domain = mesh.create_box(MPI.COMM_WORLD, [[x0, y0, -case.skin.depth], [x1, y1, 0.0]], [n, n, n],
                              mesh.CellType.tetrahedron)
     tdim = domain.topology.dim
     domain.topology.create_entities(tdim - 1)
@@ -75,7 +77,7 @@ def block_mesh(case, n: int = 3):
                                                             dtype=np.int32))
     top = mesh.locate_entities_boundary(domain, tdim - 1, lambda x: np.isclose(x[2], 0.0))
     bottom = mesh.locate_entities_boundary(domain, tdim - 1,
-                                           lambda x: np.isclose(x[2], -case.depth))
+                                           lambda x: np.isclose(x[2], -case.skin.depth))
     facets = np.concatenate([top, bottom])
     values = np.concatenate([np.full(top.size, TOP), np.full(bottom.size, BOTTOM)])
     order = np.argsort(facets)
@@ -86,11 +88,11 @@ def block_mesh(case, n: int = 3):
 def solve_block(case, dT: float = 0.0, omega: float = 0.0):
     """Uniform temperature rise ``dT`` and collagen damage ``omega`` on the block."""
     domain, cell_tags, facet_tags = block_mesh(case)
-    VT = fem.functionspace(domain, ("Lagrange", 1))
-    T0 = fem.Function(VT)
+    VT = dfem.functionspace(domain, ("Lagrange", 1))
+    T0 = dfem.Function(VT)
     T0.x.array[:] = 310.0
-    problem = ElasticityProblem.from_case(domain, cell_tags, facet_tags, case, T0)
-    T, w = fem.Function(VT), fem.Function(VT)
+    problem = elasticity_problem(domain, cell_tags, facet_tags, case, T0)
+    T, w = dfem.Function(VT), dfem.Function(VT)
     T.x.array[:] = 310.0 + dT
     w.x.array[:] = omega
     problem.solve(T, w)
@@ -100,7 +102,7 @@ def solve_block(case, dT: float = 0.0, omega: float = 0.0):
 def max_error_to(problem, exact) -> float:
     """Largest nodal difference between the displacement and ``exact(x)`` (3 x n array)."""
     V = problem.V
-    ref = fem.Function(V)
+    ref = dfem.Function(V)
     ref.interpolate(exact)
     err = np.abs(problem.u.x.array - ref.x.array).max(initial=0.0)
     return MPI.COMM_WORLD.allreduce(err, op=MPI.MAX)
@@ -110,8 +112,8 @@ def fixed_point(case):
     """The point of the block's top plane that does not move in a uniform in-plane strain:
     the pinned corner (free sides), the symmetry axis (quarter cell), the centre (periodic
     sides of a full cell, which move symmetrically)."""
-    x0, x1, y0, y1 = case.layout.extent
-    if case.mechanics_sides == "periodic" and not case.layout.mirror:
+    x0, x1, y0, y1 = case.pattern.layout.extent
+    if case.mechanics.sides == "periodic" and not case.pattern.layout.mirror:
         return 0.5 * (x0 + x1), 0.5 * (y0 + y1)
     return x0, y0
 
@@ -121,13 +123,13 @@ def fixed_point(case):
 @pytest.mark.parametrize("degree, formulation", METHODS)
 def test_free_block_thermal_expansion_is_stress_free(degree, formulation, layout, sides):
     case = block_case(sides, degree, layout=layout, formulation=formulation)
-    dT, alpha = 40.0, case.layers[0].alpha
+    dT, alpha = 40.0, case.skin.layers[0].alpha
     problem = solve_block(case, dT=dT)
     x0, y0 = fixed_point(case)
     e = alpha * dT
     err = max_error_to(problem, lambda x: np.vstack([e * (x[0] - x0), e * (x[1] - y0),
-                                                     e * (x[2] + case.depth)]))
-    assert err < 1e-7 * e * case.depth
+                                                     e * (x[2] + case.skin.depth)]))
+    assert err < 1e-7 * e * case.skin.depth
     m = problem.metrics()
     assert m["max_von_mises_kPa"] < 1e-6 * E * e * 1e-3  # zero stress to solver tolerance
     assert abs(m["residual_stress_kPa"]) < 1e-6 * E * e * 1e-3
@@ -140,12 +142,12 @@ def test_free_block_thermal_expansion_is_stress_free(degree, formulation, layout
 def test_free_block_in_plane_shrinkage_gives_exact_area_loss(degree, formulation, layout, sides):
     case = block_case(sides, degree, layout=layout, formulation=formulation)
     omega = 1.5
-    s = case.shrinkage_max * (1.0 - np.exp(-omega))
+    s = case.mechanics.shrinkage_max * (1.0 - np.exp(-omega))
     problem = solve_block(case, omega=omega)
     x0, y0 = fixed_point(case)
     err = max_error_to(problem, lambda x: np.vstack([-s * (x[0] - x0), -s * (x[1] - y0),
                                                      0.0 * x[2]]))
-    assert err < 1e-7 * s * case.depth
+    assert err < 1e-7 * s * case.skin.depth
     m = problem.metrics()
     assert m["max_von_mises_kPa"] < 1e-6 * E * s * 1e-3
     assert m["tightening_area_percent"] == pytest.approx(100.0 * (1.0 - (1.0 - s) ** 2), rel=1e-7)
@@ -173,23 +175,23 @@ def test_periodic_cell_of_a_bilayer_contracts_as_a_plate(degree, formulation, la
                                  "collagen": True}}
     omega, result = 1.5, {}
     for sides in ("periodic", "free"):
-        case = build_case(resolve({
+        case = case_from_dict({
             "skin": {"preset": "none", "layers": layers}, "pattern": LAYOUTS[layout],
             "mechanics": {"sides": sides, "formulation": formulation, "degree": degree},
-            "mesh": {"column_radius_um": 50.0, "column_depth_um": 200.0}}))
+            "mesh": {"column_radius_um": 50.0, "column_depth_um": 200.0}})
         domain, cell_tags, facet_tags = block_mesh(case, n=3)  # planes at -100, -200 um
         tdim = domain.topology.dim
         mid = mesh.compute_midpoints(domain, tdim, cell_tags.indices)
         values = np.where(mid[:, 2] > -100e-6, layer_tag(0, False), layer_tag(1, False))
         cell_tags = mesh.meshtags(domain, tdim, cell_tags.indices, values.astype(np.int32))
-        VT = fem.functionspace(domain, ("Lagrange", 1))
-        T0, w = fem.Function(VT), fem.Function(VT)
+        VT = dfem.functionspace(domain, ("Lagrange", 1))
+        T0, w = dfem.Function(VT), dfem.Function(VT)
         T0.x.array[:] = 310.0
         w.x.array[:] = omega
-        problem = ElasticityProblem.from_case(domain, cell_tags, facet_tags, case, T0)
+        problem = elasticity_problem(domain, cell_tags, facet_tags, case, T0)
         problem.solve(T0, w)
         result[sides] = problem.metrics()
-    s = case.shrinkage_max * (1.0 - np.exp(-omega))
+    s = case.mechanics.shrinkage_max * (1.0 - np.exp(-omega))
     M = np.array([1.5e6, 1.0e6]) / (1 - NU) * np.array([100.0, 200.0])
     e = (M[1] * -s) / M.sum()
     m = result["periodic"]
@@ -209,10 +211,10 @@ def test_tightening_is_the_area_of_the_patch_seen_from_above():
     alone would grow: the crater walls count)."""
     case = block_case("free", 1)
     domain, cell_tags, facet_tags = block_mesh(case, n=8)
-    T0 = fem.Function(fem.functionspace(domain, ("Lagrange", 1)))
+    T0 = dfem.Function(dfem.functionspace(domain, ("Lagrange", 1)))
     T0.x.array[:] = 310.0
-    problem = ElasticityProblem.from_case(domain, cell_tags, facet_tags, case, T0)
-    x0, x1, y0, y1 = case.layout.extent
+    problem = elasticity_problem(domain, cell_tags, facet_tags, case, T0)
+    x0, x1, y0, y1 = case.pattern.layout.extent
     L = x1 - x0
 
     def dimple(x):
@@ -226,17 +228,17 @@ def test_tightening_is_the_area_of_the_patch_seen_from_above():
         assert m["tightening_area_percent"] == pytest.approx(100 * loss, abs=1e-9)
     assert m["linear_contraction_percent"] == pytest.approx(100 * s, rel=1e-9)
 
-    crater = build_case(resolve({"laser": {"preset": "co2_10600", "energy_mJ": 20},
-                                 "pattern": {"layout": "single", "density_per_cm2": 400},
-                                 "mesh": {"resolution": "coarse"}}))
-    from fem.driver import build_mesh
+    crater = case_from_dict({"laser": {"preset": "co2_10600", "energy_mJ": 20},
+                             "pattern": {"layout": "single", "density_per_cm2": 400},
+                             "mesh": {"resolution": "coarse"}})
+    from fem.run.mesh import build_mesh
 
     data, _ = build_mesh(crater, MPI.COMM_WORLD)
-    T0 = fem.Function(fem.functionspace(data.mesh, ("Lagrange", 1)))
+    T0 = dfem.Function(dfem.functionspace(data.mesh, ("Lagrange", 1)))
     T0.x.array[:] = 310.0
-    problem = ElasticityProblem.from_case(data.mesh, data.cell_tags, data.facet_tags, crater, T0)
+    problem = elasticity_problem(data.mesh, data.cell_tags, data.facet_tags, crater, T0)
     R = crater.crater.radius  # 89 um: the mouth closes by 30 %, nothing moves beyond 2.5 R
-    assert 2.5 * R < 0.5 * (crater.layout.extent[1] - crater.layout.extent[0])
+    assert 2.5 * R < 0.5 * (crater.pattern.layout.extent[1] - crater.pattern.layout.extent[0])
 
     def closing(x):
         r = np.hypot(x[0], x[1])
@@ -254,7 +256,7 @@ def test_held_sides_give_biaxial_residual_stress(degree, formulation, layout):
     sigma_zz = 0 (free top), no tightening."""
     case = block_case("held", degree, layout=layout, formulation=formulation)
     omega = 1.0
-    s = case.shrinkage_max * (1.0 - np.exp(-omega))
+    s = case.mechanics.shrinkage_max * (1.0 - np.exp(-omega))
     problem = solve_block(case, omega=omega)
     m = problem.metrics()
     sigma = E * s / (1.0 - NU)
@@ -356,8 +358,8 @@ def inclusion_error(h: float, nu: float, degree: int,
     def traction(v):
         return ufl.inner(sigma_out * n, v) * ds_outer
 
-    VT = fem.functionspace(domain, ("Lagrange", 1))
-    T0, T, omega = fem.Function(VT), fem.Function(VT), fem.Function(VT)
+    VT = dfem.functionspace(domain, ("Lagrange", 1))
+    T0, T, omega = dfem.Function(VT), dfem.Function(VT), dfem.Function(VT)
     T.x.array[:] = 1.0  # alpha (T - T0) = e* in the inclusion
     settings = MechanicsSettings(degree=degree, rtol=1e-10, max_it=2000, formulation=formulation)
     problem = ElasticityProblem(domain, cell_tags, facet_tags, layers, T0, settings, bcs,
@@ -371,7 +373,7 @@ def inclusion_error(h: float, nu: float, degree: int,
                      metadata={"quadrature_degree": 2 * degree + 2})
 
     def integral(expr):
-        return domain.comm.allreduce(fem.assemble_scalar(fem.form(expr)), op=MPI.SUM)
+        return domain.comm.allreduce(dfem.assemble_scalar(dfem.form(expr)), op=MPI.SUM)
 
     e_sigma = problem.sigma(u) - sigma_ex
     err_s = np.sqrt(integral(ufl.inner(e_sigma, e_sigma) * dx(CORE))
@@ -438,8 +440,8 @@ def test_no_locking_as_nu_approaches_one_half():
 
 def test_default_degree_follows_the_poisson_ratio():
     """P1 where it does not lock (the presets' nu = 0.45), P2 above; an explicit degree wins."""
-    assert block_case("free", None, nu=0.45).mechanics_degree == 1
-    assert block_case("free", None, nu=0.49).mechanics_degree == 2
-    assert block_case("free", 1, nu=0.49).mechanics_degree == 1
+    assert block_case("free", None, nu=0.45).mechanics.degree == 1
+    assert block_case("free", None, nu=0.49).mechanics.degree == 2
+    assert block_case("free", 1, nu=0.49).mechanics.degree == 1
     with pytest.raises(CaseError, match="mechanics.degree = 1"):
         resolve({"mechanics": {"formulation": "mixed", "degree": 1}})

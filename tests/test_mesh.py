@@ -9,11 +9,12 @@ from mpi4py import MPI
 import numpy as np
 import pytest
 import ufl
-from dolfinx import fem
+import dolfinx.fem as dfem
 
 from fem.config import load_case
-from meshes.skin import (BOTTOM, MIN_QUALITY, SIDES, TOP, WALL, build_skin_block,
-                         geometry_from_case, layer_tag, quality_summary, to_dolfinx)
+from fem.run.mesh import geometry_from_case, to_dolfinx
+from meshes.skin import (BOTTOM, MIN_QUALITY, SIDES, TOP, WALL, build_skin_block, layer_tag,
+                         quality_summary)
 
 from conftest import ROOT
 
@@ -36,7 +37,7 @@ def built():
 
 def integrate(data, measure):
     return data.mesh.comm.allreduce(
-        fem.assemble_scalar(fem.form(fem.Constant(data.mesh, 1.0) * measure)), op=MPI.SUM)
+        dfem.assemble_scalar(dfem.form(dfem.Constant(data.mesh, 1.0) * measure)), op=MPI.SUM)
 
 
 def dx_of(data):
@@ -46,9 +47,9 @@ def dx_of(data):
 def test_physical_groups_name_every_layer_column_and_boundary(built):
     case, data, _ = built
     names = set(data.physical_groups)
-    assert [la.name for la in case.layers] == [
+    assert [la.name for la in case.skin.layers] == [
         "stratum_corneum", "epidermis", "papillary_dermis", "reticular_dermis", "fat"]
-    for layer in case.layers:
+    for layer in case.skin.layers:
         assert layer.name in names
     assert {"column_stratum_corneum", "column_epidermis", "column_papillary_dermis",
             "column_reticular_dermis"} <= names
@@ -58,26 +59,26 @@ def test_physical_groups_name_every_layer_column_and_boundary(built):
 def test_layer_volumes_equal_the_box_sizes(built):
     case, data, _ = built
     dx = dx_of(data)
-    for i, layer in enumerate(case.layers):
+    for i, layer in enumerate(case.skin.layers):
         vol = integrate(data, dx(layer_tag(i, False))) + integrate(data, dx(layer_tag(i, True)))
-        assert vol == pytest.approx(case.layout.area * layer.thickness, rel=1e-9)
+        assert vol == pytest.approx(case.pattern.layout.area * layer.thickness, rel=1e-9)
 
 
 def test_column_volume_is_the_cylinder(built):
     case, data, _ = built
     dx = dx_of(data)
-    vol = sum(integrate(data, dx(layer_tag(i, True))) for i in range(len(case.layers)))
-    exact = math.pi * case.column_radius**2 * case.column_depth
+    vol = sum(integrate(data, dx(layer_tag(i, True))) for i in range(len(case.skin.layers)))
+    exact = math.pi * case.mesh.column_radius**2 * case.mesh.column_depth
     assert vol == pytest.approx(exact, rel=0.02)  # faceted cylinder
 
 
 def test_boundary_areas(built):
     case, data, _ = built
     ds = ufl.Measure("ds", domain=data.mesh, subdomain_data=data.facet_tags)
-    x0, x1, y0, y1 = case.layout.extent
-    D = case.depth
-    assert integrate(data, ds(TOP)) == pytest.approx(case.layout.area, rel=1e-9)
-    assert integrate(data, ds(BOTTOM)) == pytest.approx(case.layout.area, rel=1e-9)
+    x0, x1, y0, y1 = case.pattern.layout.extent
+    D = case.skin.depth
+    assert integrate(data, ds(TOP)) == pytest.approx(case.pattern.layout.area, rel=1e-9)
+    assert integrate(data, ds(BOTTOM)) == pytest.approx(case.pattern.layout.area, rel=1e-9)
     assert integrate(data, ds(SIDES)) == pytest.approx(2 * (x1 - x0 + y1 - y0) * D, rel=1e-9)
 
 
@@ -99,13 +100,13 @@ def test_crater_volume_and_wall(shape, factor, layout):
                              f"crater.diameter_um={diameter}", f"pattern.layout={layout!r}"])
     exact = factor * math.pi * (diameter / 2 * 1e-6) ** 2 * depth * 1e-6
     assert case.crater.volume == pytest.approx(exact, rel=3e-3)  # 12 chords of a parabola
-    share = 1 / case.layout.symmetry_factor  # a quarter crater in the quarter cell
-    removed = case.layout.area * case.depth - integrate(data, ufl.dx(domain=data.mesh))
+    share = 1 / case.pattern.layout.symmetry_factor  # a quarter crater in the quarter cell
+    removed = case.pattern.layout.area * case.skin.depth - integrate(data, ufl.dx(domain=data.mesh))
     assert removed == pytest.approx(share * exact, rel=0.03)  # faceted curved wall
     ds = ufl.Measure("ds", domain=data.mesh, subdomain_data=data.facet_tags)
     R, d = diameter / 2 * 1e-6, depth * 1e-6
     top = integrate(data, ds(TOP))
-    assert top == pytest.approx(case.layout.area - share * math.pi * R**2, rel=0.01)
+    assert top == pytest.approx(case.pattern.layout.area - share * math.pi * R**2, rel=0.01)
     wall = integrate(data, ds(WALL))
     if shape == "cone":
         assert wall == pytest.approx(share * math.pi * R * math.hypot(R, d), rel=0.02)
@@ -158,14 +159,14 @@ def test_overlapping_columns_are_tagged_by_centroid():
     geo = geometry_from_case(case)
     assert not geo.conforming_columns
     dx = dx_of(data)
-    vol = sum(integrate(data, dx(layer_tag(i, True))) for i in range(len(case.layers)))
+    vol = sum(integrate(data, dx(layer_tag(i, True))) for i in range(len(case.skin.layers)))
     # Union of the column cylinders, by Monte Carlo on the same axes (seeded).
     rng = np.random.default_rng(0)
-    x0, x1, y0, y1 = case.layout.extent
+    x0, x1, y0, y1 = case.pattern.layout.extent
     p = rng.uniform((x0, y0), (x1, y1), size=(200_000, 2))
-    c = np.array(case.layout.centres)
-    inside = (((p[:, None, :] - c[None, :, :]) ** 2).sum(-1) < case.column_radius**2).any(1)
-    exact = inside.mean() * case.layout.area * case.column_depth
+    c = np.array(case.pattern.layout.centres)
+    inside = (((p[:, None, :] - c[None, :, :]) ** 2).sum(-1) < case.mesh.column_radius**2).any(1)
+    exact = inside.mean() * case.pattern.layout.area * case.mesh.column_depth
     assert vol == pytest.approx(exact, rel=0.15)  # cells by centroid: a jagged union
 
 
@@ -189,13 +190,14 @@ def test_mesh_cache_reuses_a_geometry(shared_tmp):
 def test_a_mesh_failure_on_rank_0_reaches_every_rank(monkeypatch):
     """gmsh meshes on rank 0 only; when it fails, every rank raises its error (under mpiexec
     the other ranks would otherwise wait for the mesh for ever)."""
-    import meshes.skin as skin
+    import fem.run.mesh
+    from meshes.skin import MeshError
 
     def fail(*args):
-        raise skin.MeshError("gmsh could not mesh the test geometry")
+        raise MeshError("gmsh could not mesh the test geometry")
 
-    monkeypatch.setattr(skin, "_build_or_load", fail)
-    with pytest.raises(skin.MeshError, match="could not mesh the test geometry"):
+    monkeypatch.setattr(fem.run.mesh, "_build_or_load", fail)
+    with pytest.raises(MeshError, match="could not mesh the test geometry"):
         mesh_of([])
 
 

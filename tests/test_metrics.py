@@ -9,10 +9,11 @@ from mpi4py import MPI
 
 import numpy as np
 import pytest
-from dolfinx import fem, mesh
+import dolfinx.fem as dfem
+from dolfinx import mesh
 
-from fem.config import build_case, resolve
-from fem.metrics import (ColumnSampler, EpidermalRaster, columns_csv, damage_metrics,
+from fem.config import case_from_dict
+from fem.post.metrics import (ColumnSampler, EpidermalRaster, columns_csv, damage_metrics,
                          largest_gap)
 
 UM = 1e-6
@@ -21,12 +22,12 @@ SLOPE = 20 * UM  # log10(Omega) changes by one per 20 um across the contour
 
 def thin_case(layout: str):
     """Face skin cut to 615 um deep, columns at 1000 /cm^2 (a 316 um pitch)."""
-    return build_case(resolve({
+    return case_from_dict({
         "skin": {"layers": {"reticular_dermis": {"thickness_um": 300},
                             "fat": {"thickness_um": 100}}},
         "pattern": {"layout": layout, "density_per_cm2": 1000},
         "mesh": {"resolution": "coarse"},
-    }))
+    })
 
 
 @pytest.fixture(scope="module")
@@ -37,17 +38,17 @@ def case():
 
 def box(case, n_xy: int, comm=MPI.COMM_WORLD):
     """A tetrahedral box over the case's domain with ``n_xy`` cells a side (h = side / n_xy)."""
-    x0, x1, y0, y1 = case.layout.extent
+    x0, x1, y0, y1 = case.pattern.layout.extent
     h = (x1 - x0) / n_xy
-    nz = max(1, round(case.depth / h))
-    return mesh.create_box(comm, [[x0, y0, -case.depth], [x1, y1, 0.0]], [n_xy, n_xy, nz],
+    nz = max(1, round(case.skin.depth / h))
+    return mesh.create_box(comm, [[x0, y0, -case.skin.depth], [x1, y1, 0.0]], [n_xy, n_xy, nz],
                            mesh.CellType.tetrahedron), h
 
 
 def field(domain, lw_of):
     """A P1 Omega = 10^lw(r, depth) about the column axis at the origin."""
-    V = fem.functionspace(domain, ("Lagrange", 1))
-    omega = fem.Function(V)
+    V = dfem.functionspace(domain, ("Lagrange", 1))
+    omega = dfem.Function(V)
     omega.interpolate(lambda x: 10.0 ** lw_of(np.hypot(x[0], x[1]), -x[2]))
     return SimpleNamespace(omega=omega)
 
@@ -78,7 +79,7 @@ def test_cylinder_gives_depth_width_gap_coverage_and_spared_volume(case):
                        ("mtz_depth_um", Dc), ("mtz_width_um", 2 * Rc),
                        ("mend_width_um", 2 * R), ("max_epidermal_gap_um", R)):
         assert abs(m[key] - exact / UM) < 0.5 * h / UM, (key, m[key], exact / UM)
-    area = case.layout.area
+    area = case.pattern.layout.area
     assert m["coverage_percent"] == pytest.approx(100 * math.pi * Rc**2 / area, rel=0.05)
     # spared: the living share of the treated volume (the cell cylinder in its depth)
     assert m["spared_volume_percent"] == pytest.approx(100 * (1 - math.pi * R**2 / area),
@@ -137,9 +138,9 @@ def test_epidermal_raster_without_epidermis_gives_zero(case):
     """A stack without a layer named ``epidermis`` has no epidermal gap to report."""
     layers = {name: dict(v) for name, v in case.resolved["skin"]["layers"].items()
               if name in ("papillary_dermis", "reticular_dermis")}
-    own = build_case(resolve({"skin": {"preset": "none", "layers": layers},
-                              "pattern": {"layout": "single", "density_per_cm2": 1000},
-                              "mesh": {"resolution": "coarse"}}))
+    own = case_from_dict({"skin": {"preset": "none", "layers": layers},
+                          "pattern": {"layout": "single", "density_per_cm2": 1000},
+                          "mesh": {"resolution": "coarse"}})
     domain, _ = box(own, 6)
     raster = EpidermalRaster(domain, own)
     assert raster.max_gap(field(domain, cylinder(50 * UM, 100 * UM)).omega) == 0.0
@@ -148,7 +149,7 @@ def test_epidermal_raster_without_epidermis_gives_zero(case):
 def test_first_run_end_on_a_crater_ring_a_neighbour_and_a_cluster():
     """Along a radial line: a crater (NaN) then a damaged wall counts; a neighbour's damage
     beyond sound tissue does not; fused damage runs to its edge."""
-    from fem.metrics import first_run_end
+    from fem.post.metrics import first_run_end
 
     r = np.linspace(0.0, 100.0, 101)
     ring = np.where(r < 20, np.nan, (50.0 - r) / 10)
@@ -164,7 +165,7 @@ def test_grid_of_columns_gives_each_width_and_the_summary():
     """A 3 x 3 grid (pitch 316 um) of cylinders of different radii: every column's width within
     half an element, the mean, min and max of the patch."""
     case = thin_case("grid")
-    centres = np.array(case.layout.centres)
+    centres = np.array(case.pattern.layout.centres)
     assert len(centres) == 9
     radii = (40 + 5 * np.arange(9)) * UM
     domain, h = box(case, 30)  # h = 31.6 um
@@ -173,8 +174,8 @@ def test_grid_of_columns_gives_each_width_and_the_summary():
         return np.max([np.minimum(R - np.hypot(x[0] - cx, x[1] - cy), 200 * UM + x[2])
                        for (cx, cy), R in zip(centres, radii)], axis=0) / SLOPE
 
-    V = fem.functionspace(domain, ("Lagrange", 1))
-    omega = fem.Function(V)
+    V = dfem.functionspace(domain, ("Lagrange", 1))
+    omega = dfem.Function(V)
     omega.interpolate(lambda x: 10.0 ** lw(x))
     sampler = ColumnSampler(domain, case)
     cols = sampler.columns(omega)
@@ -198,7 +199,7 @@ def test_grid_of_columns_gives_each_width_and_the_summary():
 def test_projected_fraction_places_the_contour_between_pixel_centres():
     """A disc of radius 7.3 pixels on a 40 x 40 raster of a linear log10(Omega) profile: its
     area within 1 % (plain pixel counting is off by several per cent at this size)."""
-    from fem.metrics import projected_fraction
+    from fem.post.metrics import projected_fraction
 
     x = np.arange(40) + 0.5
     X, Y = np.meshgrid(x, x)
@@ -217,11 +218,11 @@ def test_coverage_of_a_buried_column_and_of_a_fused_cluster(case):
     lens = lambda r, d: 3.0 * (1.0 - (r / R) ** 2 - ((d - 150 * UM) / (90 * UM)) ** 2)  # noqa
     domain, _ = box(case, 32)  # h = 9.9 um: the P1 contour is 2 % short in area (16: 6 %)
     m = metrics_of(case, domain, lens, lens)
-    assert m["coverage_percent"] == pytest.approx(100 * math.pi * R**2 / case.layout.area,
+    assert m["coverage_percent"] == pytest.approx(100 * math.pi * R**2 / case.pattern.layout.area,
                                                   rel=0.03)
 
     grid = thin_case("grid")
-    centres = np.array(grid.layout.centres)
+    centres = np.array(grid.pattern.layout.centres)
     Rc = 170 * UM
 
     def lw(x):
@@ -229,12 +230,12 @@ def test_coverage_of_a_buried_column_and_of_a_fused_cluster(case):
         return np.minimum(Rc - r, 200 * UM + x[2]) / SLOPE
 
     domain, h = box(grid, 30)
-    V = fem.functionspace(domain, ("Lagrange", 1))
-    omega = fem.Function(V)
+    V = dfem.functionspace(domain, ("Lagrange", 1))
+    omega = dfem.Function(V)
     omega.interpolate(lambda x: 10.0 ** lw(x))
     damage = {"cell": SimpleNamespace(omega=omega), "collagen": SimpleNamespace(omega=omega)}
     m = damage_metrics(ColumnSampler(domain, grid), damage, grid)
-    x0, x1, y0, y1 = grid.layout.extent
+    x0, x1, y0, y1 = grid.pattern.layout.extent
     fine = np.linspace(x0, x1, 2001)
     X, Y = np.meshgrid(fine, np.linspace(y0, y1, 2001))
     union = np.min([np.hypot(X - cx, Y - cy) for cx, cy in centres], axis=0) <= Rc

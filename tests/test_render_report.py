@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import fem.render
-from fem.render import (
+import fem.render.all
+from fem.output.names import (
     ANIMATION_GIF,
     COVERAGE_PNG,
     DAMAGE_PNG,
@@ -29,17 +29,17 @@ from fem.render import (
     TEMPERATURE_PNG,
     VIEW3D_HTML,
     VON_MISES_PNG,
-    View,
-    _cut,
-    load_snapshot,
-    read_probes,
-    render_all,
-    render_damage,
-    render_mesh,
-    render_probes,
-    study_view,
 )
-from fem.report import write_report, write_study_report
+from fem.render.all import render_all, render_mesh, study_view
+from fem.render.animation import render_animation
+from fem.render.cuts import render_damage, render_temperature
+from fem.render.geometry import _cut
+from fem.render.histology import render_histology
+from fem.render.interactive import VIEW3D_MAX_TRIANGLES
+from fem.render.probes import read_probes, render_probes
+from fem.render.snapshot import View, load_frames, load_snapshot
+from fem.report.case import write_report
+from fem.report.study import write_study_report
 
 #: Rendering runs on one rank: every test but the parallel snapshot test is serial.
 serial = pytest.mark.serial
@@ -357,8 +357,8 @@ def test_render_all_writes_every_picture(full_result: Path) -> None:
 @serial
 def test_render_all_returns_paths(tmp_path: Path, monkeypatch) -> None:
     """render_all returns the written paths (no probes: no probes picture)."""
-    pictures = (fem.render.render_temperature, fem.render.render_histology)
-    monkeypatch.setattr(fem.render, "FIELD_PICTURES", pictures)
+    pictures = (render_temperature, render_histology)
+    monkeypatch.setattr(fem.render.all, "FIELD_PICTURES", pictures)
     root = make_result_dir(tmp_path / "r", n_xy=7, n_z=15, probes=False)
     paths = render_all(root)
     assert {p.name for p in paths} == {TEMPERATURE_PNG, HISTOLOGY_PNG, VIEW3D_HTML}
@@ -403,7 +403,7 @@ def test_interactive_view(full_result: Path) -> None:
     for mesh in scene["meshes"]:
         tris = np.asarray(mesh["tris"]).reshape(-1, 3)
         points = np.asarray(mesh["points"]).reshape(-1, 3)
-        assert 100 < len(tris) <= fem.render.VIEW3D_MAX_TRIANGLES and tris.max() < len(points)
+        assert 100 < len(tris) <= VIEW3D_MAX_TRIANGLES and tris.max() < len(points)
     # The coagulation surface reaches about the column depth of the synthetic field.
     collagen = np.asarray(scene["meshes"][1]["points"]).reshape(-1, 3)
     assert -collagen[:, 2].max() < 50.0
@@ -452,7 +452,7 @@ def test_animation(tmp_path: Path) -> None:
 
     root = make_result_dir(tmp_path / "r", n_xy=7, n_z=15, probes=False, frames=True)
     snap = load_snapshot(root)
-    gif = fem.render.render_animation(root, root / "renders", snap)
+    gif = render_animation(root, root / "renders", snap)
     assert gif == root / "renders" / ANIMATION_GIF
     frames = [
         np.asarray(f.convert("RGB"), dtype=float) for f in ImageSequence.Iterator(Image.open(gif))
@@ -463,14 +463,14 @@ def test_animation(tmp_path: Path) -> None:
     # Heating then cooling: the hottest frame (end of pulse) differs from the first and last.
     assert np.mean(np.abs(frames[2] - frames[0])) > 1.0
     assert np.mean(np.abs(frames[2] - frames[-1])) > 1.0
-    assert fem.render.render_animation(tmp_path / "nothing", tmp_path, None) is None
+    assert render_animation(tmp_path / "nothing", tmp_path, None) is None
 
 
 @serial
 def test_missing_inputs_degrade_gracefully(tmp_path: Path, caplog, monkeypatch) -> None:
     """No probes.csv, provenance.json or snapshot.json: warnings, no crash."""
-    pictures = (fem.render.render_temperature, fem.render.render_damage)
-    monkeypatch.setattr(fem.render, "FIELD_PICTURES", pictures)
+    pictures = (render_temperature, render_damage)
+    monkeypatch.setattr(fem.render.all, "FIELD_PICTURES", pictures)
     root = make_result_dir(tmp_path / "r", n_xy=7, n_z=15, probes=False, provenance=False)
     (root / "fields" / "snapshot.json").unlink()
     with caplog.at_level(logging.WARNING):
@@ -573,7 +573,7 @@ def _rows_of(path: Path, rgb: tuple[int, int, int]) -> tuple[int, int]:
 @serial
 def test_study_common_view(tmp_path: Path, monkeypatch) -> None:
     """The cases of a study are drawn with one camera and colour range, and linked."""
-    monkeypatch.setattr(fem.render, "FIELD_PICTURES", (fem.render.render_damage,))
+    monkeypatch.setattr(fem.render.all, "FIELD_PICTURES", (render_damage,))
     study = tmp_path / "study"
     deep = make_result_dir(study / "deep", n_xy=7, n_z=15, probes=False)
     shallow = make_result_dir(study / "shallow", n_xy=7, n_z=15, probes=False)
@@ -738,7 +738,7 @@ def test_render_mesh_never_raises(tmp_path: Path, monkeypatch) -> None:
     def broken(*args, **kwargs):
         raise RuntimeError("broken picture")
 
-    monkeypatch.setattr(fem.render, "render_mesh_cut", broken)
+    monkeypatch.setattr(fem.render.all, "render_mesh_cut", broken)
     root = make_mesh_dir(tmp_path / "three", THREE_COLUMNS, n_xy=9)
     assert [p.name for p in render_mesh(root)] == [MESH_TOP_PNG]
 
@@ -754,10 +754,11 @@ def test_written_snapshot_is_rank_independent(shared_tmp: Path) -> None:
     faces of the global mesh and the fields take their analytic values, so the
     pictures cannot depend on the number of ranks.
     """
-    from dolfinx import fem as dfem
+    import dolfinx.fem as dfem
     from dolfinx import mesh as dmesh
 
-    from fem import io
+    from fem.output import fields as output_fields
+    from fem.output.files import KELVIN, write_json
 
     comm = MPI.COMM_WORLD
     n = (6, 6, 10)
@@ -767,7 +768,7 @@ def test_written_snapshot_is_rank_independent(shared_tmp: Path) -> None:
     V = dfem.functionspace(domain, ("Lagrange", 1))
 
     def kelvin(x):
-        return io.KELVIN + 37.0 + 300.0 * np.exp(-(x[0] ** 2 + x[1] ** 2) / 1e-8 + x[2] / 5e-4)
+        return KELVIN + 37.0 + 300.0 * np.exp(-(x[0] ** 2 + x[1] ** 2) / 1e-8 + x[2] / 5e-4)
 
     T = dfem.Function(V)
     T.interpolate(kelvin)
@@ -795,10 +796,10 @@ def test_written_snapshot_is_rank_independent(shared_tmp: Path) -> None:
         "omega_collagen": omega,
         "omega_cell": omega,
     }
-    io.write_snapshot(fields / "snapshot.vtu", V, point_data, {"layer": layer})
-    io.write_frames(fields / "frames.vtu", V, [(0.0, T), (1e-3, T)], meta)
+    output_fields.write_snapshot(fields / "snapshot.vtu", V, point_data, {"layer": layer})
+    output_fields.write_frames(fields / "frames.vtu", V, [(0.0, T), (1e-3, T)], meta)
     if comm.rank == 0:
-        io.write_json(fields / "snapshot.json", meta)
+        write_json(fields / "snapshot.json", meta)
     comm.Barrier()
     if comm.rank != 0:
         return
@@ -809,13 +810,13 @@ def test_written_snapshot_is_rank_independent(shared_tmp: Path) -> None:
     faces = 2 * 2 * (n[0] * n[1] + n[0] * n[2] + n[1] * n[2])
     assert snap.mesh.extract_surface(algorithm=None).n_cells == faces
     x = snap.mesh.points.T * 1e-6
-    np.testing.assert_allclose(snap.mesh.point_data["temperature_peak_C"], kelvin(x) - io.KELVIN,
+    np.testing.assert_allclose(snap.mesh.point_data["temperature_peak_C"], kelvin(x) - KELVIN,
                                rtol=1e-10)
     np.testing.assert_array_equal(
         snap.mesh.cell_data["layer"],
         (snap.mesh.cell_centers().points[:, 2] < -100.0).astype(int)
         + (snap.mesh.cell_centers().points[:, 2] < -400.0),
     )
-    frames_snap, frames = fem.render.load_frames(out)
+    frames_snap, frames = load_frames(out)
     assert [t for t, _ in frames] == [0.0, 1.0] and frames_snap.mesh.n_points == vertices
     _assert_real_picture(render_damage(snap, out / "renders"))

@@ -14,7 +14,8 @@ from mpi4py import MPI
 
 import pytest
 
-from fem import study as st
+from fem.output.names import case_name
+from fem.run import study as st
 from fem.cli import main
 from fem.config import CaseError
 
@@ -58,11 +59,11 @@ def test_zip_expansion_pairs_the_values():
 
 
 def test_case_names_follow_the_parameters():
-    assert st.case_name({"laser.energy_mJ": 20, "laser.preset": "co2_10600"}) == \
+    assert case_name({"laser.energy_mJ": 20, "laser.preset": "co2_10600"}) == \
         "energy_mJ-20_preset-co2_10600"
-    assert st.case_name({"skin.preset": "face", "laser.preset": "co2_10600"}) == \
+    assert case_name({"skin.preset": "face", "laser.preset": "co2_10600"}) == \
         "skin-preset-face_laser-preset-co2_10600"
-    assert st.case_name({"time.end_ms": 0.1, "output.probes_um": [[0, 0, 1]]}) == \
+    assert case_name({"time.end_ms": 0.1, "output.probes_um": [[0, 0, 1]]}) == \
         "end_ms-0.1_probes_um-0x0x1"
 
 
@@ -235,7 +236,7 @@ def test_atomic_writes_leave_no_half_written_file(tmp_path):
     target = tmp_path / "metrics.json"
     code = textwrap.dedent(f"""
         import itertools
-        from fem.io import write_json
+        from fem.output.files import write_json
         big = {{f"key_{{i}}": [float(i)] * 50 for i in range(4000)}}
         for n in itertools.count():
             big["n"] = n

@@ -1,0 +1,265 @@
+"""Preset values for skin sites, lasers and damage kinetics, each with its source.
+
+Values are in the units of the case-file keys they fill (the unit is part of the key name);
+:mod:`fem.config.sections` converts them to SI. Where a value is a modelling choice rather
+than a measurement, the comment says so. The table of sources is
+``shared/physics/parameters.md``. Also here: the properties of water and blood, and the
+defaults of the surface cooling devices, each with its source.
+"""
+
+from __future__ import annotations
+
+# --------------------------------------------------------------------------------------------
+# Skin layers (top to bottom)
+# --------------------------------------------------------------------------------------------
+# Thermal properties: stratum corneum from Yuan & Verma 2006 (conductivity is an estimate);
+# viable epidermis from Ye & De 2017 tables; dermis and subcutaneous fat from the IT'IS tissue
+# database v4 ("Skin" and "SAT"); perfusion converted from IT'IS heat-transfer rates,
+# w_b = HTR [ml/min/kg] * rho * 1e-6 / 60 (Skin 106.4 ml/min/kg -> 1.97e-3 1/s,
+# SAT 32.7 ml/min/kg -> 4.97e-4 1/s); metabolic heat IT'IS (skin 1.65 W/kg, fat 0.51 W/kg).
+# Mechanics: epidermis 1-2 MPa (Geerligs et al. 2011, J Biomech 44:1176); reticular dermis
+# E ~ 1 MPa (Hendriks et al. 2006, Med Eng Phys 28:259); hypodermis 1-10 kPa; Poisson ratio
+# 0.45-0.49 (nearly incompressible); thermal expansion ~1e-4 1/K (water-like, modelling choice).
+# Water fraction (drives absorption in the infrared): skin 65-70 % water (parameters.md, optics);
+# stratum corneum 0.3 and fat 0.15 are modelling choices (dry horny layer, lipid-rich fat).
+
+STRATUM_CORNEUM = {
+    "thickness_um": 15.0,  # 10-20 um on the body (Yuan & Verma 2006)
+    "density_kg_per_m3": 1500.0,  # ~1500, dry (Yuan & Verma 2006)
+    "specific_heat_J_per_kgK": 3600.0,  # ~3600 (Yuan & Verma 2006)
+    "conductivity_W_per_mK": 0.2,  # ~0.2, an estimate (Yuan & Verma 2006)
+    "perfusion_per_s": 0.0,  # avascular
+    "metabolic_W_per_kg": 0.0,  # dead keratinocytes
+    "water_fraction": 0.3,  # modelling choice
+    "youngs_modulus_kPa": 1500.0,  # modelling choice: epidermis value (Geerligs 2011)
+    "poisson_ratio": 0.45,  # 0.45-0.49 (parameters.md)
+    "expansion_per_K": 1e-4,  # water-like, modelling choice
+    "collagen": False,
+}
+
+EPIDERMIS = {
+    "thickness_um": 50.0,  # face 30-63 um (Chopra et al. 2015, Aesthet Surg J 35:1007)
+    "density_kg_per_m3": 1150.0,  # 1110-1190 (Ye & De 2017)
+    "specific_heat_J_per_kgK": 3600.0,  # Ye & De 2017
+    "conductivity_W_per_mK": 0.21,  # Ye & De 2017
+    "perfusion_per_s": 0.0,  # avascular (Ye & De 2017)
+    "metabolic_W_per_kg": 0.0,  # modelling choice (avascular layer)
+    "water_fraction": 0.7,  # skin 65-70 % water
+    "youngs_modulus_kPa": 1500.0,  # 1-2 MPa (Geerligs et al. 2011)
+    "poisson_ratio": 0.45,
+    "expansion_per_K": 1e-4,
+    "collagen": False,
+}
+
+DERMIS = {
+    "thickness_um": 1200.0,  # face 760-1970 um (parameters.md); mid-range choice
+    "density_kg_per_m3": 1116.0,  # 1116 (IT'IS skin 1109)
+    "specific_heat_J_per_kgK": 3300.0,  # 3224-3390 (IT'IS)
+    "conductivity_W_per_mK": 0.37,  # 0.29-0.37 (IT'IS 0.372)
+    "perfusion_per_s": 1.97e-3,  # IT'IS "Skin", 106.4 ml/min/kg
+    "metabolic_W_per_kg": 1.65,  # IT'IS
+    "water_fraction": 0.7,  # skin 65-70 % water
+    "youngs_modulus_kPa": 1000.0,  # reticular dermis E ~ 1 MPa (Hendriks et al. 2006)
+    "poisson_ratio": 0.45,
+    "expansion_per_K": 1e-4,
+    "collagen": True,
+}
+
+# The dermis is split into the papillary dermis (~100-200 um below the epidermis, parameters.md)
+# and the reticular dermis. Thermal properties and perfusion: the same IT'IS "Skin" values for
+# both (the database does not separate them). Elastic modulus: no separate papillary value in
+# parameters.md, so the dermis value (modelling choice).
+PAPILLARY_THICKNESS_UM = 150.0  # ~100-200 um (parameters.md); mid-range choice
+
+
+def _dermis(thickness_um: float) -> dict:
+    return {**DERMIS, "thickness_um": thickness_um}
+
+
+FAT = {
+    "thickness_um": 1000.0,  # site dependent, 2+ mm; truncated here (modelling choice)
+    "density_kg_per_m3": 911.0,  # IT'IS "SAT"
+    "specific_heat_J_per_kgK": 2348.0,  # IT'IS
+    "conductivity_W_per_mK": 0.211,  # IT'IS
+    "perfusion_per_s": 4.97e-4,  # IT'IS "SAT", 32.7 ml/min/kg
+    "metabolic_W_per_kg": 0.51,  # IT'IS
+    "water_fraction": 0.15,  # modelling choice (lipid-rich)
+    "youngs_modulus_kPa": 5.0,  # hypodermis 1-10 kPa
+    "poisson_ratio": 0.45,
+    "expansion_per_K": 1e-4,
+    "collagen": False,
+}
+
+
+def _site(sc_um: float, epidermis_um: float, dermis_um: float, fat_um: float) -> dict:
+    """A five-layer stack: stratum corneum, viable epidermis, papillary and reticular dermis,
+    subcutaneous fat (``dermis_um`` is the whole dermis)."""
+    return {
+        "layers": {
+            "stratum_corneum": {**STRATUM_CORNEUM, "thickness_um": sc_um},
+            "epidermis": {**EPIDERMIS, "thickness_um": epidermis_um},
+            "papillary_dermis": _dermis(PAPILLARY_THICKNESS_UM),
+            "reticular_dermis": _dermis(dermis_um - PAPILLARY_THICKNESS_UM),
+            "fat": {**FAT, "thickness_um": fat_um},
+        },
+    }
+
+
+# Thicknesses (parameters.md): stratum corneum 10-20 um on the body (Yuan & Verma 2006); viable
+# epidermis 75-150 um on the body, 30-63 um on the face (Chopra et al. 2015); dermis 1-4 mm on
+# the body, 760-1970 um on the face; subcutaneous fat 2+ mm, truncated at 1 mm below the dermis
+# (modelling choice: the core temperature is applied there, far below the columns).
+SKIN_PRESETS: dict[str, dict] = {
+    # face: epidermis 50 um (Chopra 30-63 um), dermis 1200 um (mid 760-1970 um)
+    "face": _site(15.0, 50.0, 1200.0, 1000.0),
+    # forearm: thin body skin, epidermis 75 um and dermis 1.2 mm (low end of 75-150 um, 1-4 mm)
+    "forearm": _site(15.0, 75.0, 1200.0, 1000.0),
+    # abdomen: epidermis 100 um and dermis 2 mm (mid-range body values)
+    "abdomen": _site(15.0, 100.0, 2000.0, 1000.0),
+}
+
+# Blood (IT'IS): used by the perfusion term w_b rho_b c_b (T_a - T).
+BLOOD_DENSITY = 1050.0  # kg/m3
+BLOOD_SPECIFIC_HEAT = 3617.0  # J/(kg K)
+
+# Water (steam tables, one atmosphere): the boiling of tissue water (fem.physics.boiling) and
+# the heat of ablation of the blow-off crater (fem.config.crater).
+LATENT_HEAT_WATER = 2.257e6  # J/kg, at 100 C
+WATER_DENSITY = 1000.0  # kg/m3
+WATER_SPECIFIC_HEAT = 4180.0  # J/(kg K)
+BOILING_C = 100.0
+
+# --------------------------------------------------------------------------------------------
+# Surface cooling devices ([cooling], fem.physics.cooling)
+# --------------------------------------------------------------------------------------------
+# Contact cooling: a sapphire window at 5 C, contact conductance 5000 W/(m^2 K) (modelling
+# choice within the range that Zenzie et al. 2000, Lasers Surg Med 26:130, discuss for sapphire
+# contact cooling; precooling 100 ms, modelling choice).
+CONTACT_DEFAULTS = {
+    "window_temperature_C": 5.0,
+    "contact_conductance_W_per_m2K": 5000.0,
+    "precool_ms": 100.0,
+}
+# Cryogen spray (R134a): -45 C film temperature and h = 5000 W/(m^2 K), a 30 ms spurt and a
+# 20 ms delay (modelling choices within the ranges of Anvari et al. 1995, Phys Med Biol 40:241,
+# and Aguilar et al. 2001, Lasers Surg Med 28:113: film temperatures of -40 to -50 C, h of the
+# order 10^3 - 10^4 W/(m^2 K), spurts of 10-100 ms and delays of 10-50 ms).
+CRYOGEN_DEFAULTS = {
+    "spray_htc_W_per_m2K": 5000.0,
+    "spray_temperature_C": -45.0,
+    "spray_ms": 30.0,
+    "delay_ms": 20.0,
+}
+#: The keys (and defaults) of each cooling mode.
+COOLING_MODE_KEYS = {"none": {}, "contact": CONTACT_DEFAULTS, "cryogen": CRYOGEN_DEFAULTS}
+
+# --------------------------------------------------------------------------------------------
+# Lasers
+# --------------------------------------------------------------------------------------------
+# Absorption in the infrared is water absorption: mu_a(layer) = water_fraction * mu_water.
+# Water absorption from Hale & Querry 1973 (Appl Opt 12:555): 1.55 um 9-12 1/cm,
+# 1.927 um ~120 1/cm. Scattering (reduced scattering 10-20 1/cm in dermis at 1.55 um,
+# Bashkatov et al. 2005, J Phys D 38:2543) attenuates the collimated beam (mu_a + mu_s') and the
+# scattered light is deposited close to the beam, whose broadening with depth (divergence_deg)
+# carries the lateral spread (see fem.physics.source.attenuation).
+# The 1550 nm beam is calibrated (issue 5) against the histology chart of
+# fem/data/mtz_calibration.csv and nothing else: coagulated-column depth at 6 and 10 mJ within
+# -10 % to +35 % of the Fraxel chart (360, 500 um), and at 40 mJ a depth above 1000 um and a
+# width of 150-260 um (Bedi et al. 2007), depth and width growing with energy. Reasoning:
+# * the growth of depth with energy is set by the attenuation mu_a + mu_s' (a threshold fluence
+#   is reached ln(E) / mu deeper): the chart's 360 -> 500 -> >1000 um needs the low end of the
+#   measured reduced scattering, 10 1/cm (Bashkatov et al. 2005: 10-20 1/cm); 15-20 1/cm gave
+#   depths that grow too slowly (6 mJ too deep or 40 mJ too shallow);
+# * the 1/e^2 spot (200 um at the surface) and the effective broadening by scattering (8.5 deg
+#   half-angle) set the fluence at depth: together they bring 6 and 10 mJ into the band;
+#   a 140-180 um spot or 3-6 deg left them 35-75 % too deep;
+# * the width at 40 mJ is set by the boiling of tissue water (fem.physics.boiling): without its
+#   latent heat the columns were 370 um wide; with it 244 um.
+# Medium mesh, demo case (face, single column, mechanics off): 6 mJ 454 um (+26 %), 10 mJ
+# 612 um (+22 %), 40 mJ 1082 um deep and 244 um wide. Pulse length (3 ms) and focus (waist at
+# the surface) are modelling choices the chart does not constrain. The other presets'
+# beam and pulse values are provisional choices of the order of commercial fractional
+# handpieces (1/e^2 spot ~100-200 um, millisecond pulses).
+LASER_PRESETS: dict[str, dict] = {
+    "erglass_1550": {
+        "wavelength_nm": 1550.0,
+        "water_absorption_per_cm": 10.0,  # Hale & Querry 1973: 9-12 1/cm
+        "reduced_scattering_per_cm": 10.0,  # dermis 10-20 1/cm (Bashkatov et al. 2005); calibrated
+        "energy_mJ": 10.0,  # Fraxel 8-16 mJ (Kono 2007), Sellas 7-9 mJ (Lee 2009)
+        "spot_um": 200.0,  # 1/e^2 diameter at the surface, calibrated (see above)
+        "focal_depth_um": 0.0,  # waist at the surface (modelling choice)
+        "divergence_deg": 8.5,  # effective broadening by scattering, calibrated (see above)
+        "pulse_ms": 3.0,  # modelling choice, not constrained by the chart
+        "pulse_shape": "square",
+    },
+    "thulium_1927": {
+        "wavelength_nm": 1927.0,
+        "water_absorption_per_cm": 120.0,  # Hale & Querry 1973: ~120 1/cm
+        "reduced_scattering_per_cm": 15.0,  # as at 1550 nm (Bashkatov et al. 2005), choice
+        "energy_mJ": 10.0,
+        "spot_um": 140.0,  # provisional
+        "focal_depth_um": 0.0,
+        "divergence_deg": 3.0,
+        "pulse_ms": 2.0,
+        "pulse_shape": "square",
+    },
+    # Ablative wavelengths: water absorbs the beam within ~10 um (10.6 um) or ~1 um (2.94 um),
+    # scattering is negligible beside it and so is any broadening over that depth. The crater
+    # follows from the pulse energy (blow-off model, fem.config.crater).
+    "co2_10600": {
+        "wavelength_nm": 10600.0,
+        "water_absorption_per_cm": 792.0,  # Hale & Querry 1973: k = 0.0662 at 10.5 um
+        "reduced_scattering_per_cm": 0.0,  # negligible beside mu_a (modelling choice)
+        "energy_mJ": 10.0,  # fractional CO2 5-40 mJ (Hantash et al. 2007, LSM 39:96)
+        "spot_um": 120.0,  # 1/e^2, Hantash et al. 2007
+        "focal_depth_um": 0.0,
+        "divergence_deg": 0.0,  # absorbed within ~20 um: no broadening (modelling choice)
+        "pulse_ms": 1.0,  # provisional (issue 5 calibrates)
+        "pulse_shape": "square",
+    },
+    "eryag_2940": {
+        "wavelength_nm": 2940.0,
+        "water_absorption_per_cm": 12000.0,  # Hale & Querry 1973: ~12,000 1/cm
+        "reduced_scattering_per_cm": 0.0,  # negligible beside mu_a (modelling choice)
+        "energy_mJ": 10.0,  # provisional, of the order of fractional Er:YAG handpieces
+        "spot_um": 120.0,  # provisional
+        "focal_depth_um": 0.0,
+        "divergence_deg": 0.0,
+        "pulse_ms": 0.25,  # provisional (short-pulse Er:YAG)
+        "pulse_shape": "square",
+    },
+}
+
+# Wavelengths whose crater is cut by default (crater.shape = "auto" -> "blowoff").
+ABLATIVE_LASERS = ("co2_10600", "eryag_2940")
+
+# --------------------------------------------------------------------------------------------
+# Arrhenius kinetics, Omega = int A exp(-Ea / (R T)) dt
+# --------------------------------------------------------------------------------------------
+# Each entry: frequency factor A [1/s] and activation energy Ea [J/mol]; two-branch models give
+# the switch temperature [C] and the branch above it. Values from the table of
+# shared/physics/parameters.md. A case picks one set per purpose, [damage] cell = ... (cell
+# death: henriques_moritz, weaver_stoll, mehta_wong_*) and collagen = ... (coagulation:
+# maitland_walsh, agah_collagen), and may change it per layer in [damage.layers.<layer>]
+# (e.g. mehta_wong_epidermis in the epidermis, mehta_wong_dermis in the dermis). The CEM43
+# thermal dose (damage.cem43 = true) is not a kinetics set: fem.physics.damage, Sapareto &
+# Dewey 1984.
+KINETICS_PRESETS: dict[str, dict] = {
+    # Henriques & Moritz 1947 (skin burn, cell death)
+    "henriques_moritz": {"A_per_s": 3.1e98, "Ea_J_per_mol": 6.28e5},
+    # Weaver & Stoll 1969: T < 50 C / T >= 50 C
+    "weaver_stoll": {
+        "A_per_s": 2.185e124,
+        "Ea_J_per_mol": 7.776e5,
+        "switch_C": 50.0,
+        "A_high_per_s": 1.823e51,
+        "Ea_high_J_per_mol": 3.252e5,
+    },
+    # Mehta & Wong: epidermis / dermis
+    "mehta_wong_epidermis": {"A_per_s": 1.43e72, "Ea_J_per_mol": 4.573e5},
+    "mehta_wong_dermis": {"A_per_s": 2.86e69, "Ea_J_per_mol": 4.573e5},
+    # Maitland & Walsh 1997, collagen birefringence loss: A = exp(130), Ea = 89 kcal/mol
+    "maitland_walsh": {"A_per_s": 2.87e56, "Ea_J_per_mol": 3.72e5},
+    # Agah, Pearce, Welch: arterial collagen
+    "agah_collagen": {"A_per_s": 5.6e63, "Ea_J_per_mol": 4.3e5},
+}

@@ -1,0 +1,427 @@
+"""Reading a case file and resolving it: every key checked, presets and defaults expanded.
+
+1. :func:`read_case_dict` parses the TOML file and applies ``--set key=value`` overrides;
+2. :func:`resolve_case` checks every key against :data:`SCHEMA` (the keys of the section
+   dataclasses of :mod:`fem.config.sections`: unknown keys, types, ranges, choices), fills
+   the defaults, expands the presets (every preset value can be overridden) and derives the
+   defaults that depend on other keys (mesh sizes, the refined column, the ablation
+   threshold, the probes, the mechanics times). It returns the resolved case in file units
+   (what ``case.toml`` in a result directory holds) and the values derived on the way (the
+   layout of the columns, when each fires, the blow-off crater), computed once.
+
+Every problem raises :class:`~fem.config.schema.CaseError` with one line naming the key, the
+value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fem.config import crater as craters
+from fem.config import presets
+from fem.config.schema import UM, CaseError, Spec, check_table, check_value, section_schema
+from fem.config.sections import DAMAGE_PURPOSES, SECTIONS, Layer, central_column, delivery_time
+from meshes import patterns
+
+SCHEMA: dict[str, Any] = {
+    "title": Spec("str", default="MTZ case"),
+    **{name: section_schema(cls) for name, cls in SECTIONS.items()},
+}
+LAYER_SCHEMA: dict[str, Spec] = section_schema(Layer)
+TABLES_OF_TABLES = {"skin": "layers", "damage": "layers"}  # checked on their own
+
+MAX_NU_P1 = 0.45  # largest Poisson ratio meshed with P1 displacements by default
+
+# Element sizes per resolution, as fractions of the 1/e^2 beam radius (column) and absolute
+# sizes (surface layers, far field). The column size keeps about 3 (coarse) to 8 (fine)
+# elements across the beam radius, enough to integrate the source to better than 1 %.
+RESOLUTIONS = {
+    "coarse": {"column": 0.6, "surface_um": 25.0, "far_um": 150.0},
+    "medium": {"column": 0.3, "surface_um": 15.0, "far_um": 100.0},
+    "fine": {"column": 0.15, "surface_um": 8.0, "far_um": 60.0},
+}
+
+
+@dataclass(frozen=True)
+class Derived:
+    """What resolving a case computes on the way, kept so that nothing computes it again."""
+
+    layout: patterns.Layout  # the domain in the plane and the column axes (m)
+    fire_times_ms: tuple[float, ...]  # when each column's pulse starts
+    blowoff_profile_um: tuple[tuple[float, float], ...]  # the blow-off crater, or ()
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
+
+
+def read_toml(path: str | Path) -> dict:
+    """Parse a TOML file, turning every failure into a :class:`CaseError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CaseError(f"{path}: no such case file")
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise CaseError(f"{path}: TOML syntax error: {e}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise CaseError(f"{path}: cannot read: {e}") from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``key.path=value``; the value is read as TOML, else taken as a plain string."""
+    if "=" not in text:
+        raise CaseError(f"--set {text!r}: expected key=value, e.g. laser.energy_mJ=20")
+    key, raw = (s.strip() for s in text.split("=", 1))
+    if not key or any(not part for part in key.split(".")):
+        raise CaseError(f"--set {text!r}: empty key")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.split("."), value
+
+
+def apply_overrides(raw: dict, overrides: list[str] | None) -> dict:
+    """Apply ``--set`` overrides to a parsed case dictionary (a copy is returned)."""
+    raw = copy.deepcopy(raw)
+    for text in overrides or []:
+        keys, value = parse_override(text)
+        node = raw
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise CaseError(f"--set {text!r}: {k} is not a table")
+        node[keys[-1]] = value
+    return raw
+
+
+def read_case_dict(path: str | Path, overrides: list[str] | None = None) -> dict:
+    """Read a case file and apply overrides; nothing is validated yet."""
+    return apply_overrides(read_toml(path), overrides)
+
+
+# --------------------------------------------------------------------------------------------
+# Resolving
+# --------------------------------------------------------------------------------------------
+
+
+def resolve_case(raw: dict) -> tuple[dict, Derived]:
+    """Validate a parsed case and expand presets and defaults.
+
+    Args:
+        raw: the parsed TOML (with overrides applied).
+
+    Returns:
+        The fully resolved case as a plain dictionary in file units (enough to rerun it), and
+        the values derived on the way.
+
+    Raises:
+        CaseError: on the first problem, naming key, value and what is allowed.
+    """
+    if not isinstance(raw, dict):
+        raise CaseError("a case file must be a TOML table")
+    for key, value in raw.items():
+        if key not in SCHEMA:
+            raise CaseError(f"{key} = {value!r}: unknown key; known sections: {', '.join(SCHEMA)}")
+    out: dict[str, Any] = {}
+    for section, schema in SCHEMA.items():
+        if isinstance(schema, Spec):
+            out[section] = check_value(section, raw.get(section, schema.default), schema)
+            continue
+        table = raw.get(section, {})
+        if not isinstance(table, dict):
+            raise CaseError(f"{section} = {table!r}: expected a table [{section}]")
+        extra = {TABLES_OF_TABLES[section]} if section in TABLES_OF_TABLES else set()
+        checked = check_table(section, {k: v for k, v in table.items() if k not in extra}, schema)
+        for key, spec in schema.items():
+            if key not in checked and spec.default is not None:
+                checked[key] = spec.default
+        out[section] = checked
+
+    out["skin"]["layers"] = _resolve_layers(raw.get("skin", {}))
+    # P1 elasticity locks as nu -> 1/2: P2 where a layer is more incompressible than the
+    # presets' nu = 0.45 (measured in tests/test_mechanics.py; README, Mechanics).
+    nu_max = max(layer["poisson_ratio"] for layer in out["skin"]["layers"].values())
+    mech = out["mechanics"]
+    mech.setdefault("degree", 2 if nu_max > MAX_NU_P1 or mech["formulation"] == "mixed" else 1)
+    if mech["formulation"] == "mixed" and mech["degree"] != 2:
+        raise CaseError(f"mechanics.degree = {mech['degree']!r}: mechanics.formulation = "
+                        "'mixed' is Taylor-Hood P2-P1; allowed: 2")
+    out["damage"]["layers"] = _resolve_damage_layers(raw.get("damage", {}), out["skin"]["layers"])
+
+    laser = out["laser"]
+    for key, value in presets.LASER_PRESETS[laser["preset"]].items():
+        laser.setdefault(key, value)
+    top = next(iter(out["skin"]["layers"].values()))
+    mu_top_per_cm = top["water_fraction"] * laser["water_absorption_per_cm"]
+    if mu_top_per_cm > 0:  # blow-off threshold h_abl / mu_a of the surface layer
+        h_abl = craters.heat_of_ablation(top["water_fraction"], top["density_kg_per_m3"],
+                                         top["specific_heat_J_per_kgK"],
+                                         out["boundary"]["core_temperature_C"])
+        laser.setdefault("ablation_threshold_J_per_cm2",
+                         round(h_abl * 1e-6 / mu_top_per_cm, 6))
+
+    _resolve_cooling(out["cooling"])
+
+    res = RESOLUTIONS[out["mesh"]["resolution"]]
+    mesh = out["mesh"]
+    w0_um = laser["spot_um"] / 2.0
+    mesh.setdefault("column_size_um", round(res["column"] * w0_um, 3))
+    # The stratum corneum and epidermis are resolved across their thickness: elements no larger
+    # than 1.2 times the thinner of the two (larger ones in a thin layer make slivers).
+    thin_um = min(layer["thickness_um"] for layer in list(out["skin"]["layers"].values())[:2])
+    mesh.setdefault("surface_size_um", round(min(res["surface_um"], 1.2 * thin_um,
+                                                 mesh["column_size_um"] * 1.5), 3))
+    mesh.setdefault("far_size_um", res["far_um"])
+    total_um = sum(layer["thickness_um"] for layer in out["skin"]["layers"].values())
+    crater, blowoff = _resolve_crater(out, total_um)
+    # The refined column covers the beam (twice its 1/e^2 radius at depth) and the crater
+    # mouth, down to where the deposition has fallen to a few percent; bounded by the block.
+    room_um = _column_room_um(out["pattern"])
+    crater_r = 0.5 * crater.get("diameter_um", 0.0)
+    mesh.setdefault("column_radius_um",
+                    round(min(0.8 * room_um, max(2.0 * w0_um, 1.5 * crater_r)), 3))
+    mesh.setdefault("column_depth_um",
+                    round(min(0.8 * total_um, max(1000.0, 2.0 * crater.get("depth_um", 0.0))), 3))
+    if mesh["column_depth_um"] >= total_um:
+        raise CaseError(
+            f"mesh.column_depth_um = {mesh['column_depth_um']!r}: must be less than the "
+            f"skin thickness {total_um:g} um"
+        )
+    if mesh["column_radius_um"] >= room_um:
+        raise CaseError(
+            f"mesh.column_radius_um = {mesh['column_radius_um']!r}: must be less than "
+            f"{room_um:.4g} um (half the column spacing of pattern.layout = "
+            f"{out['pattern']['layout']!r} at pattern.density_per_cm2 = "
+            f"{out['pattern']['density_per_cm2']!r}, or half the patch)"
+        )
+    if crater_r and crater_r >= mesh["column_radius_um"]:
+        raise CaseError(
+            f"crater.diameter_um = {crater['diameter_um']!r}: the crater must fit in the "
+            f"refined column (mesh.column_radius_um = {mesh['column_radius_um']!r})")
+    if crater.get("depth_um", 0.0) >= mesh["column_depth_um"]:
+        raise CaseError(
+            f"crater.depth_um = {crater['depth_um']!r}: must be less than "
+            f"mesh.column_depth_um = {mesh['column_depth_um']!r}")
+    layout = make_layout(out["pattern"], mesh["column_radius_um"] * UM)
+    fire_times_ms, end_of_pulses_ms = _resolve_firing(out, layout)
+    cx, cy = (c * 1e6 for c in central_column(layout))
+    out["output"].setdefault("probes_um",
+                             [[cx, cy, -z] for z in (0.0, 100.0, 300.0, 500.0)])
+    out["output"].setdefault("times_ms", [round(end_of_pulses_ms, 9)]
+                             if end_of_pulses_ms < out["time"]["end_ms"] else [])
+    late = [t for t in out["output"]["times_ms"] if t > out["time"]["end_ms"]]
+    if late:
+        raise CaseError(f"output.times_ms = {out['output']['times_ms']!r}: {late[0]:g} ms is "
+                        f"after time.end_ms = {out['time']['end_ms']:g}; allowed: times in "
+                        f"(0, {out['time']['end_ms']:g}]")
+    return out, Derived(layout, tuple(fire_times_ms), blowoff)
+
+
+def _layers_by_name(user: Any) -> dict:
+    """Layers given as tables ``[skin.layers.<name>]`` or as an array ``[[skin.layers]]``
+    whose entries carry a ``name`` (top to bottom)."""
+    if isinstance(user, list):
+        out = {}
+        for i, entry in enumerate(user):
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                raise CaseError(f"skin.layers[{i}] = {entry!r}: each [[skin.layers]] entry "
+                                "needs a name = \"...\" string")
+            if entry["name"] in out:
+                raise CaseError(f"skin.layers[{i}].name = {entry['name']!r}: used twice")
+            out[entry["name"]] = {k: v for k, v in entry.items() if k != "name"}
+        return out
+    if not isinstance(user, dict):
+        raise CaseError(f"skin.layers = {user!r}: expected a table of layers")
+    return user
+
+
+def _resolve_layers(skin_raw: dict) -> dict:
+    preset = skin_raw.get("preset", SCHEMA["skin"]["preset"].default)
+    user = _layers_by_name(skin_raw.get("layers", {}))
+    if preset == "none":
+        base: dict[str, dict] = {}
+        if not user:
+            raise CaseError("skin.layers = {}: skin.preset = 'none' needs at least one layer")
+    else:
+        base = copy.deepcopy(presets.SKIN_PRESETS[preset]["layers"])
+    layers = {}
+    for name in list(base) + [n for n in user if n not in base]:
+        if name not in base and preset != "none":
+            raise CaseError(
+                f"skin.layers.{name}: not a layer of skin preset {preset!r} (its layers: "
+                f"{', '.join(base)}); use skin.preset = 'none' to define your own stack"
+            )
+        values = dict(base.get(name, {}))
+        values.update(check_table(f"skin.layers.{name}", user.get(name, {}), LAYER_SCHEMA))
+        missing = [k for k in LAYER_SCHEMA if k not in values]
+        if missing:
+            raise CaseError(f"skin.layers.{name}: missing keys {', '.join(missing)}")
+        layers[name] = values
+    return layers
+
+
+def _resolve_damage_layers(damage_raw: dict, layers: dict) -> dict:
+    """``[damage.layers.<layer>]``: kinetics of a purpose that differ in one layer."""
+    user = damage_raw.get("layers", {})
+    if not isinstance(user, dict):
+        raise CaseError(f"damage.layers = {user!r}: expected tables [damage.layers.<layer>]")
+    schema = {p: SCHEMA["damage"][p] for p in DAMAGE_PURPOSES}
+    out = {}
+    for name, table in user.items():
+        if name not in layers:
+            raise CaseError(f"damage.layers.{name} = {table!r}: not a layer of the skin; "
+                            f"allowed: one of {', '.join(repr(n) for n in layers)}")
+        out[name] = check_table(f"damage.layers.{name}", table, schema)
+    return out
+
+
+def _resolve_cooling(cooling: dict) -> None:
+    """Fill the defaults of the cooling mode; refuse keys of another mode."""
+    modes = presets.COOLING_MODE_KEYS
+    mode = cooling["mode"]
+    for key, value in cooling.items():
+        if key != "mode" and key not in modes[mode]:
+            owner = next(m for m, keys in modes.items() if key in keys)
+            raise CaseError(f"cooling.{key} = {value!r}: only with cooling.mode = {owner!r} "
+                            f"(cooling.mode is {mode!r})")
+    for key, value in modes[mode].items():
+        cooling.setdefault(key, value)
+
+
+def _resolve_crater(out: dict, total_um: float) -> tuple[dict, tuple]:
+    """The crater: ``auto`` is the blow-off crater for ablative lasers and none otherwise; a
+    blow-off crater gets its depth and diameter from the pulse (none below threshold); a cone
+    or paraboloid needs its depth and diameter. Returns the table and the blow-off profile
+    (um, ``()`` for another shape)."""
+    crater = out["crater"]
+    if crater["shape"] == "auto":
+        ablative = out["laser"]["preset"] in presets.ABLATIVE_LASERS
+        crater["shape"] = "blowoff" if ablative else "none"
+    if crater["shape"] == "blowoff":
+        profile = _blowoff_profile_um(out)
+        for key in ("depth_um", "diameter_um"):
+            crater.pop(key, None)  # derived: recomputed from the pulse on every read
+        if not profile:
+            crater["shape"] = "none"
+            return crater, ()
+        crater["depth_um"] = round(profile[0][1], 3)
+        crater["diameter_um"] = round(2.0 * profile[-1][0], 3)
+        if crater["depth_um"] >= 0.5 * total_um:
+            raise CaseError(f"laser.energy_mJ = {out['laser']['energy_mJ']!r}: the blow-off "
+                            f"crater ({crater['depth_um']:.4g} um) would reach half the skin "
+                            f"thickness ({0.5 * total_um:g} um)")
+        return crater, profile
+    given = [k for k in ("depth_um", "diameter_um") if k in crater]
+    if crater["shape"] == "none":
+        if given:
+            raise CaseError(f"crater.{given[0]} = {crater[given[0]]!r}: needs crater.shape = "
+                            "'cone' or 'paraboloid' (it is 'none')")
+        return crater, ()
+    for key in ("depth_um", "diameter_um"):
+        if key not in crater:
+            raise CaseError(f"crater.{key}: missing; a crater of shape {crater['shape']!r} "
+                            "needs depth_um and diameter_um (numbers > 0)")
+    if crater["depth_um"] >= 0.5 * total_um:
+        raise CaseError(f"crater.depth_um = {crater['depth_um']!r}: must be less than half the "
+                        f"skin thickness ({0.5 * total_um:g} um)")
+    return crater, ()
+
+
+def _blowoff_profile_um(resolved: dict) -> tuple[tuple[float, float], ...]:
+    """The blow-off crater profile of a resolved case, ``((r_um, d_um), ...)``."""
+    layers, lz = list(resolved["skin"]["layers"].values()), resolved["laser"]
+    if "ablation_threshold_J_per_cm2" not in lz:
+        raise CaseError("crater.shape = 'blowoff': the surface layer does not absorb at this "
+                        "wavelength; set laser.ablation_threshold_J_per_cm2")
+    mu = [(la["water_fraction"] * lz["water_absorption_per_cm"] + lz["reduced_scattering_per_cm"])
+          * 100.0 for la in layers]
+    w0 = 0.5 * lz["spot_um"] * UM
+    ws = math.hypot(w0, math.tan(math.radians(lz["divergence_deg"])) * lz["focal_depth_um"] * UM)
+    profile = craters.blowoff_profile([la["thickness_um"] * UM for la in layers], mu,
+                                      lz["ablation_threshold_J_per_cm2"] * 1e4,
+                                      lz["energy_mJ"] * 1e-3, ws)
+    return tuple((r * 1e6, d * 1e6) for r, d in profile)
+
+
+def _column_room_um(pattern: dict) -> float:
+    """Largest allowed refined-column radius (um): half the column spacing or of the patch."""
+    kind, density = pattern["layout"], pattern["density_per_cm2"] * 1e4
+    if "patch_um" in pattern and kind in ("unit_cell", "quarter_cell"):
+        raise CaseError(f"pattern.patch_um = {pattern['patch_um']!r}: does not apply to "
+                        f"pattern.layout = {kind!r} (its side is the pitch 1/sqrt(density))")
+    pitch_um = 1e6 * patterns.square_pitch(density)
+    patch_um = pattern.get("patch_um", pitch_um if kind == "single" else 3 * pitch_um)
+    room = {"single": 0.5 * patch_um, "random": 0.5 * patch_um,
+            "hex": 0.5e6 * patterns.hex_pitch(density)}.get(kind, 0.5 * pitch_um)
+    return min(room, 0.5 * patch_um)
+
+
+def make_layout(pattern: dict, margin: float) -> patterns.Layout:
+    """The :class:`meshes.patterns.Layout` of a resolved ``[pattern]`` table (metres)."""
+    patch = pattern.get("patch_um")
+    return patterns.make_layout(pattern["layout"], pattern["density_per_cm2"] * 1e4,
+                                None if patch is None else patch * UM, margin=margin,
+                                seed=pattern["seed"], passes=pattern["passes"])
+
+
+def pulse_duration_ms(laser: dict) -> float:
+    """How long a pulse of a resolved ``[laser]`` table delivers energy, ms."""
+    return delivery_time(laser["pulse_ms"], laser["pulse_shape"])
+
+
+def _resolve_firing(out: dict, layout: patterns.Layout) -> tuple[list[float], float]:
+    """Check the firing order against the layout and the end time against the last pulse;
+    returns when each column fires and when the last pulse ends (ms)."""
+    pat = out["pattern"]
+    if pat["firing_order"] == "simultaneous":
+        if "column_interval_ms" in pat:
+            raise CaseError(f"pattern.column_interval_ms = {pat['column_interval_ms']!r}: only "
+                            f"with a sequential pattern.firing_order ('raster' or 'random')")
+    else:
+        if pat["layout"] in ("unit_cell", "quarter_cell"):
+            raise CaseError(
+                f"pattern.firing_order = {pat['firing_order']!r}: a periodic cell "
+                f"(pattern.layout = {pat['layout']!r}) fires all its images at once; allowed: "
+                f"'simultaneous', or a patch layout (single, grid, hex, random)")
+        pat.setdefault("column_interval_ms", pulse_duration_ms(out["laser"]))
+    times = _fire_times_ms(out, layout)
+    last_ms = max(times) + pulse_duration_ms(out["laser"])
+    if out["time"]["end_ms"] < last_ms * (1 - 1e-12) and last_ms > pulse_duration_ms(out["laser"]):
+        raise CaseError(f"time.end_ms = {out['time']['end_ms']!r}: the last pulse ends at "
+                        f"{last_ms:.6g} ms; allowed: >= {last_ms:.6g}")
+    return times, last_ms
+
+
+def _fire_times_ms(resolved: dict, layout: patterns.Layout) -> list[float]:
+    """When each column of the layout fires, ms (pulse start; the first at 0): pass after
+    pass, in each pass the columns in the order placed (raster) or shuffled (random, seeded),
+    one every ``column_interval_ms``; passes ``pass_delay_ms`` apart (from the end of one to
+    the start of the next). Simultaneous: every column of a pass at once."""
+    pat = resolved["pattern"]
+    n = layout.count
+    passes = pat["passes"] if pat["layout"] == "random" else 1
+    per_pass = n // passes
+    duration = pulse_duration_ms(resolved["laser"])
+    if pat["firing_order"] == "simultaneous":
+        return [(i // per_pass) * (duration + pat["pass_delay_ms"]) for i in range(n)]
+    interval = pat["column_interval_ms"]
+    pass_length = (per_pass - 1) * interval + duration
+    times = [0.0] * n
+    rng = random.Random(pat["seed"])
+    for p in range(passes):
+        order = list(range(per_pass))
+        if pat["firing_order"] == "random":
+            rng.shuffle(order)
+        for k, i in enumerate(order):  # the k-th shot of pass p hits column p*per_pass + i
+            times[p * per_pass + i] = p * (pass_length + pat["pass_delay_ms"]) + k * interval
+    return times

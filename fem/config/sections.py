@@ -1,0 +1,310 @@
+"""The typed case: one frozen dataclass per section of a case file, in SI.
+
+Each field made with :func:`~fem.config.schema.key` is a key of the case file (its name with
+the unit, its range, its default, its conversion to SI); the other fields are derived once
+when the case is read (:mod:`fem.config.case`): the layout of the columns, when each fires,
+the crater and its profile, the kinetics per purpose. ``case.laser.energy`` is in joules,
+``case.pattern.layout`` is a :class:`meshes.patterns.Layout`, ``case.boundary.core_T`` in
+kelvin.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fem.config import presets
+from fem.config.crater import profile_volume, radius_at_depth
+from fem.config.schema import MS, UM, celsius, key
+from meshes import patterns
+
+GAUSSIAN_WINDOW = 3.0  # a Gaussian pulse of FWHM tau is delivered over [0, 3 tau]
+DAMAGE_PURPOSES = ("cell", "collagen")
+KINETICS = tuple(presets.KINETICS_PRESETS)
+
+
+def delivery_time(pulse: float, shape: str) -> float:
+    """How long a pulse of length (FWHM) ``pulse`` delivers energy, in the unit of ``pulse``:
+    the pulse itself if square, ``GAUSSIAN_WINDOW`` FWHM if Gaussian."""
+    return pulse * (1.0 if shape == "square" else GAUSSIAN_WINDOW)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One skin layer, ``[skin.layers.<name>]``."""
+
+    name: str
+    thickness: float = key("thickness_um", si=UM, lo=0.0, lo_open=True, hi=1e5)  # m
+    rho: float = key("density_kg_per_m3", lo=1.0, hi=1e5)  # kg/m3
+    c: float = key("specific_heat_J_per_kgK", lo=1.0, hi=1e5)  # J/(kg K)
+    k: float = key("conductivity_W_per_mK", lo=0.0, lo_open=True, hi=100.0)  # W/(m K)
+    perfusion: float = key("perfusion_per_s", lo=0.0, hi=1.0)  # 1/s, blood flow per volume
+    metabolic: float = key("metabolic_W_per_kg", lo=0.0, hi=1e3)  # W/kg
+    water_fraction: float = key("water_fraction", lo=0.0, hi=1.0)
+    E: float = key("youngs_modulus_kPa", si=1e3, lo=0.0, lo_open=True, hi=1e7)  # Pa
+    nu: float = key("poisson_ratio", lo=0.0, hi=0.499)
+    alpha: float = key("expansion_per_K", lo=0.0, hi=1e-2)  # 1/K
+    collagen: bool = key("collagen", "bool")  # collagen shrinks where it denatures
+
+
+@dataclass(frozen=True)
+class Skin:
+    """``[skin]``: the layer stack, top to bottom (a preset's, with overrides, or the user's)."""
+
+    preset: str = key("preset", "str", default="face",
+                      choices=tuple(presets.SKIN_PRESETS) + ("none",))
+    layers: tuple[Layer, ...] = ()
+
+    @property
+    def depth(self) -> float:
+        """Total thickness of the skin block, m."""
+        return sum(layer.thickness for layer in self.layers)
+
+    def interfaces(self) -> list[float]:
+        """Depths (m, positive downward) of the top of each layer and of the bottom."""
+        z = [0.0]
+        for layer in self.layers:
+            z.append(z[-1] + layer.thickness)
+        return z
+
+
+@dataclass(frozen=True)
+class Laser:
+    """``[laser]``: a Gaussian beam and its pulse."""
+
+    preset: str = key("preset", "str", default="erglass_1550",
+                      choices=tuple(presets.LASER_PRESETS))
+    wavelength: float = key("wavelength_nm", si=1e-9, lo=100.0, hi=2e4)  # m
+    water_absorption: float = key("water_absorption_per_cm", si=100.0, lo=0.0, lo_open=True,
+                                  hi=1e5)  # 1/m
+    reduced_scattering: float = key("reduced_scattering_per_cm", si=100.0, lo=0.0,
+                                    hi=1e4)  # 1/m
+    energy: float = key("energy_mJ", si=1e-3, lo=0.0, lo_open=True, hi=1000.0)  # J
+    w0: float = key("spot_um", si=0.5 * UM, lo=5.0, hi=2000.0)  # 1/e^2 radius at the focus, m
+    focal_depth: float = key("focal_depth_um", si=UM, lo=-1e4, hi=1e4)  # m below the surface
+    divergence: float = key("divergence_deg", si=math.radians, lo=0.0,
+                            hi=60.0)  # half-angle broadening of the 1/e^2 radius, rad
+    pulse: float = key("pulse_ms", si=MS, lo=1e-3, hi=1e4)  # s (FWHM if Gaussian)
+    pulse_shape: str = key("pulse_shape", "str", choices=("square", "gaussian"))
+    # the blow-off threshold fluence, J/m^2; derived from the surface layer when it absorbs
+    ablation_threshold: float | None = key("ablation_threshold_J_per_cm2", si=1e4, lo=0.0,
+                                           lo_open=True, hi=1e6)
+
+    @property
+    def duration(self) -> float:
+        """How long a pulse delivers energy, s (a Gaussian pulse: GAUSSIAN_WINDOW FWHM)."""
+        return delivery_time(self.pulse, self.pulse_shape)
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """``[pattern]``: where the columns land and when each fires."""
+
+    kind: str = key("layout", "str", default="single", choices=patterns.LAYOUTS)
+    density: float = key("density_per_cm2", si=1e4, default=1000.0, lo=1.0,
+                         hi=10000.0)  # columns per m^2 (per pass)
+    patch: float | None = key("patch_um", si=UM, lo=10.0, hi=1e5)  # single, grid, hex, random
+    seed: int = key("seed", "int", default=1, lo=0, hi=2**31 - 1)  # random
+    passes: int = key("passes", "int", default=1, lo=1, hi=50)  # random
+    # all at once, or one after another in the order placed (raster) or in a seeded random
+    # order, pass after pass (fem.physics.source.firing_groups)
+    firing_order: str = key("firing_order", "str", default="simultaneous",
+                            choices=("simultaneous", "raster", "random"))
+    column_interval: float | None = key("column_interval_ms", si=MS, lo=0.0,
+                                        hi=1e6)  # s; default: the pulse, back to back
+    pass_delay: float = key("pass_delay_ms", si=MS, default=0.0, lo=0.0, hi=1e7)  # s
+    # derived
+    layout: patterns.Layout | None = None  # the domain in the plane and the column axes (m)
+    fire_times: tuple[float, ...] = ()  # when each column's pulse starts, s
+
+    def central_column(self) -> tuple[float, float]:
+        """The column nearest the centre of the domain (probes and cuts go through it)."""
+        return central_column(self.layout)
+
+
+def central_column(layout: patterns.Layout) -> tuple[float, float]:
+    """The column of a layout nearest the centre of its domain."""
+    x0, x1, y0, y1 = layout.extent
+    c = layout.centres
+    return min(c, key=lambda p: (p[0] - 0.5 * (x0 + x1)) ** 2 + (p[1] - 0.5 * (y0 + y1)) ** 2)
+
+
+@dataclass(frozen=True)
+class Crater:
+    """``[crater]``: an ablation crater cut out of the tissue at each column."""
+
+    shape: str = key("shape", "str", default="auto",
+                     choices=("auto", "none", "blowoff", "cone", "paraboloid"))
+    depth: float = key("depth_um", si=UM, lo=0.0, lo_open=True, hi=1e4)  # m, 0 without one
+    radius: float = key("diameter_um", si=0.5 * UM, lo=0.0, lo_open=True,
+                        hi=1e4)  # mouth radius at the surface, m
+    # derived: (r, depth) from the axis to the mouth, m (fem.config.crater)
+    profile: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def volume(self) -> float:
+        """Volume of one whole crater as meshed (its profile revolved), m^3."""
+        return profile_volume(self.profile) if self.profile else 0.0
+
+    def radius_at_depth(self, d: np.ndarray) -> np.ndarray:
+        """Crater radius (m) at depths ``d`` (0 below the crater), from the profile."""
+        return radius_at_depth(self.profile, d)
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """``[boundary]``: the skin surface in air, the core and the blood."""
+
+    ambient_T: float = key("ambient_temperature_C", si=celsius, default=25.0, lo=-200.0,
+                           hi=100.0)  # K
+    h_surface: float = key("surface_htc_W_per_m2K", default=10.0, lo=0.0, hi=1e6)
+    core_T: float = key("core_temperature_C", si=celsius, default=37.0, lo=0.0, hi=50.0)  # K
+    arterial_T: float = key("arterial_temperature_C", si=celsius, default=37.0, lo=0.0,
+                            hi=50.0)  # K
+    # evaporation from the skin surface to air (fem.physics.cooling; ASHRAE Fundamentals ch. 9)
+    evaporation: bool = key("evaporation", "bool", default=True)
+    relative_humidity: float = key("relative_humidity_percent", si=0.01, default=50.0, lo=0.0,
+                                   hi=100.0)  # fraction
+    skin_wettedness: float = key("skin_wettedness", default=0.06, lo=0.0, hi=1.0)
+
+
+@dataclass(frozen=True)
+class Cooling:
+    """``[cooling]``: a surface cooling device (defaults in :mod:`fem.config.presets`)."""
+
+    mode: str = key("mode", "str", default="none", choices=("none", "contact", "cryogen"))
+    window_T: float | None = key("window_temperature_C", si=celsius, lo=-50.0,
+                                 hi=60.0)  # contact, K
+    contact_conductance: float | None = key("contact_conductance_W_per_m2K", lo=0.0,
+                                            lo_open=True, hi=1e7)
+    precool: float | None = key("precool_ms", si=MS, lo=0.0, hi=1e6)  # contact before, s
+    spray_htc: float | None = key("spray_htc_W_per_m2K", lo=0.0, lo_open=True,
+                                  hi=1e7)  # cryogen
+    spray_T: float | None = key("spray_temperature_C", si=celsius, lo=-100.0, hi=60.0)  # K
+    spray: float | None = key("spray_ms", si=MS, lo=0.0, lo_open=True, hi=1e6)  # s
+    delay: float | None = key("delay_ms", si=MS, lo=0.0, hi=1e6)  # end of spurt -> pulse, s
+
+
+@dataclass(frozen=True)
+class Tissue:
+    """``[tissue]``: how the tissue responds to heat (fem.physics.heat, fem.physics.boiling)."""
+
+    # perfusion w_b (1 - F(Omega_cell)) stops as the tissue dies
+    perfusion_shutdown: bool = key("perfusion_shutdown", "bool", default=True)
+    # tissue water boils at 100 C: its latent heat caps the temperature
+    vaporisation: bool = key("vaporisation", "bool", default=True)
+    # k(T) = k (1 + slope (T - 37 C)); 0: constant (explicit correction)
+    conductivity_slope: float = key("conductivity_slope_per_K", default=0.0, lo=-0.01,
+                                    hi=0.05)  # 1/K
+
+
+@dataclass(frozen=True)
+class Time:
+    """``[time]``: the end time and the steps (fem.run.schedule)."""
+
+    end: float = key("end_ms", si=MS, default=50.0, lo=0.0, lo_open=True, hi=1e7)  # s
+    steps_per_pulse: int = key("steps_per_pulse", "int", default=20, lo=20, hi=10000)
+    growth: float = key("growth", default=2.0, lo=1.0, hi=10.0)
+    steps_per_rung: int = key("steps_per_rung", "int", default=4, lo=1, hi=10000)
+    max_step: float = key("max_step_ms", si=MS, default=10.0, lo=0.0, lo_open=True,
+                          hi=1e7)  # s
+
+
+@dataclass(frozen=True)
+class Damage:
+    """``[damage]``: the kinetics per purpose; ``[damage.layers.<layer>]`` overrides them."""
+
+    cell: str = key("cell", "str", default="henriques_moritz", choices=KINETICS)
+    collagen: str = key("collagen", "str", default="maitland_walsh", choices=KINETICS)
+    cem43: bool = key("cem43", "bool", default=False)  # also the CEM43 dose (Sapareto-Dewey)
+    # derived: purpose -> preset values, with "by_depth" for the layers whose set differs
+    kinetics: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def names(self) -> dict[str, str]:
+        """The kinetics set of each purpose."""
+        return {p: getattr(self, p) for p in DAMAGE_PURPOSES}
+
+
+@dataclass(frozen=True)
+class Mechanics:
+    """``[mechanics]``: eigenstrain elasticity and tightening (fem.physics.mechanics)."""
+
+    enabled: bool = key("enabled", "bool", default=True)
+    shrinkage_max: float = key("shrinkage_max", default=0.2, lo=0.0, hi=0.6)
+    shrinkage_plane: str = key("shrinkage_plane", "str", default="in_plane",
+                               choices=("in_plane", "isotropic"))
+    # default: 2 if a layer has nu > 0.45, else 1
+    degree: int = key("degree", "int", choices=(1, 2))
+    # free: an isolated patch; periodic: one cell of a large treated area (sides stay plane,
+    # zero net force); held: the patch held by the surrounding untreated skin
+    sides: str = key("sides", "str", default="free", choices=("free", "periodic", "held"))
+    # displacement (P1 or P2) | mixed (Taylor-Hood P2 displacement, P1 pressure)
+    formulation: str = key("formulation", "str", default="displacement",
+                           choices=("displacement", "mixed"))
+
+
+@dataclass(frozen=True)
+class Mesh:
+    """``[mesh]``: element sizes and the refined column (defaults from the resolution)."""
+
+    resolution: str = key("resolution", "str", default="medium",
+                          choices=("coarse", "medium", "fine"))
+    column_size: float = key("column_size_um", si=UM, lo=0.5, hi=1e4)  # m
+    surface_size: float = key("surface_size_um", si=UM, lo=0.5, hi=1e4)  # m
+    far_size: float = key("far_size_um", si=UM, lo=0.5, hi=1e5)  # m
+    column_radius: float = key("column_radius_um", si=UM, lo=1.0, hi=1e5)  # m
+    column_depth: float = key("column_depth_um", si=UM, lo=1.0, hi=1e5)  # m
+    cache: bool = key("cache", "bool", default=True)  # reuse meshes of the same geometry
+
+
+@dataclass(frozen=True)
+class Solver:
+    """``[solver]``: the heat solver's tolerance and iteration limit."""
+
+    rtol: float = key("rtol", default=1e-10, lo=1e-16, hi=1e-3)
+    max_it: int = key("max_it", "int", default=500, lo=1, hi=100000)
+
+
+@dataclass(frozen=True)
+class Output:
+    """``[output]``: probes, the mechanics times, which files and pictures."""
+
+    probes: tuple[tuple[float, float, float], ...] = key("probes_um", "points", si=UM)  # m
+    # when mechanics is solved before the end (default: the end of the last pulse), s
+    times: tuple[float, ...] = key("times_ms", "floats", si=MS, lo=0.0, lo_open=True)
+    fields: bool = key("fields", "bool", default=True)
+    render: bool = key("render", "bool", default=True)
+
+
+@dataclass(frozen=True)
+class Case:
+    """A fully validated case in SI, one typed section per table of the case file;
+    ``resolved`` is the case in file units with presets and defaults expanded (what
+    ``case.toml`` in a result directory holds)."""
+
+    title: str
+    skin: Skin
+    laser: Laser
+    pattern: Pattern
+    crater: Crater
+    boundary: Boundary
+    cooling: Cooling
+    tissue: Tissue
+    time: Time
+    damage: Damage
+    mechanics: Mechanics
+    mesh: Mesh
+    solver: Solver
+    output: Output
+    resolved: dict = field(repr=False, compare=False)
+
+
+#: The sections of a case file in file order: table name -> dataclass.
+SECTIONS: dict[str, type] = {
+    "skin": Skin, "laser": Laser, "pattern": Pattern, "crater": Crater, "boundary": Boundary,
+    "cooling": Cooling, "tissue": Tissue, "time": Time, "damage": Damage,
+    "mechanics": Mechanics, "mesh": Mesh, "solver": Solver, "output": Output,
+}

@@ -1,0 +1,101 @@
+"""Fields for ParaView and for the pictures: parallel VTX files and gathered VTU snapshots.
+
+* :func:`write_vtx`: DOLFINx's parallel writer (VTX / ADIOS2 ``.bp``), every rank writes.
+* :func:`write_snapshot` gathers the P1 fields of the owned cells of every rank to rank 0 and
+  writes a VTU (coordinates in µm, temperatures in °C) for the renderer, so that
+  ``mtz render DIR`` works from saved results on one process; :func:`write_frames` does the
+  same for the temperatures of the animation.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mpi4py import MPI
+
+import dolfinx.fem as dfem
+import numpy as np
+from dolfinx import plot
+
+from fem.output.files import KELVIN, write_json
+
+
+def write_vtx(comm: MPI.Comm, path: Path, functions: list[dfem.Function], t: float = 0.0) -> None:
+    """One VTX (ADIOS2) file with functions of one space, at one time."""
+    from dolfinx.io import VTXWriter
+
+    with VTXWriter(comm, str(path), functions, engine="BP4") as vtx:
+        vtx.write(t)
+
+
+def write_snapshot(path: Path, V: dfem.FunctionSpace, point_data: dict[str, dfem.Function],
+                   cell_data: dict[str, np.ndarray]) -> None:
+    """Gather P1 point data and per-cell data of the owned cells to rank 0 and write a VTU.
+
+    Args:
+        path: the ``.vtu`` file.
+        V: the scalar P1 space of the point data (vector P1 functions are allowed too).
+        point_data: name -> function (scalar or vector, P1 on the same mesh); names ending
+            in ``_C`` hold temperatures, converted from kelvin.
+        cell_data: name -> array over the owned cells.
+    """
+    comm = V.mesh.comm
+    topology, cell_types, x = plot.vtk_mesh(V)
+    n_nodes = x.shape[0]
+    arrays = {}
+    for name, f in point_data.items():
+        bs = f.function_space.dofmap.index_map_bs
+        arrays[name] = f.x.array.reshape(-1, bs)[:n_nodes].copy()
+        if name.endswith("_C"):
+            arrays[name] -= KELVIN
+    pieces = comm.gather((topology, cell_types, x, arrays, cell_data), root=0)
+    if comm.rank != 0:
+        return
+    import pyvista
+
+    cells, types, points, pdata, cdata, offset = [], [], [], {}, {}, 0
+    for top, ct, xx, arr, carr in pieces:
+        conn = top.reshape(-1, 5).copy()  # [4, v0, v1, v2, v3] per tetrahedron
+        conn[:, 1:] += offset
+        cells.append(conn.ravel())
+        types.append(ct)
+        points.append(xx)
+        offset += xx.shape[0]
+        for k, v in arr.items():
+            pdata.setdefault(k, []).append(v)
+        for k, v in carr.items():
+            cdata.setdefault(k, []).append(v)
+    grid = pyvista.UnstructuredGrid(np.concatenate(cells), np.concatenate(types),
+                                    np.concatenate(points) * 1e6)
+    for k, v in pdata.items():
+        a = np.concatenate(v)
+        grid.point_data[k] = a[:, 0] if a.shape[1] == 1 else a
+    for k, v in cdata.items():
+        grid.cell_data[k] = np.concatenate(v)
+    tmp = Path(path).with_name(Path(path).stem + ".tmp.vtu")
+    grid.save(tmp, binary=True)
+    os.replace(tmp, path)
+
+
+def write_frames(path: Path, V: dfem.FunctionSpace, frames: list[tuple[float, dfem.Function]],
+                 meta: dict) -> None:
+    """The animation frames: one VTU of temperatures (°C) ``temperature_000_C``, ... and
+    ``path.json`` (the snapshot metadata and ``frames_ms``), gathered like the snapshot.
+    """
+    write_snapshot(path, V, {f"temperature_{i:03d}_C": T for i, (_, T) in enumerate(frames)}, {})
+    if V.mesh.comm.rank == 0:
+        write_json(Path(path).with_suffix(".json"),
+                   {**meta, "frames_ms": [t * 1e3 for t, _ in frames]})
+
+
+def write_mesh_xdmf(path: Path, data) -> None:
+    """A mesh and its cell and facet tags (``dolfinx.io.gmsh.MeshData``) as XDMF (parallel
+    writer)."""
+    from dolfinx.io import XDMFFile
+
+    with XDMFFile(data.mesh.comm, str(path), "w") as f:
+        f.write_mesh(data.mesh)
+        data.mesh.topology.create_connectivity(2, 3)
+        f.write_meshtags(data.cell_tags, data.mesh.geometry)
+        f.write_meshtags(data.facet_tags, data.mesh.geometry)

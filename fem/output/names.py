@@ -1,0 +1,97 @@
+"""Every result file name, in one place.
+
+A case's result directory (``mtz run``), a mesh directory (``mtz mesh``) and a study's
+directory (``mtz study``) hold the files below; the writers (the run layer), the readers
+(render, report, studies, calibration) and the tests take the names from here. Paths are
+relative to the directory they live in; a name ending in ``_DIR`` is a folder. The cases of
+a study live in directories named after their parameters (:func:`case_name`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# -- one case (mtz run) -------------------------------------------------------------------
+CASE_TOML = "case.toml"  # the resolved case, enough to rerun it
+METRICS_JSON = "metrics.json"  # written last and atomically: marks the case finished
+PROBES_CSV = "probes.csv"
+COLUMNS_CSV = "columns.csv"
+MECHANICS_CSV = "mechanics.csv"
+PROVENANCE_JSON = "provenance.json"
+REPORT_HTML = "report.html"
+ERROR_TXT = "error.txt"  # a failed case of a study
+
+FIELDS_DIR = "fields"
+HEAT_BP = f"{FIELDS_DIR}/heat.bp"  # VTX (ADIOS2): temperatures and damage
+DISPLACEMENT_BP = f"{FIELDS_DIR}/displacement.bp"
+SNAPSHOT_VTU = f"{FIELDS_DIR}/snapshot.vtu"  # the fields the pictures are drawn from (µm, °C)
+SNAPSHOT_JSON = f"{FIELDS_DIR}/snapshot.json"  # its metadata (layers, pattern, crater)
+FRAMES_VTU = f"{FIELDS_DIR}/frames.vtu"  # the temperatures of the animation
+FRAMES_JSON = f"{FIELDS_DIR}/frames.json"
+
+CHECKPOINT_DIR = "checkpoint"
+CHECKPOINT_STATE = f"{CHECKPOINT_DIR}/state.npz"
+
+# -- the pictures of a case (renders/) ------------------------------------------------------
+RENDERS_DIR = "renders"
+TEMPERATURE_PNG = "temperature_end_of_pulse.png"
+TEMPERATURE_PEAK_PNG = "temperature_peak.png"
+TEMPERATURE_END_PNG = "temperature_end.png"
+DAMAGE_PNG = "damage_contours.png"
+HISTOLOGY_PNG = "histology.png"
+ISOSURFACES_PNG = "damage_isosurfaces.png"
+VON_MISES_PNG = "von_mises.png"
+PRINCIPAL_1_PNG = "principal_stress_1.png"
+PRINCIPAL_3_PNG = "principal_stress_3.png"
+SURFACE_PNG = "surface_displacement.png"
+OVERVIEW_PNG = "overview_3d.png"
+COVERAGE_PNG = "coverage_top.png"
+PROBES_PNG = "probes.png"
+ANIMATION_GIF = "temperature.gif"
+VIEW3D_HTML = "view3d.html"
+MESH_CUT_PNG = "mesh_cut.png"
+MESH_TOP_PNG = "mesh_top.png"
+
+# -- a mesh (mtz mesh) ----------------------------------------------------------------------
+MESH_XDMF = "mesh.xdmf"
+MESH_VTU = "mesh.vtu"
+MESH_JSON = "mesh.json"
+MESH_QUALITY_JSON = "mesh_quality.json"
+
+# -- a study (mtz study) --------------------------------------------------------------------
+STUDY_JSON = "study.json"  # the study and its expanded cases
+STUDY_METRICS_CSV = "metrics.csv"  # one row per case
+PLOTS_DIR = "plots"
+CALIBRATION_PNG = "calibration.png"
+CALIBRATION_JSON = "calibration.json"
+SLURM_SH = "slurm.sh"
+SLURM_DIR = "slurm"
+
+
+def format_value(value: Any) -> str:
+    """A value as it appears in a directory name."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, float):
+        text = format(value, "g")
+        if float(text) != value:
+            text = repr(value)
+    elif isinstance(value, list):
+        text = "x".join(format_value(v) for v in value)
+    else:
+        text = str(value)
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "-", text).strip("-") or "none"
+
+
+def case_name(params: dict[str, Any]) -> str:
+    """Directory name of a study's case from its parameters: the last part of each key (the
+    whole key where two keys end alike) and the value, ``energy_mJ-20_preset-co2_10600``."""
+    if not params:
+        return "base"
+    last = [k.split(".")[-1] for k in params]
+    parts = []
+    for key, short in zip(params, last):
+        label = short if last.count(short) == 1 else key.replace(".", "-")
+        parts.append(f"{label}-{format_value(params[key])}")
+    return "_".join(parts)

@@ -1,0 +1,77 @@
+"""Point evaluation of finite-element functions in parallel.
+
+:class:`PointEvaluator` locates a fixed set of points once (bounding-box tree + exact cell
+collision) and then evaluates any function on the same mesh at them. Each point is evaluated by
+exactly one rank, the lowest that holds a cell containing it, and the values are summed over
+ranks, so every rank gets the same array whatever the partition. Points outside the mesh give
+NaN.
+"""
+
+from __future__ import annotations
+
+from mpi4py import MPI
+
+import dolfinx.fem as dfem
+import numpy as np
+from dolfinx import geometry, mesh
+
+
+def locate_in_tetrahedra(domain: mesh.Mesh, candidates, pts: np.ndarray,
+                         tol: float = 1e-10) -> np.ndarray:
+    """The first candidate cell that contains each point (-1 if none), affine tetrahedra.
+
+    A vectorised barycentric test over all (point, candidate) pairs; it replaces the general
+    GJK test of ``compute_colliding_cells``, which is exact for any cell but ~100x slower.
+    """
+    offsets, cand = candidates.offsets, candidates.array
+    counts = np.diff(offsets)
+    point_of = np.repeat(np.arange(pts.shape[0]), counts)
+    cell_of = np.full(pts.shape[0], -1, dtype=np.int64)
+    if cand.size == 0:
+        return cell_of
+    x = domain.geometry.x
+    nodes = domain.geometry.dofmaps[0][cand]  # (pairs, 4)
+    v0 = x[nodes[:, 0]]
+    J = np.stack([x[nodes[:, i]] - v0 for i in (1, 2, 3)], axis=2)  # columns: edges
+    lam = np.linalg.solve(J, (pts[point_of] - v0)[:, :, None])[:, :, 0]
+    inside = (lam.min(axis=1) >= -tol) & (lam.sum(axis=1) <= 1.0 + tol)
+    hits = np.flatnonzero(inside)
+    # first hit per point: reverse so that earlier pairs overwrite later ones
+    cell_of[point_of[hits[::-1]]] = cand[hits[::-1]]
+    return cell_of
+
+
+class PointEvaluator:
+    """Evaluate functions at fixed points (coordinates in metres, shape ``(n, 3)``)."""
+
+    def __init__(self, domain: mesh.Mesh, points: np.ndarray):
+        self.comm = domain.comm
+        pts = np.ascontiguousarray(np.asarray(points, dtype=np.float64).reshape(-1, 3))
+        self.n = pts.shape[0]
+        tdim = domain.topology.dim
+        n_owned = domain.topology.index_map(tdim).size_local
+        tree = geometry.bb_tree(domain, tdim, entities=np.arange(n_owned, dtype=np.int32),
+                                padding=1e-12)
+        candidates = geometry.compute_collisions_points(tree, pts)
+        cell_of = locate_in_tetrahedra(domain, candidates, pts)
+        found = np.flatnonzero(cell_of >= 0)
+        claim = np.full(self.n, self.comm.size, dtype=np.int32)
+        claim[found] = self.comm.rank
+        owner = np.empty_like(claim)
+        self.comm.Allreduce(claim, owner, op=MPI.MIN)
+        mine = found[owner[found] == self.comm.rank]
+        self.local_index = mine
+        self.local_points = pts[mine]
+        self.local_cells = cell_of[mine].astype(np.int32)
+        self.missing = owner == self.comm.size
+
+    def __call__(self, u: dfem.Function) -> np.ndarray:
+        """Values of ``u`` at the points, shape ``(n,)`` or ``(n, value_size)``, on every rank."""
+        vs = int(np.prod(u.function_space.value_shape)) if u.function_space.value_shape else 1
+        local = np.zeros((self.n, vs))
+        if self.local_index.size:
+            local[self.local_index] = u.eval(self.local_points, self.local_cells).reshape(-1, vs)
+        out = np.empty_like(local)
+        self.comm.Allreduce(local, out, op=MPI.SUM)
+        out[self.missing] = np.nan
+        return out[:, 0] if vs == 1 else out

@@ -1,0 +1,206 @@
+"""The figure captions of the pictures made by :mod:`fem.render` and the order the case
+report shows them in. The colours named in the captions come from :mod:`fem.render.style`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fem.output.names import (
+    ANIMATION_GIF,
+    COVERAGE_PNG,
+    DAMAGE_PNG,
+    HISTOLOGY_PNG,
+    ISOSURFACES_PNG,
+    MESH_CUT_PNG,
+    MESH_TOP_PNG,
+    OVERVIEW_PNG,
+    PRINCIPAL_1_PNG,
+    PRINCIPAL_3_PNG,
+    PROBES_PNG,
+    SURFACE_PNG,
+    TEMPERATURE_END_PNG,
+    TEMPERATURE_PEAK_PNG,
+    TEMPERATURE_PNG,
+    VON_MISES_PNG,
+)
+from fem.render.style import (
+    COLLAGEN_COLOR_NAME,
+    CROP_FACTOR,
+    ISOSURFACE_COLOR_NAME,
+    MARKER_COLOR_NAME,
+    NECROSIS_COLOR_NAME,
+)
+
+logger = logging.getLogger(__name__)
+
+
+#: Figure captions for the pictures made by :mod:`fem.render`.
+CAPTIONS: dict[str, tuple[str, str]] = {
+    TEMPERATURE_PNG: (
+        "Temperature at the end of the pulse",
+        (
+            "Vertical cut through the axis of the MTZ column nearest the centre of the domain "
+            "(the plane y = const given in the picture), coloured by the temperature at the "
+            "end of the laser pulse. Symmetry planes of a quarter cell are unfolded, so the "
+            "whole unit cell is shown. Thin grey lines are the interfaces between skin layers; the "
+            "skin surface is at z = 0 and depth increases downwards. The view is cropped to the "
+            f"top {CROP_FACTOR:g} × column depth of the block and drawn at true aspect ratio."
+        ),
+    ),
+    TEMPERATURE_PEAK_PNG: (
+        "Peak temperature",
+        (
+            "The same cut coloured by the highest temperature each point reached during the run "
+            "(not a single instant). All temperature pictures of a case, and the animation, "
+            "share one colour scale, so they can be compared directly; in a study, all cases share "
+            "it."
+        ),
+    ),
+    TEMPERATURE_END_PNG: (
+        "Temperature at the end of the run",
+        (
+            "The same cut at the last time step: what is left of the heat after the cooling "
+            "phase, on the same colour scale as the other temperature pictures."
+        ),
+    ),
+    ANIMATION_GIF: (
+        "Temperature during and after the pulse (animation)",
+        (
+            "The cut through the column axis at about eight instants during the pulse and eight "
+            "after it (the time and whether the laser is on are given above the picture), on the "
+            "colour scale of the temperature pictures. The steps grow after the pulse, so the "
+            "later frames are further apart in time."
+        ),
+    ),
+    HISTOLOGY_PNG: (
+        "Histology-like section",
+        (
+            "The cut drawn like a haematoxylin-and-eosin stained section, to compare with "
+            "histology: each layer in its usual stain (purple epidermis, pink dermis with "
+            "collagen fibres, pale fat cells) with scattered nuclei. Where the collagen is "
+            "denatured the tissue darkens and loses its fibres, with the weight "
+            "1 − exp(−Ω<sub>collagen</sub>); where cells died (1 − exp(−Ω<sub>cell</sub>)) it "
+            "pales and the nuclei are missing. The texture is a fixed illustrative pattern; only "
+            "the damage is computed. The bar in the lower right corner is a length scale."
+        ),
+    ),
+    ISOSURFACES_PNG: (
+        "Damage isosurfaces in 3D",
+        (
+            "The top of the tissue block with every skin layer drawn as a faint see-through "
+            f"shell in its colour. The solid {ISOSURFACE_COLOR_NAME} surface is "
+            "Ω<sub>collagen</sub> = 1 (the coagulation column), the translucent "
+            f"{NECROSIS_COLOR_NAME} surface around it Ω<sub>cell</sub> = 1 (the necrosis zone). "
+            "The black bar is a length scale."
+        ),
+    ),
+    PRINCIPAL_1_PNG: (
+        "Largest principal stress",
+        (
+            "The same cut (undeformed) coloured by the largest principal stress σ<sub>1</sub> of "
+            "the mechanics solve, per cell: positive (red) is tension, as in the tissue around a "
+            "shrinking coagulated column. The colour range is symmetric and shared with the "
+            "smallest principal stress."
+        ),
+    ),
+    PRINCIPAL_3_PNG: (
+        "Smallest principal stress",
+        (
+            "The same cut coloured by the smallest principal stress σ<sub>3</sub>: negative (blue) "
+            "is compression; same colour range as σ<sub>1</sub>."
+        ),
+    ),
+    SURFACE_PNG: (
+        "Skin surface deformation",
+        (
+            "The skin surface on the deformed shape, the displacement magnified by the factor in "
+            "the subtitle and coloured by its vertical component (red up, blue down); the grey "
+            "line is the undeformed edge of the surface, the black line the collagen Ω = 1 "
+            "contour on the surface. Collagen shrinkage pulls the surface in toward the column."
+        ),
+    ),
+    DAMAGE_PNG: (
+        "Thermal damage contours",
+        (
+            "The same cut, coloured by skin layer (legend). The thick "
+            f"{COLLAGEN_COLOR_NAME} line is Ω<sub>collagen</sub> = 1, "
+            "the edge of the coagulation column (denatured collagen); the thick "
+            f"{NECROSIS_COLOR_NAME} line is "
+            "Ω<sub>cell</sub> = 1, the edge of the necrosis zone (cell death). Ω is the Arrhenius "
+            "damage integral; both lines are the level log<sub>10</sub> Ω = 0. A note in the "
+            "picture title says when a contour is absent (no damage of that kind in view)."
+        ),
+    ),
+    VON_MISES_PNG: (
+        "Von Mises stress and deformation",
+        (
+            "The same cut, coloured by the von Mises stress of the mechanics solve and drawn on "
+            "the deformed shape; the displacement is magnified by the factor given in the picture "
+            "title so that the contraction around the column is visible. The grey line is the "
+            "undeformed outline of the cut."
+        ),
+    ),
+    OVERVIEW_PNG: (
+        "3D overview",
+        (
+            "The top of the tissue block with one quadrant cut away (its corner on the axis of "
+            "the cut column, coordinates in the picture title), faces "
+            f"coloured by skin layer; the {ISOSURFACE_COLOR_NAME} "
+            "surface is the collagen Ω = 1 isosurface, i.e. the coagulation column."
+        ),
+    ),
+    COVERAGE_PNG: (
+        "Treated columns seen from above",
+        (
+            "The skin surface of the whole domain seen from above, coloured by "
+            "log<sub>10</sub> Ω<sub>collagen</sub> (scalar bar); the "
+            f"{COLLAGEN_COLOR_NAME} line is Ω<sub>collagen</sub> = 1, the edge of the coagulated "
+            f"spots, and the {MARKER_COLOR_NAME} crosses mark the column centres. Only for "
+            "patterns of several columns."
+        ),
+    ),
+    MESH_CUT_PNG: (
+        "Mesh: vertical cut",
+        (
+            "The tetrahedral mesh cut through a column axis: cells coloured by skin layer, the "
+            "refined column region in a darker shade, cell edges drawn. The subtitle gives the "
+            "number of cells and the minimum and mean cell quality; the quality per region is "
+            "listed under the legend."
+        ),
+    ),
+    MESH_TOP_PNG: (
+        "Mesh: top view",
+        (
+            "The mesh on the skin surface seen from above, coloured like the cut; the "
+            f"{MARKER_COLOR_NAME} circles are the column footprints (column radius)."
+        ),
+    ),
+    PROBES_PNG: (
+        "Probe histories",
+        (
+            "Temperature (left) and, where recorded, the damage integrals Ω (right, logarithmic; "
+            "solid: collagen, dashed: cell) against time at the probe points. The dotted vertical "
+            "line marks the end of the laser pulse."
+        ),
+    ),
+}
+
+#: Pictures in the order of the report (those present).
+FIGURE_ORDER: tuple[str, ...] = (
+    TEMPERATURE_PNG,
+    TEMPERATURE_PEAK_PNG,
+    TEMPERATURE_END_PNG,
+    ANIMATION_GIF,
+    DAMAGE_PNG,
+    HISTOLOGY_PNG,
+    ISOSURFACES_PNG,
+    VON_MISES_PNG,
+    PRINCIPAL_1_PNG,
+    PRINCIPAL_3_PNG,
+    SURFACE_PNG,
+    OVERVIEW_PNG,
+    COVERAGE_PNG,
+    MESH_CUT_PNG,
+    MESH_TOP_PNG,
+)

@@ -1,0 +1,346 @@
+"""One case end to end: mesh -> heat + damage -> mechanics -> metrics -> output -> render.
+
+:func:`run_case` is what ``mtz run`` calls on every rank; it runs the phases of a
+:class:`CaseRun` in order, times each (``provenance.json``) and writes the result directory
+described in DESIGN.md, ``metrics.json`` last (it marks the case finished). :func:`run_mesh`
+is ``mtz mesh``. Input is validated before either is called, so nothing here creates a
+directory for a bad case.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from mpi4py import MPI
+
+import dolfinx.fem as dfem
+import numpy as np
+
+from fem.config import Case
+from fem.output import names
+from fem.output.fields import write_frames, write_mesh_xdmf, write_snapshot, write_vtx
+from fem.output.files import KELVIN, atomic_write_text, write_case_toml, write_json
+from fem.output.files import write_probes_csv
+from fem.output.provenance import provenance
+from fem.parallel import on_root
+from fem.physics.mechanics import ElasticityProblem
+from fem.post.metrics import ColumnSampler, columns_csv, damage_metrics
+from fem.post.probes import PointEvaluator
+from fem.run.checkpoint import Checkpointer
+from fem.run.coupled import run_thermal_damage
+from fem.run.mesh import build_mesh, region_cell_data
+from fem.run.problems import beam_source, damage_integrals, heat_problem, surface_conditions
+from fem.run.schedule import Schedule
+from fem.run.staggered import StaggeredMechanics, mechanics_csv
+
+log = logging.getLogger(__name__)
+
+
+class Timer:
+    """Wall time per phase, measured on rank 0 after a barrier (the slowest rank counts)."""
+
+    def __init__(self, comm: MPI.Comm):
+        self.comm, self.phases = comm, {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        self.comm.Barrier()
+        t0 = time.perf_counter()
+        yield
+        self.comm.Barrier()
+        self.phases[name] = self.phases.get(name, 0.0) + time.perf_counter() - t0
+
+
+def run_mesh(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
+    """``mtz mesh``: the mesh (XDMF with tags), its quality summary, a VTU and a cut render."""
+    out = Path(out)
+    data, quality = build_mesh(case, comm)
+    if comm.rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    comm.Barrier()
+    write_mesh_xdmf(out / names.MESH_XDMF, data)
+    V = dfem.functionspace(data.mesh, ("Lagrange", 1))
+    write_snapshot(out / names.MESH_VTU, V, {}, region_cell_data(data.mesh, data.cell_tags))
+
+    def finish() -> None:
+        write_json(out / names.MESH_QUALITY_JSON, quality)
+        write_json(out / names.MESH_JSON, snapshot_info(case, quality))
+        lay = case.pattern.layout
+        log.info("mesh: %d cells, %d column(s) (%s), min quality %.3f, mean %.3f%s",
+                 quality["cells"], lay.count, lay.kind, quality["min_quality"],
+                 quality["mean_quality"], " (from the cache)" if quality.get("cached") else "")
+        for name, r in quality["regions"].items():
+            log.info("  %-28s %9d cells  quality min %.3f mean %.3f", name, r["cells"],
+                     r["min_quality"], r["mean_quality"])
+        log.info("wrote %s", out / names.MESH_XDMF)
+        if case.output.render:
+            from fem.render import render_mesh
+
+            render_mesh(out)
+
+    on_root(comm, finish)
+    return quality
+
+
+def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: bool = False,
+             checkpoint_every: int | None = None, draw: bool = True) -> dict:
+    """Run one case into ``out``; returns the metrics (on every rank).
+
+    The time loop checkpoints into ``out/checkpoint`` every ``checkpoint_every`` steps (None:
+    every minute of wall time); ``resume`` continues from that checkpoint if there is one. The
+    checkpoint is removed once ``metrics.json`` is written. With ``draw`` False the renders
+    and the report are left to the caller (a study draws its cases afterwards with one
+    common view, :func:`fem.run.study.draw_cases`); the fields they need are written anyway.
+    """
+    run = CaseRun(case, Path(out), comm)
+    run.start()
+    run.mesh()
+    run.heat_and_damage(resume, checkpoint_every)
+    run.mechanics()
+    run.measure()
+    run.write_results()
+    draw = draw and case.output.render
+    if draw:
+        run.draw()
+    return run.finish(report=draw)
+
+
+class CaseRun:
+    """The phases of one case, each timed; every rank runs them together.
+
+    Attributes set by the phases: ``data`` and ``quality`` (the mesh), ``heat``, ``damage``,
+    ``hist``, ``source``, ``schedule``, ``probes`` and ``checkpoint`` (heat and damage),
+    ``staggered``, ``mechanics_rows`` and ``mechanics_metrics`` (mechanics), ``metrics`` and
+    ``per_column`` (the metrics).
+    """
+
+    def __init__(self, case: Case, out: Path, comm: MPI.Comm):
+        self.case, self.out, self.comm = case, out, comm
+        self.t_total = time.perf_counter()
+        self.timer = Timer(comm)
+
+    def start(self) -> None:
+        """The result directory and ``case.toml``; a ``metrics.json`` of an earlier run of
+        the directory is removed (it is not finished until this run writes it)."""
+        def start() -> None:
+            (self.out / names.FIELDS_DIR).mkdir(parents=True, exist_ok=True)
+            (self.out / names.METRICS_JSON).unlink(missing_ok=True)
+            write_case_toml(self.out / names.CASE_TOML, self.case.resolved)
+
+        on_root(self.comm, start)
+
+    def mesh(self) -> None:
+        """The mesh, from the cache when it has it."""
+        with self.timer("mesh"):
+            self.data, self.quality = build_mesh(self.case, self.comm)
+        self.cells = self.data.mesh.topology.index_map(3).size_global
+        log.info("mesh: %d cells, %d column(s), min quality %.3f (%.1f s%s)", self.cells,
+                 self.case.pattern.layout.count, self.quality["min_quality"],
+                 self.timer.phases["mesh"],
+                 ", from the cache" if self.quality.get("cached") else "")
+
+    def heat_and_damage(self, resume: bool, checkpoint_every: int | None) -> None:
+        """The heat and damage problems on one clock (mechanics at the output times)."""
+        case, data = self.case, self.data
+        with self.timer("heat"):
+            self.source = beam_source(case)
+            surface = surface_conditions(case)
+            self.heat = heat_problem(data.mesh, data.cell_tags, data.facet_tags, case,
+                                     self.source, surface)
+            self.damage = damage_integrals(self.heat.V, case)
+            self.probes = (PointEvaluator(data.mesh, np.array(case.output.probes))
+                           if case.output.probes else None)
+            self.schedule = Schedule.of(case, self.source, surface)
+            log.info("heat: %d dofs, %d steps", self.heat.dofs, len(self.schedule.steps))
+            self.checkpoint = Checkpointer(self.out, case.resolved, self.comm,
+                                           every_steps=checkpoint_every, resume=resume)
+            self.staggered = StaggeredMechanics(data, case, self.heat)
+            self.hist = run_thermal_damage(
+                self.heat, self.damage, self.schedule, self.source, self.probes,
+                checkpoint=self.checkpoint,
+                on_output=self.staggered if case.mechanics.enabled else None)
+        phases = self.timer.phases
+        phases["heat"] -= self.hist.damage_seconds + self.staggered.seconds
+        phases["damage"] = self.hist.damage_seconds
+        ledger, sym = self.heat.ledger, case.pattern.layout.symmetry_factor
+        log.info("heat: peak %.1f C, absorbed %.4g J of %.4g J delivered, balance error %.2e",
+                 self.hist.peak_temperature - KELVIN, sym * ledger.absorbed,
+                 case.laser.energy * case.pattern.layout.count, ledger.error)
+
+    def mechanics(self) -> None:
+        """The lasting (cooled) state and the end state; the rows of ``mechanics.csv``."""
+        case, staggered = self.case, self.staggered
+        self.mechanics_rows, self.mechanics_metrics = [], {}
+        self.elasticity: ElasticityProblem | None = None
+        if not case.mechanics.enabled:
+            return
+        in_loop = staggered.seconds
+        with self.timer("mechanics"):
+            cooled = staggered.cooled(self.damage)  # first: the end state's fields are written
+            self.mechanics_rows = self.hist.outputs + [
+                staggered(case.time.end, self.heat.T, self.damage)]
+            self.elasticity = mech = staggered.problem
+        self.timer.phases["mechanics"] += in_loop
+        metrics = {k: v for k, v in self.mechanics_rows[-1].items() if k != "time_ms"}
+        metrics.update(cooled)
+        self.mechanics_metrics = metrics
+        log.info("mechanics: P%d, %d dofs, %d CG iterations, tightening %.3f %% (cooled "
+                 "%.3f %%), residual stress %.1f kPa (sides %s)", case.mechanics.degree,
+                 mech.dofs, mech.iterations, metrics["tightening_area_percent"],
+                 cooled["cooled_tightening_area_percent"], metrics["residual_stress_kPa"],
+                 case.mechanics.sides)
+
+    def measure(self) -> None:
+        """The metrics of ``metrics.json`` (energies for the whole unit: a quarter cell counts
+        four times)."""
+        case, heat, hist = self.case, self.heat, self.hist
+        with self.timer("metrics"):
+            sampler = ColumnSampler(self.data.mesh, case)
+            self.per_column: list[dict] = []
+            metrics = damage_metrics(sampler, self.damage, case, per_column=self.per_column)
+        ledger = heat.ledger
+        sym = case.pattern.layout.symmetry_factor
+        delivered = case.laser.energy * case.pattern.layout.count
+        expected = sym * case.laser.energy * self.source.expected_absorbed_fraction()
+        metrics.update(
+            peak_temperature_C=hist.peak_temperature - KELVIN,
+            absorbed_energy_J=sym * ledger.absorbed,
+            delivered_energy_J=delivered,
+            expected_absorbed_energy_J=expected,
+            source_energy_error=abs(sym * ledger.absorbed - expected) / expected,
+            energy_balance_error=ledger.error,
+            stored_energy_J=sym * ledger.stored,
+            perfusion_loss_J=sym * ledger.perfusion_out,
+            surface_loss_J=sym * ledger.surface_out,
+            vaporised_energy_J=sym * ledger.vaporised,
+            bottom_inflow_J=sym * ledger.bottom_inflow,
+            **self.mechanics_metrics,
+        )
+        mech = self.elasticity
+        metrics.update(
+            dofs=heat.dofs,
+            mechanics_dofs=mech.dofs if mech else 0,
+            cells=self.cells,
+            time_steps=hist.steps,
+            heat_cg_iterations=heat.iterations,
+            ranks=self.comm.size,
+        )
+        self.metrics = metrics
+
+    def write_results(self) -> None:
+        """The tables, the fields for ParaView, the snapshot and the animation frames."""
+        case, out, comm, heat, hist = self.case, self.out, self.comm, self.heat, self.hist
+        mech = self.elasticity
+        with self.timer("output"):
+            if comm.rank == 0:
+                atomic_write_text(out / names.COLUMNS_CSV, columns_csv(self.per_column))
+                if case.mechanics.enabled:
+                    atomic_write_text(out / names.MECHANICS_CSV,
+                                      mechanics_csv(self.mechanics_rows))
+            if comm.rank == 0 and self.probes is not None:
+                probe_names = [f"p{i}_z{int(round(p[2] * 1e6))}um"
+                               for i, p in enumerate(case.output.probes)]
+                write_probes_csv(out / names.PROBES_CSV, probe_names, list(self.damage),
+                                 hist.probe_times, hist.probe_values)
+            if case.output.fields:
+                T_end = heat.T.copy()
+                T_end.name = "temperature_end"
+                write_vtx(comm, out / names.HEAT_BP,
+                          [hist.T_end_of_pulse, hist.T_peak, T_end]
+                          + [d.omega for d in self.damage.values()], case.time.end)
+                if mech:
+                    write_vtx(comm, out / names.DISPLACEMENT_BP, [mech.u], case.time.end)
+            cell_data = region_cell_data(self.data.mesh, self.data.cell_tags)
+            point_data = {
+                "temperature_end_of_pulse_C": hist.T_end_of_pulse,
+                "temperature_peak_C": hist.T_peak,
+                "temperature_end_C": heat.T,
+                "omega_cell": self.damage["cell"].omega,
+                "omega_collagen": self.damage["collagen"].omega,
+            }
+            if mech:
+                cell_data.update(mech.cell_stress_kPa())  # von Mises, principal stresses 1-3
+                point_data["displacement_um"] = _displacement_um_p1(mech, heat.V)
+            write_snapshot(out / names.SNAPSHOT_VTU, heat.V, point_data, cell_data)
+            info = snapshot_info(case, self.quality)
+            if comm.rank == 0:
+                write_json(out / names.SNAPSHOT_JSON, info)
+            if hist.frames:
+                write_frames(out / names.FRAMES_VTU, heat.V, hist.frames, info)
+
+    def draw(self) -> None:
+        """The renders, drawn on rank 0 from the written files."""
+        from fem.render import render_all
+
+        with self.timer("render"):
+            on_root(self.comm, lambda: render_all(self.out))
+
+    def finish(self, report: bool) -> dict:
+        """``metrics.json`` (atomic: it marks the case finished), provenance and the report;
+        every rank returns once the case is on disk."""
+        metrics = self.metrics
+        metrics["wall_time_s"] = time.perf_counter() - self.t_total
+
+        def finish() -> None:
+            write_json(self.out / names.METRICS_JSON, metrics)
+            self.checkpoint.remove()
+            write_json(self.out / names.PROVENANCE_JSON, provenance(
+                self.comm.size, self.timer.phases,
+                {"dofs": self.heat.dofs, "mechanics_dofs": metrics["mechanics_dofs"],
+                 "cells": self.cells, "mesh_quality": self.quality,
+                 "time_steps": self.hist.steps, "heat_step_sizes": self.heat.step_sizes,
+                 "wall_time_s": metrics["wall_time_s"]}))
+            if report:
+                render_and_report(self.out, renders=False)  # the report, with provenance
+
+        on_root(self.comm, finish)
+        return metrics
+
+
+def _displacement_um_p1(mech: ElasticityProblem, V1: dfem.FunctionSpace) -> dfem.Function:
+    """Displacement in µm on the vector P1 space (for the snapshot)."""
+    Vv = dfem.functionspace(V1.mesh, ("Lagrange", 1, (3,)))
+    u1 = dfem.Function(Vv, name="displacement_um")
+    u1.interpolate(mech.u)
+    u1.x.array[:] *= 1e6
+    return u1
+
+
+def snapshot_info(case: Case, quality: dict) -> dict:
+    """The metadata the renderer needs next to snapshot.vtu."""
+    z = case.skin.interfaces()
+    lay = case.pattern.layout
+    x0, x1, y0, y1 = lay.extent
+    return {
+        "title": case.title,
+        "layers": [{"name": la.name, "top_um": z[i] * 1e6, "bottom_um": z[i + 1] * 1e6}
+                   for i, la in enumerate(case.skin.layers)],
+        "layout": lay.kind,
+        "extent_um": [v * 1e6 for v in lay.extent],
+        "columns_um": [[x * 1e6, y * 1e6] for x, y in lay.centres],
+        "mirror": list(lay.mirror),
+        "crater": None if case.crater.shape == "none" else {
+            "shape": case.crater.shape, "depth_um": case.crater.depth * 1e6,
+            "diameter_um": 2e6 * case.crater.radius},
+        "cell_size_um": [(x1 - x0) * 1e6, (y1 - y0) * 1e6],
+        "depth_um": case.skin.depth * 1e6,
+        "column_radius_um": case.mesh.column_radius * 1e6,
+        "column_depth_um": case.mesh.column_depth * 1e6,
+        "pulse_end_ms": case.laser.duration * 1e3,
+        "end_ms": case.time.end * 1e3,
+        "mesh_quality": quality,
+    }
+
+
+def render_and_report(out: Path, renders: bool = True) -> None:
+    """Renders (optional) and the HTML report, on the calling rank."""
+    if renders:
+        from fem.render import render_all
+
+        render_all(out)
+    from fem.report import write_report
+
+    write_report(out)

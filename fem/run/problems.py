@@ -1,0 +1,62 @@
+"""How a case becomes problems: the physics objects of a case, each from the sections it needs.
+
+The physics takes typed settings, never the whole case; these factories are the one place that
+knows which sections each problem takes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import dolfinx.fem as dfem
+import ufl
+from dolfinx import mesh
+
+from fem.config import Case
+from fem.physics.cooling import SurfaceConditions
+from fem.physics.damage import make_damage
+from fem.physics.heat import PennesProblem
+from fem.physics.mechanics import ElasticityProblem, MechanicsSettings, plane_sides, skin_bcs
+from fem.physics.source import BeamSource
+
+
+def beam_source(case: Case) -> BeamSource:
+    """The laser source: one beam per column of the layout, fired at the case's times."""
+    return BeamSource(case.laser, case.skin.layers, case.pattern.layout, case.crater,
+                      case.pattern.fire_times)
+
+
+def surface_conditions(case: Case) -> SurfaceConditions:
+    """The surface in air and under the cooling device."""
+    return SurfaceConditions(case.boundary, case.cooling)
+
+
+def heat_problem(domain: mesh.Mesh, cell_tags: mesh.MeshTags, facet_tags: mesh.MeshTags,
+                 case: Case, source: BeamSource | None = None,
+                 surface: SurfaceConditions | None = None, with_laser: bool = True,
+                 heat_input: Callable[[ufl.Argument], ufl.Form] | None = None) -> PennesProblem:
+    """The Pennes problem of a case on its mesh: the case's laser (``with_laser`` False: no
+    heat source), or ``heat_input`` in its place (see :class:`PennesProblem`)."""
+    if with_laser and heat_input is None and source is None:
+        source = beam_source(case)
+    return PennesProblem(domain, cell_tags, facet_tags, case.skin.layers, case.boundary,
+                         case.tissue, case.solver, surface or surface_conditions(case),
+                         source if with_laser and heat_input is None else None, heat_input)
+
+
+def damage_integrals(V: dfem.FunctionSpace, case: Case) -> dict:
+    """One damage integral per purpose (``cell``, ``collagen``, ``cem43``) on ``V``."""
+    return make_damage(V, case.damage.kinetics)
+
+
+def elasticity_problem(domain: mesh.Mesh, cell_tags: mesh.MeshTags, facet_tags: mesh.MeshTags,
+                       case: Case, T0: dfem.Function) -> ElasticityProblem:
+    """The skin block of a case: its layers, settings and boundary conditions, stress-free at
+    the temperature ``T0``."""
+    layout, sides = case.pattern.layout, case.mechanics.sides
+    periodic = (lambda V: plane_sides(V, layout)) if sides == "periodic" else None
+    return ElasticityProblem(
+        domain, cell_tags, facet_tags, case.skin.layers, T0,
+        MechanicsSettings.from_sections(case.mechanics, case.solver),
+        lambda V: skin_bcs(V, facet_tags, layout, sides, case.skin.depth),
+        periodic=periodic)
