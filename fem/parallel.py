@@ -31,7 +31,7 @@ T = TypeVar("T")
 
 EXIT_FAILURE = 1
 #: Seconds the ranks of a group are given to reach the handler of an error they share.
-AGREE_SECONDS = 20.0
+AGREE_SECONDS = 10.0
 
 
 def on_root(comm: MPI.Comm, work: Callable[[], T]) -> T:

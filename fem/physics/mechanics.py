@@ -182,6 +182,10 @@ def plane_sides(V: dfem.FunctionSpace, layout: Layout) -> list[PlaneSides]:
 class ElasticityProblem:
     """Eigenstrain elasticity of a layered body; :meth:`solve` for given T and Omega.
 
+    Life cycle: the constructor runs the set-up steps of :meth:`initialise` (function spaces,
+    coefficients, eigenstrain, boundary conditions, forms and solver, outputs; the matrix is
+    assembled once) -> :meth:`solve` for each temperature and damage -> :meth:`metrics`.
+
     Args:
         domain, cell_tags, facet_tags: the mesh; cells tagged by layer
             (:func:`meshes.skin.layer_tag`), the top surface tagged ``TOP``.
@@ -202,51 +206,81 @@ class ElasticityProblem:
                  load: Callable[[ufl.Argument], ufl.Form] | None = None,
                  periodic: Callable[[dfem.FunctionSpace], list[PlaneSides]] | None = None):
         self.mesh, self.comm, self.settings = domain, domain.comm, settings
-        self._load = load
-        gdim = domain.geometry.dim
-        self.V = dfem.functionspace(domain, ("Lagrange", settings.degree, (gdim,)))
-        V0 = dfem.functionspace(domain, ("DG", 0))
-        E = np.array([la_.E for la_ in layers])
-        nu = np.array([la_.nu for la_ in layers])
-        self.lmbda = cellwise(V0, cell_tags, list(E * nu / ((1 + nu) * (1 - 2 * nu))), "lambda")
-        self.mu = cellwise(V0, cell_tags, list(E / (2 * (1 + nu))), "mu")
-        self.alpha = cellwise(V0, cell_tags, [la_.alpha for la_ in layers], "alpha")
-        self.collagen = cellwise(V0, cell_tags, [float(la_.collagen) for la_ in layers],
-                                 "collagen")
+        self.cell_tags, self.facet_tags, self.layers = cell_tags, facet_tags, layers
+        self._T0, self._load, self._bcs, self._periodic = T0, load, bcs, periodic
+        self.initialise()
 
-        self.kappa = self.lmbda + 2.0 / 3.0 * self.mu  # bulk modulus
+    def initialise(self) -> None:
+        """The set-up steps, in order: function spaces, coefficients, eigenstrain, boundary
+        conditions, forms and solver, outputs (stress, tightening)."""
+        for setup in (self.define_function_spaces, self.define_coefficients,
+                      self.define_eigenstrain, self.define_boundary_conditions,
+                      self.define_forms_and_solver, self.define_outputs):
+            setup()
 
-        VT = T0.function_space
-        self.T0 = T0.copy()
+    # -- set-up steps ---------------------------------------------------------------------
+
+    def define_function_spaces(self) -> None:
+        """The displacement (vector Lagrange of the settings' degree), the temperature and
+        collagen damage it is solved for (on the temperature space), DG0 coefficients."""
+        gdim = self.mesh.geometry.dim
+        self.V = dfem.functionspace(self.mesh, ("Lagrange", self.settings.degree, (gdim,)))
+        self.V0 = dfem.functionspace(self.mesh, ("DG", 0))
+        VT = self._T0.function_space
+        self.T0 = self._T0.copy()
         self.T = dfem.Function(VT, name="temperature")
         self.omega = dfem.Function(VT, name="omega_collagen")
         self.u = dfem.Function(self.V, name="displacement")
         self.p = None  # the pressure (mean stress) of the mixed formulation
 
-        I = ufl.Identity(gdim)
+    def define_coefficients(self) -> None:
+        """Per-layer Lame coefficients, bulk modulus, expansion and collagen flag (DG0)."""
+        V0, tags, layers = self.V0, self.cell_tags, self.layers
+        E = np.array([la_.E for la_ in layers])
+        nu = np.array([la_.nu for la_ in layers])
+        self.lmbda = cellwise(V0, tags, list(E * nu / ((1 + nu) * (1 - 2 * nu))), "lambda")
+        self.mu = cellwise(V0, tags, list(E / (2 * (1 + nu))), "mu")
+        self.alpha = cellwise(V0, tags, [la_.alpha for la_ in layers], "alpha")
+        self.collagen = cellwise(V0, tags, [float(la_.collagen) for la_ in layers], "collagen")
+        self.kappa = self.lmbda + 2.0 / 3.0 * self.mu  # bulk modulus
+
+    def define_eigenstrain(self) -> None:
+        """``eps* = alpha (T - T0) I - s_max F(Omega) P`` (shrinkage in the collagen layers)."""
+        s = self.settings
+        Id = ufl.Identity(self.mesh.geometry.dim)
         P = (ufl.as_matrix([[1, 0, 0], [0, 1, 0], [0, 0, 0]])
-             if settings.shrinkage_plane == "in_plane" else I)
+             if s.shrinkage_plane == "in_plane" else Id)
         F_omega = 1.0 - ufl.exp(-self.omega)
-        self.eps_star = (self.alpha * (self.T - self.T0) * I
-                         - settings.shrinkage_max * self.collagen * F_omega * P)
-        dx = ufl.dx(domain=domain)
-        self.bcs = bcs(self.V)
-        self.sides = periodic(self.V) if periodic is not None else []
+        self.eps_star = (self.alpha * (self.T - self.T0) * Id
+                         - s.shrinkage_max * self.collagen * F_omega * P)
+
+    def define_boundary_conditions(self) -> None:
+        """The Dirichlet conditions, the plane sides of a periodic cell, and the rigid-body
+        modes (the near-nullspace of the AMG)."""
+        self.bcs = self._bcs(self.V)
+        self.sides = self._periodic(self.V) if self._periodic is not None else []
         self.bcs += [side.bc for side in self.sides]
         self._units = None  # the unit motions of the plane sides, solved at the first solve
         self.nullspace, self._nullspace_basis = rigid_body_modes(self.V)
-        if settings.formulation == "mixed":
+
+    def define_forms_and_solver(self) -> None:
+        """The forms of the formulation, their matrix (assembled once) and its solver."""
+        if self.settings.formulation == "mixed":
             self._setup_mixed()
         else:
             self._setup_displacement()
         self.iterations = 0  # all solves
         self.last_iterations = 0
 
-        # Stress per cell at its centroid (DG0 tensor), for von Mises and principal stresses.
+    def define_outputs(self) -> None:
+        """The stress per cell at its centroid (DG0 tensor, for von Mises and principal
+        stresses), the work on the plane sides, and the forms of the tightening."""
+        domain, gdim = self.mesh, self.mesh.geometry.dim
+        dx = ufl.dx(domain=domain)
         Vs = dfem.functionspace(domain, ("DG", 0, (gdim, gdim)))
         self.stress = dfem.Function(Vs, name="stress")
         self._stress_expr = dfem.Expression(self.sigma(self.u), Vs.element.interpolation_points)
-        self.von_mises = dfem.Function(V0, name="von_mises")
+        self.von_mises = dfem.Function(self.V0, name="von_mises")
         self.principal = np.zeros((0, 3))
         if self.sides:  # work of the current stress on a side motion: the net force on them
             self._motion = dfem.Function(self.V)
@@ -256,9 +290,9 @@ class ElasticityProblem:
         # (Nanson, cof(F) N) over the top and the crater walls; with the fixed bottom it is
         # the area enclosed by the deformed outer edge of the top (what a square marked on
         # the skin measures), holes included, and out-of-plane dimples add nothing to it.
-        ds = ufl.Measure("ds", domain=domain, subdomain_data=facet_tags)
+        ds = ufl.Measure("ds", domain=domain, subdomain_data=self.facet_tags)
         N = ufl.FacetNormal(domain)
-        Fd = I + ufl.grad(self.u)
+        Fd = ufl.Identity(gdim) + ufl.grad(self.u)
         seen_from_above = (ufl.det(Fd) * ufl.inv(Fd).T * N)[2]
         self._area = dfem.form(seen_from_above * ds(TOP) + seen_from_above * ds(WALL))
         self._area0 = dfem.form(N[2] * ds(TOP) + N[2] * ds(WALL))

@@ -29,10 +29,11 @@ Modules, one picture family each:
 * :mod:`~fem.render.views3d`     3D overview, isosurfaces, surface displacement
 * :mod:`~fem.render.histology`   the H&E-like section
 * :mod:`~fem.render.coverage`    the top view of the treated columns
-* :mod:`~fem.render.interactive` the interactive 3D page (template ``view3d.html``)
+* :mod:`~fem.render.interactive` the interactive 3D page (template ``viewer.html``)
 * :mod:`~fem.render.animation`   the temperature GIF
 * :mod:`~fem.render.probes`      the probe histories
 * :mod:`~fem.render.mesh`        the mesh pictures
+* :mod:`~fem.render.study_plots` the metrics of a study against its swept keys
 * :mod:`~fem.render.all`         every picture of a run, a mesh or a study
 
 May import: :mod:`fem.output` (file names, small-file writers) and the standard and

@@ -1,6 +1,6 @@
 """The interactive 3D page (``view3d.html``): the Omega = 1 surfaces of the top of the block
 as a JSON scene, inlined into the HTML/JavaScript template shipped next to this module
-(``fem/render/view3d.html``).
+(``fem/render/viewer.html``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ VIEW3D_MAX_TRIANGLES: int = 6000
 
 #: The page template, package data next to this module; ``__TITLE__`` and ``__SCENE__``
 #: are replaced by the title and the scene (JSON).
-VIEW3D_TEMPLATE: str = "view3d.html"
+VIEW3D_TEMPLATE: str = "viewer.html"
 
 
 def _page_template() -> str:

@@ -6,7 +6,7 @@ and keep working when the results directory is moved or archived.
 
 Modules:
 
-* :mod:`~fem.report.html`     units, number formatting, HTML helpers, CSS, the page write
+* :mod:`~fem.report.page`     units, number formatting, HTML helpers, CSS, the page write
 * :mod:`~fem.report.captions` the captions of the pictures and their order
 * :mod:`~fem.report.case`     the report of one case, :func:`write_report`
 * :mod:`~fem.report.study`    the report of a study, :func:`write_study_report`

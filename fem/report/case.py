@@ -26,7 +26,7 @@ from fem.output.names import (
 )
 from fem.render.style import ISOSURFACE_COLOR_NAME, NECROSIS_COLOR_NAME
 from fem.report.captions import CAPTIONS, FIGURE_ORDER
-from fem.report.html import (
+from fem.report.page import (
     _esc,
     _figure,
     _kv_table,

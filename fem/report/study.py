@@ -24,7 +24,7 @@ from fem.output.names import (
 )
 from fem.report.captions import CAPTIONS
 from fem.report.case import _read_json_quiet, write_report
-from fem.report.html import (
+from fem.report.page import (
     _esc,
     _figure,
     _now,
