@@ -119,13 +119,10 @@ class Pattern:
     layout: patterns.Layout | None = None  # the domain in the plane and the column axes (m)
     fire_times: tuple[float, ...] = ()  # when each column's pulse starts, s
 
-    def central_column(self) -> tuple[float, float]:
-        """The column nearest the centre of the domain (probes and cuts go through it)."""
-        return central_column(self.layout)
-
 
 def central_column(layout: patterns.Layout) -> tuple[float, float]:
-    """The column of a layout nearest the centre of its domain."""
+    """The column of a layout nearest the centre of its domain (the default probes go
+    through it)."""
     x0, x1, y0, y1 = layout.extent
     c = layout.centres
     return min(c, key=lambda p: (p[0] - 0.5 * (x0 + x1)) ** 2 + (p[1] - 0.5 * (y0 + y1)) ** 2)
