@@ -22,8 +22,8 @@ import numpy as np
 from fem.config import Case
 from fem.output import names
 from fem.output.fields import write_frames, write_mesh_xdmf, write_snapshot, write_vtx
-from fem.output.files import KELVIN, atomic_write_text, write_case_toml, write_json
-from fem.output.files import write_probes_csv
+from fem.output.files import (KELVIN, atomic_write_text, write_case_toml, write_json,
+                              write_probes_csv)
 from fem.output.provenance import provenance
 from fem.parallel import on_root
 from fem.physics.mechanics import ElasticityProblem
