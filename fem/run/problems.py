@@ -37,11 +37,13 @@ def heat_problem(domain: mesh.Mesh, cell_tags: mesh.MeshTags, facet_tags: mesh.M
                  heat_input: Callable[[ufl.Argument], ufl.Form] | None = None) -> PennesProblem:
     """The Pennes problem of a case on its mesh: the case's laser (``with_laser`` False: no
     heat source), or ``heat_input`` in its place (see :class:`PennesProblem`)."""
-    if with_laser and heat_input is None and source is None:
+    if heat_input is not None or not with_laser:
+        source = None
+    elif source is None:
         source = beam_source(case)
     return PennesProblem(domain, cell_tags, facet_tags, case.skin.layers, case.boundary,
-                         case.tissue, case.solver, surface or surface_conditions(case),
-                         source if with_laser and heat_input is None else None, heat_input)
+                         case.tissue, case.solver, surface or surface_conditions(case), source,
+                         heat_input)
 
 
 def damage_integrals(V: dfem.FunctionSpace, case: Case) -> dict:
