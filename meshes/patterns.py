@@ -12,7 +12,15 @@ A fractional handpiece fires ``density_per_cm2`` microbeams per square centimetr
 * ``hex``: a hexagonal (triangular) lattice with the same density, nearest-neighbour distance
   ``sqrt(2 / (sqrt(3) density))``, rows offset by half a pitch;
 * ``random``: ``passes`` independent passes, each placing ``round(density * area)`` columns
-  uniformly (seeded) so that passes overlap into clusters as real scanned passes do.
+  uniformly (seeded) so that passes overlap into clusters as real scanned passes do;
+* ``full_field``: not fractional at all: a full-field (resurfacing) treatment that heats the
+  whole skin surface uniformly. Its area is much larger than the depth, so the field is
+  laterally uniform and the computational block is a small square of side ``patch`` (default
+  :data:`FULL_FIELD_PATCH`, 200 um): its insulated sides are exact symmetry planes of the
+  infinite, uniformly heated field, so the block size does not change the thermal result. It
+  has one nominal centre at (0, 0), where the metrics and probes sample (the column refinement
+  of the mesh about it is harmless); ``density`` and ``passes`` are ignored. The source is a
+  flat top (:class:`fem.physics.source.BeamSource`).
 
 Columns are kept at least ``margin`` (the refined column radius) inside the patch sides, so a
 column never straddles a side; all lengths in metres, the patch centred on the origin.
@@ -25,7 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LAYOUTS = ("single", "unit_cell", "quarter_cell", "grid", "hex", "random")
+LAYOUTS = ("single", "unit_cell", "quarter_cell", "grid", "hex", "random", "full_field")
+FULL_FIELD_PATCH = 200e-6  # m: side of the block of a full-field treatment (any side will do)
 
 
 @dataclass(frozen=True)
@@ -35,7 +44,8 @@ class Layout:
     kind: str
     extent: tuple[float, float, float, float]  # xmin, xmax, ymin, ymax
     centres: tuple[tuple[float, float], ...]
-    pitch: float  # nearest-neighbour distance of the lattice (square pitch for random)
+    pitch: float  # nearest-neighbour distance of the lattice (square pitch for random; the
+    # block side for full_field)
     mirror: tuple[str, ...] = ()  # symmetry planes x = xmin / y = ymin ("x", "y")
 
     @property
@@ -51,8 +61,14 @@ class Layout:
 
     @property
     def count(self) -> int:
-        """Number of columns (a quarter column counts as one)."""
+        """Number of columns (a quarter column counts as one; a full field has one nominal
+        centre)."""
         return len(self.centres)
+
+    @property
+    def full_field(self) -> bool:
+        """Whether the whole surface is treated (no columns: a flat-top beam covers the block)."""
+        return self.kind == "full_field"
 
 
 def square_pitch(density_per_m2: float) -> float:
@@ -76,14 +92,19 @@ def make_layout(kind: str, density_per_m2: float, patch: float | None = None, ma
 
     Args:
         kind: one of :data:`LAYOUTS`.
-        density_per_m2: columns per square metre (per pass for ``random``).
-        patch: side of the square patch (``single``, ``grid``, ``hex``, ``random``); defaults
-            to one pitch for ``single`` and three pitches otherwise. Ignored by the cells.
+        density_per_m2: columns per square metre (per pass for ``random``; ignored by
+            ``full_field``).
+        patch: side of the square patch (``single``, ``grid``, ``hex``, ``random``,
+            ``full_field``); defaults to one pitch for ``single``, :data:`FULL_FIELD_PATCH`
+            for ``full_field`` and three pitches otherwise. Ignored by the cells.
         margin: smallest distance from a column axis to a patch side (``hex``, ``random``).
         seed: random seed (``random``).
         passes: number of independent random passes (``random``).
     """
     a = square_pitch(density_per_m2)
+    if kind == "full_field":
+        side = FULL_FIELD_PATCH if patch is None else patch
+        return Layout(kind, _square_extent(side), ((0.0, 0.0),), side)
     if kind in ("unit_cell", "single") and patch is None:
         patch = a
     if kind == "unit_cell":

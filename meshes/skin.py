@@ -19,8 +19,9 @@ for the part inside. Facet tags: :data:`TOP`, :data:`BOTTOM`, :data:`SIDES`, :da
 inside the columns) or ``top``, ``bottom``, ``sides``, ``crater_wall``.
 
 Element sizes come from gmsh fields: the column size in and near each column, a finer size on
-crater walls, the surface size through the stratum corneum and epidermis, all growing linearly
-with distance (rate ``growth``) to the far-field size.
+crater walls, the surface size through the stratum corneum and epidermis (and, where a source
+is absorbed within microns of the whole surface, a finer ``top_size`` down to ``top_depth``),
+all growing linearly with distance (rate ``growth``) to the far-field size.
 
 The builders are pure: they take a gmsh model and a :class:`SkinGeometry` and return the
 meshed model; nothing here imports DOLFINx or the solver. :mod:`fem.run.mesh` runs them on
@@ -58,6 +59,10 @@ class SkinGeometry:
     quarter: bool = False  # quarter cell: one quarter column on the corner x = y = 0
     crater_profile: tuple[tuple[float, float], ...] = ()  # (r, depth) from axis to mouth
     wall_size: float = 0.0  # element size on crater walls
+    # element size over the whole top of the block down to top_depth, for a source absorbed
+    # near the surface everywhere (a full field of a strongly absorbed wavelength); 0: none
+    top_size: float = 0.0
+    top_depth: float = 0.0
     growth: float = 0.4  # element size increase per unit distance (smooth transition)
     surface_layers: int = 2  # the top layers resolved with surface_size
 
@@ -257,6 +262,9 @@ def _size_field(model, geo: SkinGeometry, surface_scale: float = 1.0) -> None:
     r, d = geo.column_radius, geo.column_depth
     fields = [box(surface_scale * geo.surface_size, x0 - big, x1 + big, y0 - big, y1 + big, -surf_depth, big)]
     fields += [box(h_col, cx - r, cx + r, cy - r, cy + r, -d, big) for cx, cy in geo.centres]
+    if geo.top_size > 0.0:
+        fields.append(box(surface_scale * geo.top_size, x0 - big, x1 + big, y0 - big, y1 + big,
+                          -geo.top_depth, big))
     if geo.crater_shape != "none":
         R, dc = geo.crater_radius, geo.crater_depth
         fields += [box(geo.wall_size, cx - R, cx + R, cy - R, cy + R, -dc, big)

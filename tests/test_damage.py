@@ -167,7 +167,7 @@ def test_kinetics_per_layer_from_the_case(V):
     Vd = dfem.functionspace(mesh.create_box(MPI.COMM_WORLD, [[0, 0, -130e-6], [1e-4, 1e-4, 0]],
                                            [1, 1, 26]), ("Lagrange", 1))
     damage = make_damage(Vd, case.damage.kinetics)
-    assert set(damage) == {"cell", "collagen", "cem43"}
+    assert set(damage) == {"cell", "collagen", "heat_shock", "cem43"}
     assert isinstance(damage["cem43"], ThermalDose)
     T = dfem.Function(Vd)
     T.x.array[:] = 70.0 + KELVIN

@@ -15,8 +15,8 @@ from fem.config import presets
 from fem.config.resolve import Derived, read_case_dict, resolve_case
 from fem.config.schema import MS, UM, CaseError, build_section
 from fem.config.sections import (DAMAGE_PURPOSES, Boundary, Case, Cooling, Crater, Damage, Laser,
-                                 Layer, Mechanics, Mesh, Output, Pattern, Skin, Solver, Tissue,
-                                 Time)
+                                 Healing, Layer, Mechanics, Mesh, Output, Pattern, Skin, Solver,
+                                 Tissue, Time)
 
 
 def build_case(resolved: dict, derived: Derived) -> Case:
@@ -39,6 +39,7 @@ def build_case(resolved: dict, derived: Derived) -> Case:
         mesh=build_section(Mesh, r["mesh"]),
         solver=build_section(Solver, r["solver"]),
         output=build_section(Output, r["output"]),
+        healing=build_section(Healing, r["healing"]),
         resolved=resolved,
     )
 

@@ -9,6 +9,8 @@ defaults of the surface cooling devices, each with its source.
 
 from __future__ import annotations
 
+import math
+
 # --------------------------------------------------------------------------------------------
 # Skin layers (top to bottom)
 # --------------------------------------------------------------------------------------------
@@ -35,6 +37,7 @@ STRATUM_CORNEUM = {
     "poisson_ratio": 0.45,  # 0.45-0.49 (parameters.md)
     "expansion_per_K": 1e-4,  # water-like, modelling choice
     "collagen": False,
+    "melanin_fraction": 0.0,  # the horny layer carries little melanin (modelling choice)
 }
 
 EPIDERMIS = {
@@ -49,6 +52,11 @@ EPIDERMIS = {
     "poisson_ratio": 0.45,
     "expansion_per_K": 1e-4,
     "collagen": False,
+    # melanosome volume fraction of the epidermis: 1-3 % in light-skinned adults, 11-16 % in
+    # well-tanned and Mediterranean skin, 18-43 % in darkly pigmented skin (Jacques 2013, Phys
+    # Med Biol 58:R37); 2 %: light skin (skin types I-III). The pigment a session clears is
+    # the share of it inside the necrotic epidermis (the MENDs, fem.physics.healing_epidermis)
+    "melanin_fraction": 0.02,
 }
 
 DERMIS = {
@@ -63,6 +71,7 @@ DERMIS = {
     "poisson_ratio": 0.45,
     "expansion_per_K": 1e-4,
     "collagen": True,
+    "melanin_fraction": 0.0,  # melanin lies in the epidermis (Jacques 2013)
 }
 
 # The dermis is split into the papillary dermis (~100-200 um below the epidermis, parameters.md)
@@ -88,13 +97,17 @@ FAT = {
     "poisson_ratio": 0.45,
     "expansion_per_K": 1e-4,
     "collagen": False,
+    "melanin_fraction": 0.0,
 }
 
 
-def _site(sc_um: float, epidermis_um: float, dermis_um: float, fat_um: float) -> dict:
+def _site(sc_um: float, epidermis_um: float, dermis_um: float, fat_um: float,
+          follicles_per_cm2: float) -> dict:
     """A five-layer stack: stratum corneum, viable epidermis, papillary and reticular dermis,
-    subcutaneous fat (``dermis_um`` is the whole dermis)."""
+    subcutaneous fat (``dermis_um`` is the whole dermis); and the density of hair follicles,
+    whose epithelium re-epithelialises a full-field wound from inside (fem.physics.healing)."""
     return {
+        "follicles_per_cm2": follicles_per_cm2,
         "layers": {
             "stratum_corneum": {**STRATUM_CORNEUM, "thickness_um": sc_um},
             "epidermis": {**EPIDERMIS, "thickness_um": epidermis_um},
@@ -109,13 +122,16 @@ def _site(sc_um: float, epidermis_um: float, dermis_um: float, fat_um: float) ->
 # epidermis 75-150 um on the body, 30-63 um on the face (Chopra et al. 2015); dermis 1-4 mm on
 # the body, 760-1970 um on the face; subcutaneous fat 2+ mm, truncated at 1 mm below the dermis
 # (modelling choice: the core temperature is applied there, far below the columns).
+# Hair follicles per cm2 (Otberg et al. 2004, J Invest Dermatol 122:14, [M]: checked at abstract
+# level only): forehead about 290, forearm about 20, abdomen of the order of the back and thigh,
+# about 30; the forehead value stands for the face.
 SKIN_PRESETS: dict[str, dict] = {
     # face: epidermis 50 um (Chopra 30-63 um), dermis 1200 um (mid 760-1970 um)
-    "face": _site(15.0, 50.0, 1200.0, 1000.0),
+    "face": _site(15.0, 50.0, 1200.0, 1000.0, 290.0),
     # forearm: thin body skin, epidermis 75 um and dermis 1.2 mm (low end of 75-150 um, 1-4 mm)
-    "forearm": _site(15.0, 75.0, 1200.0, 1000.0),
+    "forearm": _site(15.0, 75.0, 1200.0, 1000.0, 20.0),
     # abdomen: epidermis 100 um and dermis 2 mm (mid-range body values)
-    "abdomen": _site(15.0, 100.0, 2000.0, 1000.0),
+    "abdomen": _site(15.0, 100.0, 2000.0, 1000.0, 30.0),
 }
 
 # Blood (IT'IS): used by the perfusion term w_b rho_b c_b (T_a - T).
@@ -262,4 +278,25 @@ KINETICS_PRESETS: dict[str, dict] = {
     "maitland_walsh": {"A_per_s": 2.87e56, "Ea_J_per_mol": 3.72e5},
     # Agah, Pearce, Welch: arterial collagen
     "agah_collagen": {"A_per_s": 5.6e63, "Ea_J_per_mol": 4.3e5},
+    # Sub-lethal heat-shock response (HSP70 induction), the stimulus of the dermal remodelling
+    # (damage.heat_shock): Arrhenius through the two cell-culture points of Ortner et al. 2015
+    # (Cell Stress Chaperones 20:277): 2 h at 41-44 C and 1 min at 47-50 C, taken at the middle
+    # of each range (HEAT_SHOCK_POINTS); A and Ea solve Omega = 1 at both (heat_shock_fit).
+    # A prior, 6-7 C below the Henriques-Moritz cell-death isotherm at every exposure.
+    "ortner_heat_shock": {},  # filled below from HEAT_SHOCK_POINTS
 }
+
+#: The isothermal exposures the heat-shock set goes through: (temperature C, seconds).
+HEAT_SHOCK_POINTS = ((42.5, 7200.0), (48.5, 60.0))
+
+
+def arrhenius_through(points: tuple[tuple[float, float], ...]) -> dict:
+    """The Arrhenius set with Omega = 1 after each isothermal exposure ``(T C, t s)`` of two:
+    ``ln(1 / t_i) = ln A - Ea / (R T_i)``, solved in closed form."""
+    (T1, t1), (T2, t2) = ((T + 273.15, t) for T, t in points)
+    R = 8.314462618
+    Ea = R * math.log(t1 / t2) / (1.0 / T1 - 1.0 / T2)
+    return {"A_per_s": math.exp(Ea / (R * T1) - math.log(t1)), "Ea_J_per_mol": Ea}
+
+
+KINETICS_PRESETS["ortner_heat_shock"] = arrhenius_through(HEAT_SHOCK_POINTS)

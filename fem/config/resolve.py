@@ -152,6 +152,8 @@ def resolve_case(raw: dict) -> tuple[dict, Derived]:
     # presets' nu = 0.45 (measured in tests/test_mechanics.py; README, Mechanics).
     nu_max = max(layer["poisson_ratio"] for layer in out["skin"]["layers"].values())
     mech = out["mechanics"]
+    if out["pattern"]["layout"] == "full_field" and "sides" not in raw.get("mechanics", {}):
+        mech["sides"] = "periodic"  # a full field is a large treated area: one periodic cell
     mech.setdefault("degree", 2 if nu_max > MAX_NU_P1 or mech["formulation"] == "mixed" else 1)
     if mech["formulation"] == "mixed" and mech["degree"] != 2:
         raise CaseError(f"mechanics.degree = {mech['degree']!r}: mechanics.formulation = "
@@ -224,7 +226,28 @@ def resolve_case(raw: dict) -> tuple[dict, Derived]:
         raise CaseError(f"output.times_ms = {out['output']['times_ms']!r}: {late[0]:g} ms is "
                         f"after time.end_ms = {out['time']['end_ms']:g}; allowed: times in "
                         f"(0, {out['time']['end_ms']:g}]")
+    _resolve_healing(out)
     return out, Derived(layout, tuple(fire_times_ms), blowoff)
+
+
+HEALING_DAYS = (7.0, 28.0, 90.0)  # the default output days (healing.md: collagen III from day
+# 7, HSP47 peak at 1 month, remodelling at 3 months)
+
+
+def _resolve_healing(out: dict) -> None:
+    """The healing defaults that depend on other keys: the output days, the follicle density
+    of the skin preset, the size of the cells of the basal plane."""
+    h = out["healing"]
+    end = h["end_days"]
+    h.setdefault("output_days", sorted({d for d in HEALING_DAYS if d < end} | {end}))
+    late = [d for d in h["output_days"] if d > end]
+    if late:
+        raise CaseError(f"healing.output_days = {h['output_days']!r}: {late[0]:g} is after "
+                        f"healing.end_days = {end:g}; allowed: days in (0, {end:g}]")
+    preset = presets.SKIN_PRESETS.get(out["skin"]["preset"], {})
+    h.setdefault("follicles_per_cm2", preset.get("follicles_per_cm2", 0.0))
+    # cells of the basal plane: a third of the column's, at most 10 um (wounds ~50-250 um)
+    h.setdefault("plane_size_um", round(min(10.0, out["mesh"]["column_size_um"] / 3.0), 3))
 
 
 def _layers_by_name(user: Any) -> dict:
@@ -263,6 +286,9 @@ def _resolve_layers(skin_raw: dict) -> dict:
             )
         values = dict(base.get(name, {}))
         values.update(check_table(f"skin.layers.{name}", user.get(name, {}), LAYER_SCHEMA))
+        for k, spec in LAYER_SCHEMA.items():
+            if spec.default is not None:
+                values.setdefault(k, spec.default)
         missing = [k for k in LAYER_SCHEMA if k not in values]
         if missing:
             raise CaseError(f"skin.layers.{name}: missing keys {', '.join(missing)}")
@@ -299,11 +325,18 @@ def _resolve_cooling(cooling: dict) -> None:
 
 
 def _resolve_crater(out: dict, total_um: float) -> tuple[dict, tuple]:
-    """The crater: ``auto`` is the blow-off crater for ablative lasers and none otherwise; a
-    blow-off crater gets its depth and diameter from the pulse (none below threshold); a cone
-    or paraboloid needs its depth and diameter. Returns the table and the blow-off profile
-    (um, ``()`` for another shape)."""
+    """The crater: ``auto`` is the blow-off crater for ablative lasers and none otherwise
+    (always none under a full field, which refuses an explicit crater); a blow-off crater
+    gets its depth and diameter from the pulse (none below threshold); a cone or paraboloid
+    needs its depth and diameter. Returns the table and the blow-off profile (um, ``()`` for
+    another shape)."""
     crater = out["crater"]
+    if out["pattern"]["layout"] == "full_field":  # no crater is modelled under a full field
+        if crater["shape"] not in ("auto", "none"):
+            raise CaseError(f"crater.shape = {crater['shape']!r}: an ablation crater is not "
+                            "modelled with pattern.layout = 'full_field'; allowed: 'auto' or "
+                            "'none'")
+        crater["shape"] = "none"
     if crater["shape"] == "auto":
         ablative = out["laser"]["preset"] in presets.ABLATIVE_LASERS
         crater["shape"] = "blowoff" if ablative else "none"
@@ -360,8 +393,9 @@ def _column_room_um(pattern: dict) -> float:
         raise CaseError(f"pattern.patch_um = {pattern['patch_um']!r}: does not apply to "
                         f"pattern.layout = {kind!r} (its side is the pitch 1/sqrt(density))")
     pitch_um = 1e6 * patterns.square_pitch(density)
-    patch_um = pattern.get("patch_um", pitch_um if kind == "single" else 3 * pitch_um)
-    room = {"single": 0.5 * patch_um, "random": 0.5 * patch_um,
+    default_um = {"single": pitch_um, "full_field": 1e6 * patterns.FULL_FIELD_PATCH}
+    patch_um = pattern.get("patch_um", default_um.get(kind, 3 * pitch_um))
+    room = {"single": 0.5 * patch_um, "random": 0.5 * patch_um, "full_field": 0.5 * patch_um,
             "hex": 0.5e6 * patterns.hex_pitch(density)}.get(kind, 0.5 * pitch_um)
     return min(room, 0.5 * patch_um)
 
@@ -388,6 +422,11 @@ def _resolve_firing(out: dict, layout: patterns.Layout) -> tuple[list[float], fl
             raise CaseError(f"pattern.column_interval_ms = {pat['column_interval_ms']!r}: only "
                             f"with a sequential pattern.firing_order ('raster' or 'random')")
     else:
+        if pat["layout"] == "full_field":
+            raise CaseError(
+                f"pattern.firing_order = {pat['firing_order']!r}: a full field "
+                "(pattern.layout = 'full_field') is one flat-top shot over the whole field; "
+                "allowed: 'simultaneous'")
         if pat["layout"] in ("unit_cell", "quarter_cell"):
             raise CaseError(
                 f"pattern.firing_order = {pat['firing_order']!r}: a periodic cell "

@@ -21,7 +21,9 @@ from fem.config.schema import MS, UM, celsius, key
 from meshes import patterns
 
 GAUSSIAN_WINDOW = 3.0  # a Gaussian pulse of FWHM tau is delivered over [0, 3 tau]
-DAMAGE_PURPOSES = ("cell", "collagen")
+DAMAGE_PURPOSES = ("cell", "collagen", "heat_shock")
+HOUR = 3600.0  # s
+DAY = 86400.0  # s
 KINETICS = tuple(presets.KINETICS_PRESETS)
 
 
@@ -47,6 +49,8 @@ class Layer:
     nu: float = key("poisson_ratio", lo=0.0, hi=0.499)
     alpha: float = key("expansion_per_K", lo=0.0, hi=1e-2)  # 1/K
     collagen: bool = key("collagen", "bool")  # collagen shrinks where it denatures
+    # melanosome volume fraction (the pigment the MENDs carry out; presets: Jacques 2013)
+    melanin_fraction: float = key("melanin_fraction", default=0.0, lo=0.0, hi=1.0)
 
 
 @dataclass(frozen=True)
@@ -215,6 +219,8 @@ class Damage:
 
     cell: str = key("cell", "str", default="henriques_moritz", choices=KINETICS)
     collagen: str = key("collagen", "str", default="maitland_walsh", choices=KINETICS)
+    # the sub-lethal heat-shock response that stimulates the dermal remodelling (healing)
+    heat_shock: str = key("heat_shock", "str", default="ortner_heat_shock", choices=KINETICS)
     cem43: bool = key("cem43", "bool", default=False)  # also the CEM43 dose (Sapareto-Dewey)
     # derived: purpose -> preset values, with "by_depth" for the layers whose set differs
     kinetics: dict = field(default_factory=dict, compare=False)
@@ -277,6 +283,74 @@ class Output:
 
 
 @dataclass(frozen=True)
+class Healing:
+    """``[healing]``: the days and months after the pulse (fem.physics.healing_epidermis,
+    fem.physics.healing_dermis, fem.run.course). Sources and fits: README, Healing;
+    ``shared/physics/healing.md``. "fitted" names the calibration row a value was fitted to;
+    "prior" a value taken from the literature or chosen, not fitted."""
+
+    enabled: bool = key("enabled", "bool", default=True)
+    end_days: float = key("end_days", si=DAY, default=90.0, lo=0.0, lo_open=True,
+                          hi=3650.0)  # s
+    # mechanics of the remodelling at these days (default: 7, 28, 90 up to the end, and the end)
+    output_days: tuple[float, ...] = key("output_days", "floats", si=DAY, lo=0.0, lo_open=True)
+    # the epidermis: an active front (constant normal speed after a lag) or Fisher-KPP
+    epidermis_model: str = key("epidermis_model", "str", default="front",
+                               choices=("front", "fisher_kpp"))
+    # front: lag and speed fitted to Stumpp et al. 2009 (ED50 10 h for a ~50 um defect radius
+    # at 10 mJ, 22 h for ~200 um at 70 mJ): v = 150 um / 12 h, lag = 10 h - 50 um / v
+    migration_lag: float = key("migration_lag_h", si=HOUR, default=6.0, lo=0.0, hi=1e3)  # s
+    migration_speed: float = key("migration_speed_um_per_h", si=UM / HOUR, default=12.5,
+                                 lo=0.0, lo_open=True, hi=1e3)  # m/s
+    # Fisher-KPP u_t = D lap u + r u (1 - u): a published set for skin wounds (prior, low
+    # authority, healing.md): D = 2e-9 cm2/s, r = 8e-6 1/s (front 2 sqrt(D r) = 9 um/h)
+    diffusivity: float = key("keratinocyte_diffusivity_cm2_per_s", si=1e-4, default=2e-9,
+                             lo=0.0, lo_open=True, hi=1e-3)  # m2/s
+    proliferation: float = key("proliferation_per_s", default=8e-6, lo=0.0, lo_open=True,
+                               hi=1.0)  # 1/s
+    # an ablative crater leaves the barrier open: granulation tissue fills it from the floor
+    # before the epithelium can cover it (prior [M]: microablative channels re-epithelialise
+    # within about 48 h, Hantash et al. 2007, Lasers Surg Med 39:96: ~300 um in ~2 days)
+    crater_fill: float = key("crater_fill_um_per_h", si=UM / HOUR, default=6.0, lo=0.0,
+                             lo_open=True, hi=1e4)  # m/s
+    # MENDs rise to the surface (derived, healing.md: ~75 um from ~1 to ~6 days)
+    mend_rise: float = key("mend_rise_um_per_h", si=UM / HOUR, default=0.6, lo=0.0,
+                           lo_open=True, hi=1e3)  # m/s
+    # full field: the epithelium returns from the hair follicles (density: skin preset,
+    # Otberg 2004) and from the edge of the treated field
+    follicles: float = key("follicles_per_cm2", si=1e4, lo=0.0, hi=1e5)  # 1/m2
+    follicle_radius: float = key("follicle_radius_um", si=UM, default=30.0, lo=1.0,
+                                 hi=1e3)  # prior [M]: facial orifices ~60 um (Otberg 2004)
+    field_size: float = key("field_size_mm", si=1e-3, default=10.0, lo=0.01, hi=1e3)  # m
+    # downtime: until the barrier is closed and debris covers less than this share of the skin
+    visible_debris: float = key("visible_debris_percent", si=0.01, default=5.0, lo=0.0,
+                                hi=100.0)  # fraction, modelling choice
+    # the dermis (fem.physics.healing_dermis): time constants (priors unless "fitted")
+    signal_decay: float = key("signal_decay_days", si=DAY, default=3.0, lo=0.01,
+                              hi=1e4)  # HSP70 peaks 4 h - 2 d (Laubach 2006), prior
+    fibroblast_life: float = key("fibroblast_life_days", si=DAY, default=21.0, lo=0.01,
+                                 hi=1e4)  # activated fibroblasts peak ~day 7, prior
+    # fitted: 95 % of the denatured collagen replaced at 10 weeks (Hantash 2009): 70 d / ln 20
+    clearance_time: float = key("clearance_time_days", si=DAY, default=23.4, lo=0.01,
+                                hi=1e4)  # s
+    maturation_time: float = key("maturation_time_days", si=DAY, default=30.0, lo=0.01,
+                                 hi=1e4)  # collagen III -> I (HSP47 peak at 1 month), prior
+    synthesis: float = key("synthesis_per_day", si=1.0 / DAY, default=0.01, lo=0.0,
+                           hi=10.0)  # new collagen per day at full activation, prior (1/s)
+    wound_signal: float = key("wound_signal_um", si=UM, default=100.0, lo=0.0,
+                              hi=1e4)  # reach of the wound signal around the column, prior
+    # fitted (README, Healing): the late shrinkage of one session at the calibration case
+    contraction: float = key("contraction_per_day", si=1.0 / DAY, default=0.0036, lo=0.0,
+                             hi=10.0)  # in-plane strain per day at full activation (1/s)
+    # the clock: steps from minutes to days, growing by ``growth`` every ``steps_per_rung``
+    first_step: float = key("first_step_min", si=60.0, default=10.0, lo=0.01, hi=1e4)  # s
+    max_step: float = key("max_step_h", si=HOUR, default=24.0, lo=0.01, hi=1e4)  # s
+    # Fisher-KPP: the step while the wound is open
+    open_step: float = key("open_step_h", si=HOUR, default=0.5, lo=0.001, hi=100.0)  # s
+    plane_size: float = key("plane_size_um", si=UM, lo=0.1, hi=1e4)  # m, default: mesh
+
+
+@dataclass(frozen=True)
 class Case:
     """A fully validated case in SI, one typed section per table of the case file;
     ``resolved`` is the case in file units with presets and defaults expanded (what
@@ -296,6 +370,7 @@ class Case:
     mesh: Mesh
     solver: Solver
     output: Output
+    healing: Healing
     resolved: dict = field(repr=False, compare=False)
 
 
@@ -304,4 +379,5 @@ SECTIONS: dict[str, type] = {
     "skin": Skin, "laser": Laser, "pattern": Pattern, "crater": Crater, "boundary": Boundary,
     "cooling": Cooling, "tissue": Tissue, "time": Time, "damage": Damage,
     "mechanics": Mechanics, "mesh": Mesh, "solver": Solver, "output": Output,
+    "healing": Healing,
 }

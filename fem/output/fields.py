@@ -56,7 +56,8 @@ def write_snapshot(path: Path, V: dfem.FunctionSpace, point_data: dict[str, dfem
 
     cells, types, points, pdata, cdata, offset = [], [], [], {}, {}, 0
     for top, ct, xx, arr, carr in pieces:
-        conn = top.reshape(-1, 5).copy()  # [4, v0, v1, v2, v3] per tetrahedron
+        per_cell = int(top[0]) + 1 if top.size else 5
+        conn = top.reshape(-1, per_cell).copy()  # [n, v0, ..., v_n-1] per cell (tet, triangle)
         conn[:, 1:] += offset
         cells.append(conn.ravel())
         types.append(ct)

@@ -18,6 +18,7 @@ METRICS_JSON = "metrics.json"  # written last and atomically: marks the case fin
 PROBES_CSV = "probes.csv"
 COLUMNS_CSV = "columns.csv"
 MECHANICS_CSV = "mechanics.csv"
+HEALING_CSV = "healing.csv"  # one row per healing time step (hours to months)
 PROVENANCE_JSON = "provenance.json"
 REPORT_HTML = "report.html"
 ERROR_TXT = "error.txt"  # a failed case of a study
@@ -29,9 +30,12 @@ SNAPSHOT_VTU = f"{FIELDS_DIR}/snapshot.vtu"  # the fields the pictures are drawn
 SNAPSHOT_JSON = f"{FIELDS_DIR}/snapshot.json"  # its metadata (layers, pattern, crater)
 FRAMES_VTU = f"{FIELDS_DIR}/frames.vtu"  # the temperatures of the animation
 FRAMES_JSON = f"{FIELDS_DIR}/frames.json"
+EPIDERMIS_VTU = f"{FIELDS_DIR}/epidermis.vtu"  # basal plane of the epidermis: wound closure
+HEALING_BP = f"{FIELDS_DIR}/healing.bp"  # VTX (ADIOS2): the healing fields over days
 
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_STATE = f"{CHECKPOINT_DIR}/state.npz"
+CHECKPOINT_HEALING = f"{CHECKPOINT_DIR}/healing.npz"  # the healing stage (fem.run.course)
 
 # -- the pictures of a case (renders/) ------------------------------------------------------
 RENDERS_DIR = "renders"
@@ -52,6 +56,9 @@ ANIMATION_GIF = "temperature.gif"
 VIEW3D_HTML = "view3d.html"
 MESH_CUT_PNG = "mesh_cut.png"
 MESH_TOP_PNG = "mesh_top.png"
+WOUND_CLOSURE_PNG = "wound_closure.png"
+COLLAGEN_PNG = "collagen_remodelling.png"
+HEALING_TIMELINE_PNG = "healing_timeline.png"
 
 # -- a mesh (mtz mesh) ----------------------------------------------------------------------
 MESH_XDMF = "mesh.xdmf"

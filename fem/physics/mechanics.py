@@ -1,12 +1,13 @@
 """Quasi-static small-strain elasticity with thermal and collagen-shrinkage eigenstrain.
 
     -div sigma = 0,   sigma = lambda tr(eps(u) - eps*) I + 2 mu (eps(u) - eps*)
-    eps* = alpha (T - T0) I - s_max F(Omega_collagen) P,    F(Omega) = 1 - exp(-Omega)
+    eps* = alpha (T - T0) I - (s_max F(Omega_collagen) + e_r) P,    F(Omega) = 1 - exp(-Omega)
 
 ``P`` projects on the plane of the dermal collagen (``diag(1, 1, 0)``, or ``I`` for isotropic
-shrinkage) and shrinkage acts only in layers flagged ``collagen``. ``T0`` is the initial
-(steady) temperature, the stress-free state. Per-layer E and nu come from the case
-(``shared/physics/parameters.md``: nu 0.45-0.49, nearly incompressible).
+shrinkage) and shrinkage acts only in layers flagged ``collagen``; ``e_r`` is the remodelling
+contraction of the weeks after the pulse (fem.physics.healing_dermis; zero in the thermal
+run). ``T0`` is the initial (steady) temperature, the stress-free state. Per-layer E and nu
+come from the case (``shared/physics/parameters.md``: nu 0.45-0.49, nearly incompressible).
 
 Locking (``tests/test_mechanics.py``, an eigenstrain inclusion from nu = 0.3 to 0.499):
 linear tetrahedra lock as nu -> 1/2; quadratic ones (``degree = 2``) keep the displacement
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from mpi4py import MPI
@@ -230,6 +232,7 @@ class ElasticityProblem:
         self.T0 = self._T0.copy()
         self.T = dfem.Function(VT, name="temperature")
         self.omega = dfem.Function(VT, name="omega_collagen")
+        self.remodelling = dfem.Function(VT, name="remodelling_strain")  # e_r, 0 until healing
         self.u = dfem.Function(self.V, name="displacement")
         self.p = None  # the pressure (mean stress) of the mixed formulation
 
@@ -245,14 +248,15 @@ class ElasticityProblem:
         self.kappa = self.lmbda + 2.0 / 3.0 * self.mu  # bulk modulus
 
     def define_eigenstrain(self) -> None:
-        """``eps* = alpha (T - T0) I - s_max F(Omega) P`` (shrinkage in the collagen layers)."""
+        """``eps* = alpha (T - T0) I - (s_max F(Omega) + e_r) P`` (shrinkage and remodelling
+        contraction in the collagen layers)."""
         s = self.settings
         Id = ufl.Identity(self.mesh.geometry.dim)
         P = (ufl.as_matrix([[1, 0, 0], [0, 1, 0], [0, 0, 0]])
              if s.shrinkage_plane == "in_plane" else Id)
         F_omega = 1.0 - ufl.exp(-self.omega)
         self.eps_star = (self.alpha * (self.T - self.T0) * Id
-                         - s.shrinkage_max * self.collagen * F_omega * P)
+                         - self.collagen * (s.shrinkage_max * F_omega + self.remodelling) * P)
 
     def define_boundary_conditions(self) -> None:
         """The Dirichlet conditions, the plane sides of a periodic cell, and the rigid-body
@@ -400,8 +404,10 @@ class ElasticityProblem:
             return 2.0 * self.mu * ufl.dev(e) + self.p * ufl.Identity(3)
         return self.sigma_elastic(e)
 
-    def solve(self, T: dfem.Function, omega_collagen: dfem.Function) -> dfem.Function:
-        """Displacement for the given temperature and collagen damage (both on T0's space).
+    def solve(self, T: dfem.Function, omega_collagen: dfem.Function,
+              remodelling: dfem.Function | None = None) -> dfem.Function:
+        """Displacement for the given temperature, collagen damage and remodelling contraction
+        ``e_r`` (all on T0's space; None: no contraction).
 
         With plane sides (a periodic cell) the solution is superposed, exactly, from the
         solution with those sides held and the unit motion of each pair of sides (solved
@@ -414,6 +420,7 @@ class ElasticityProblem:
             self._units = self._unit_motions()
         self.T.x.array[:] = T.x.array
         self.omega.x.array[:] = omega_collagen.x.array
+        self.remodelling.x.array[:] = 0.0 if remodelling is None else remodelling.x.array
         self._solve_once()
         self.last_iterations = self.ksp.getIterationNumber()
         if self.sides:
@@ -427,6 +434,20 @@ class ElasticityProblem:
         self.u.x.scatter_forward()
         self._update_stress()
         return self.u
+
+    @contextmanager
+    def preserved(self):
+        """Solves inside the block leave the current solution, its loads and its stresses as
+        they were (the healing stage solves later states without losing the end state)."""
+        fields = [self.T, self.omega, self.remodelling, self.u] + (
+            [self.p] if self.p is not None else [])
+        saved = [f.x.array.copy() for f in fields]
+        try:
+            yield self
+        finally:
+            for f, a in zip(fields, saved):
+                f.x.array[:] = a
+            self._update_stress()
 
     def _solve_once(self) -> None:
         if self.p is None:
@@ -447,6 +468,7 @@ class ElasticityProblem:
         the displacements (and pressures) and their work matrix ``K``."""
         self.T.x.array[:] = self.T0.x.array  # no thermal strain
         self.omega.x.array[:] = 0.0  # no shrinkage
+        self.remodelling.x.array[:] = 0.0
         phis = []
         for side in self.sides:
             for other in self.sides:

@@ -22,6 +22,21 @@ delivered energy is exact whatever the step. In a pattern each column fires at i
 (``pattern.fire_times``: all at once, or a raster or random scan, pass after pass;
 :func:`firing_groups`); the heat problem keeps one source vector per group and scales each
 by its group's mean power (:meth:`BeamSource.mean_powers`).
+
+Full field (``pattern.layout = "full_field"``, a non-fractional resurfacing treatment): the
+beam is a flat top that covers the whole block, at the peak fluence of the Gaussian beam of
+the same energy and spot, ``F = 2 E / (pi w0^2)`` (so the tissue under every point of the
+surface gets what the axis of a fractional column gets), with the same Beer-Lambert
+attenuation per layer and the same pulse shape::
+
+    q(d, t) = F s(t) * mu(d) * exp(-tau(d))                (no lateral dependence),
+
+which is ``P(t) * (F / E) * mu exp(-tau)`` in the per-watt form above. An infinite uniform
+field neither spreads nor loses anything through the (insulated, symmetry-plane) sides, so
+the beam broadening does not enter and the block absorbs exactly
+``F A (1 - exp(-tau(D)))``, ``A`` the block area. :attr:`BeamSource.delivered_energy` is the
+energy delivered to the block, ``F A`` (``E`` times the number of columns for the
+fractional layouts).
 """
 
 from __future__ import annotations
@@ -101,7 +116,8 @@ def attenuation(laser: Laser, layer: Layer) -> float:
 class BeamSource:
     """The laser source of a treatment: one Gaussian beam per column of ``layout``, each fired
     at its time of ``fire_times``, attenuated through ``layers``; what falls in a column's
-    ``crater`` is blown off.
+    ``crater`` is blown off. A full-field layout (``layout.full_field``) is lit instead by one
+    flat top of the Gaussian's peak fluence over the whole block (no crater).
 
     Args:
         laser: the beam and its pulse.
@@ -118,6 +134,30 @@ class BeamSource:
         self.duration = laser.duration  # how long one pulse delivers energy, s
         self.windows = pulse_windows(self.groups, self.duration)
         self.depth = sum(layer.thickness for layer in layers)
+        self.flat_top = layout.full_field
+
+    # -- energy ------------------------------------------------------------------------
+
+    @property
+    def peak_fluence_per_joule(self) -> float:
+        """Peak fluence of the Gaussian beam per joule of pulse energy, ``2 / (pi w0^2)``,
+        1/m^2 (the fluence of the full-field flat top per joule)."""
+        return 2.0 / (math.pi * self.laser.w0**2)
+
+    @property
+    def fluence(self) -> float:
+        """Peak fluence of one pulse, ``2 E / (pi w0^2)``, J/m^2 (the flat top's fluence)."""
+        return self.laser.energy * self.peak_fluence_per_joule
+
+    @property
+    def delivered_energy(self) -> float:
+        """Laser energy delivered to the whole unit, J: ``E`` times the number of columns (a
+        quarter column counts as the whole column it is a quarter of), or for a full field
+        the flat top's fluence times the block area."""
+        lay = self.layout
+        if self.flat_top:
+            return self.fluence * lay.area * lay.symmetry_factor
+        return self.laser.energy * lay.count
 
     # -- time --------------------------------------------------------------------------
 
@@ -165,10 +205,13 @@ class BeamSource:
 
         Only the points within :meth:`lateral_cutoff` of a column axis are evaluated for it
         (the points sorted by x, a window per column), so the cost grows with the number of
-        columns times the points near one column, not with their product.
+        columns times the points near one column, not with their product. A full field is
+        the flat top ``(F / E) mu exp(-tau(d))`` everywhere.
         """
         d_top, mu, tau_top = self.layer_optics()[layer_index]
         d = -x[2]
+        if self.flat_top:
+            return self.peak_fluence_per_joule * mu * np.exp(-(tau_top + mu * (d - d_top)))
         w2 = self.beam_radius(d) ** 2
         axial = mu * np.exp(-(tau_top + mu * (d - d_top))) * 2.0 / (math.pi * w2)
         q = np.zeros(x.shape[1])
@@ -191,8 +234,14 @@ class BeamSource:
 
         ``sum_c int_0^D mu exp(-tau) F_c(d) dd`` with ``F_c`` the share of the Gaussian of
         column ``c`` inside the domain rectangle (a product of erf differences),
-        Gauss-Legendre per layer.
+        Gauss-Legendre per layer. A full field absorbs ``(F / E) A (1 - exp(-tau(D)))``
+        (block area ``A``; nothing leaves through the sides): more than 1 when the block is
+        larger than the beam's ``pi w0^2 / 2``.
         """
+        if self.flat_top:
+            d_top, mu, tau_top = self.layer_optics()[-1]
+            tau_bottom = tau_top + mu * self.layers[-1].thickness
+            return self.peak_fluence_per_joule * self.layout.area * -math.expm1(-tau_bottom)
         x0, x1, y0, y1 = self.layout.extent
         total = 0.0
         xg, wg = np.polynomial.legendre.leggauss(n)

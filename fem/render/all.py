@@ -30,6 +30,8 @@ from fem.render.cuts import (
     render_von_mises,
 )
 from fem.render.geometry import _cut_window, _top_surface
+from fem.render.healing import render_collagen_remodelling, render_wound_closure
+from fem.render.healing_timeline import render_healing_timeline
 from fem.render.histology import render_histology
 from fem.render.interactive import render_interactive
 from fem.render.mesh import render_mesh_cut, render_mesh_top
@@ -55,6 +57,15 @@ FIELD_PICTURES: tuple[Callable[[Snapshot, Path], Path | None], ...] = (
     render_surface_displacement,
     render_overview,
     render_coverage,
+)
+
+
+#: The pictures of the healing stage, after the others: ``func(result_dir, out_dir, snap)``;
+#: each returns None when the run had no healing stage or its input is missing.
+HEALING_PICTURES: tuple[Callable[[Path, Path, Snapshot | None], Path | None], ...] = (
+    render_wound_closure,
+    render_collagen_remodelling,
+    render_healing_timeline,
 )
 
 
@@ -145,6 +156,22 @@ def render_all(result_dir: Path, view: View | None = None) -> list[Path]:
         path = None
     if path is not None:
         written.append(path)
+    written += _render_healing(result_dir, out_dir, snap)
+    return written
+
+
+def _render_healing(result_dir: Path, out_dir: Path, snap: Snapshot | None) -> list[Path]:
+    """The pictures of the healing stage (:data:`HEALING_PICTURES`), each made independently;
+    none when the run had no healing stage."""
+    written = []
+    for func in HEALING_PICTURES:
+        try:
+            path = func(result_dir, out_dir, snap)
+        except Exception:  # never let a picture stop the run
+            logger.exception("%s failed", func.__name__)
+            continue
+        if path is not None:
+            written.append(path)
     return written
 
 

@@ -8,8 +8,11 @@ import logging
 
 from fem.output.names import (
     ANIMATION_GIF,
+    COLLAGEN_PNG,
     COVERAGE_PNG,
     DAMAGE_PNG,
+    HEALING_CSV,
+    HEALING_TIMELINE_PNG,
     HISTOLOGY_PNG,
     ISOSURFACES_PNG,
     MESH_CUT_PNG,
@@ -23,6 +26,15 @@ from fem.output.names import (
     TEMPERATURE_PEAK_PNG,
     TEMPERATURE_PNG,
     VON_MISES_PNG,
+    WOUND_CLOSURE_PNG,
+)
+from fem.render.healing import (
+    BARRIER_COLOR_NAME,
+    DENATURED_COLOR_NAME,
+    EPIDERMIS_COLOR_NAME,
+    FOLLICLE_COLOR_NAME,
+    NEW_EPITHELIUM_COLOR_NAME,
+    WOUND_COLOR_NAME,
 )
 from fem.render.style import (
     COLLAGEN_COLOR_NAME,
@@ -184,7 +196,54 @@ CAPTIONS: dict[str, tuple[str, str]] = {
             "line marks the end of the laser pulse."
         ),
     ),
+    WOUND_CLOSURE_PNG: (
+        "The epidermal wound closing",
+        (
+            "The basal plane of the epidermis seen from above at the times in the panel titles "
+            f"(after the pulse). {WOUND_COLOR_NAME.capitalize()}: the open wound, where the "
+            "necrotic epidermis has not yet been undermined by keratinocytes migrating in from "
+            f"the viable margin; {NEW_EPITHELIUM_COLOR_NAME}: the new epithelium that has "
+            f"covered the wound so far; {EPIDERMIS_COLOR_NAME}: the intact epidermis. "
+            f"{FOLLICLE_COLOR_NAME.capitalize()} outlines are hair-follicle islands (full-field "
+            f"layouts), {BARRIER_COLOR_NAME} dashed outlines the craters where the ablation "
+            "opened the barrier. Each title gives the share of the initial defect still open. "
+            "Axes in micrometres, true aspect ratio."
+        ),
+    ),
+    COLLAGEN_PNG: (
+        "Collagen remodelling in the dermis",
+        (
+            "The vertical cut through the axis of the central column (as the cuts above), one "
+            "panel per output day, coloured by the new collagen (type III + type I) as a "
+            "fraction of the native collagen, on one colour scale for all days. Thin grey "
+            f"lines are the layer interfaces; the solid {DENATURED_COLOR_NAME} line is where "
+            "the denatured collagen of that day is 0.5 (the part of the coagulated column not "
+            "yet cleared and replaced), the dashed grey line the edge of the coagulated column "
+            "just after the pulse (Ω<sub>collagen</sub> = 1)."
+        ),
+    ),
+    HEALING_TIMELINE_PNG: (
+        "The course of the healing",
+        (
+            f"The healing stage ({HEALING_CSV}) against the time after the pulse on a "
+            "logarithmic axis, minutes to months. Top: the share of the skin with an open "
+            "epidermal defect and with debris (MENDs) at the surface, and the depth of the "
+            "deepest MEND below the surface (dashed, right axis). Middle: the activated "
+            "fibroblasts, the new collagen III and I and the denatured collagen, in per cent. "
+            "Bottom, where the mechanics of the remodelling was solved: the late tightening of "
+            "the patch (area and linear) at those days. Dotted vertical lines mark the closure "
+            "of the epidermis, the shedding of the last MEND, the downtime and 95 % "
+            "remodelling (table above)."
+        ),
+    ),
 }
+
+#: The pictures of the healing stage, in the order of the report's "After the treatment".
+HEALING_FIGURE_ORDER: tuple[str, ...] = (
+    WOUND_CLOSURE_PNG,
+    COLLAGEN_PNG,
+    HEALING_TIMELINE_PNG,
+)
 
 #: Pictures in the order of the report (those present).
 FIGURE_ORDER: tuple[str, ...] = (

@@ -1,6 +1,6 @@
 """The report of one case (:func:`write_report`): key results, the pictures with their
-captions, the interactive 3D view, all metrics, probes, the resolved settings, the provenance and
-the case file.
+captions, the interactive 3D view, all metrics, probes, the healing stage ("After the treatment",
+:mod:`fem.report.healing`), the resolved settings, the provenance and the case file.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from fem.output.names import (
 )
 from fem.render.style import ISOSURFACE_COLOR_NAME, NECROSIS_COLOR_NAME
 from fem.report.captions import CAPTIONS, FIGURE_ORDER
+from fem.report.healing import healing_section
 from fem.report.page import (
     _esc,
     _figure,
@@ -368,6 +369,11 @@ def write_report(result_dir: Path) -> Path:
     else:
         body = f'<p class="missing">No probe histories ({PROBES_CSV} missing or empty).</p>'
     sections.append(("probes", "Probes", body))
+
+    # After the treatment: the healing stage, when the run had one.
+    healing = healing_section(result_dir, metrics, available)
+    if healing:
+        sections.append(("healing", "After the treatment", healing))
 
     # Settings.
     settings = _settings_section(case_text)

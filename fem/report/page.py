@@ -42,6 +42,8 @@ UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
     ("_um", "µm"),
     ("_mm", "mm"),
     ("_ms", "ms"),
+    ("_days", "days"),
+    ("_h", "h"),
     ("_mJ", "mJ"),
     ("_mW", "mW"),
     ("_J", "J"),

@@ -90,9 +90,10 @@ class Checkpointer:
     """
 
     def __init__(self, out: Path, resolved: dict, comm: MPI.Comm, every_steps: int | None = None,
-                 every_seconds: float = 60.0, resume: bool = False):
+                 every_seconds: float = 60.0, resume: bool = False,
+                 state_file: str = names.CHECKPOINT_STATE):
         self.dir = Path(out) / names.CHECKPOINT_DIR
-        self.path = Path(out) / names.CHECKPOINT_STATE
+        self.path = Path(out) / state_file
         self.fingerprint = case_fingerprint(resolved)
         self.comm, self.every_steps, self.every_seconds = comm, every_steps, every_seconds
         self.resume = resume
@@ -144,7 +145,7 @@ class Checkpointer:
             arrays = {f"{name}.{key}": a for name, s in states.items()
                       for key, a in s.arrays.items()}
             self.dir.mkdir(parents=True, exist_ok=True)
-            tmp = self.dir / (Path(names.CHECKPOINT_STATE).name + ".tmp")
+            tmp = self.dir / (self.path.name + ".tmp")
             with open(tmp, "wb") as f:
                 np.savez(f, keys=keys[order], values=values[order], meta=np.array(json.dumps(meta)),
                          **arrays)
@@ -183,7 +184,7 @@ class Checkpointer:
         saved = {}
         for i, (name, field) in enumerate(meta["columns"]):
             saved.setdefault(name, {})[field] = i
-        if meta["step"] >= n_steps or set(meta["values"]) != set(problems) or any(
+        if meta["step"] > n_steps or set(meta["values"]) != set(problems) or any(
                 not set(s.fields) <= set(saved.get(name, {})) for name, s in live.items()):
             raise CaseError(f"{self.path}: the checkpoint does not match the time steps or "
                             "damage kinetics of the case")
@@ -197,6 +198,11 @@ class Checkpointer:
         log.info("resume: continuing after step %d of %d (checkpoint written on %d rank(s))",
                  meta["step"], n_steps, meta["ranks"])
         return meta["step"]
+
+    def finished(self, n_steps: int, problems: dict[str, Stateful]) -> None:
+        """Save the state at the end of the loop (a later stage may still be interrupted:
+        its resume then skips this loop)."""
+        self.save(n_steps, problems)
 
     def remove(self) -> None:
         """Delete the checkpoint (rank 0) once the case has finished."""

@@ -84,8 +84,8 @@ class ThermalHistory:
 def run_thermal_damage(heat: PennesProblem, damage: dict, schedule: Schedule,
                        source: BeamSource | None = None, probes: PointEvaluator | None = None,
                        progress: bool = True, checkpoint=None,
-                       on_output: Callable[[float, dfem.Function, dict], dict] | None = None
-                       ) -> ThermalHistory:
+                       on_output: Callable[[float, dfem.Function, dict], dict] | None = None,
+                       keep_final: bool = False) -> ThermalHistory:
     """Solve the initial steady state and the transient heat + damage problem.
 
     Args:
@@ -102,6 +102,8 @@ def run_thermal_damage(heat: PennesProblem, damage: dict, schedule: Schedule,
         on_output: ``on_output(t, T, damage)`` after each output step (mechanics at the
             output times, one-way staggered); what it returns (a dict) is kept in
             ``history.outputs``.
+        keep_final: also checkpoint the state after the last step (a later stage, the
+            healing, follows: its resume then skips this loop).
 
     Returns:
         The recorded history.
@@ -162,6 +164,8 @@ def run_thermal_damage(heat: PennesProblem, damage: dict, schedule: Schedule,
                      eta)
     if hist.T_end_of_pulse is None:
         hist.T_end_of_pulse = T.copy()
+    if checkpoint is not None and keep_final and done < len(steps):
+        checkpoint.finished(len(steps), problems)
     n_owned = heat.V.dofmap.index_map.size_local
     hist.peak_temperature = heat.comm.allreduce(
         float(hist.T_peak.x.array[:n_owned].max()), op=MPI.MAX)

@@ -31,6 +31,7 @@ from fem.post.metrics import ColumnSampler, columns_csv, damage_metrics
 from fem.post.probes import PointEvaluator
 from fem.run.checkpoint import Checkpointer
 from fem.run.coupled import run_thermal_damage
+from fem.run.course import HealingStage, healing_csv
 from fem.run.mesh import build_mesh, region_cell_data
 from fem.run.problems import beam_source, damage_integrals, heat_problem, surface_conditions
 from fem.run.schedule import Schedule
@@ -100,6 +101,7 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: boo
     run.mesh()
     run.heat_and_damage(resume, checkpoint_every)
     run.mechanics()
+    run.healing(resume, checkpoint_every)
     run.measure()
     run.write_results()
     draw = draw and case.output.render
@@ -113,8 +115,8 @@ class CaseRun:
 
     Attributes set by the phases: ``data`` and ``quality`` (the mesh), ``heat``, ``damage``,
     ``hist``, ``source``, ``schedule``, ``probes`` and ``checkpoint`` (heat and damage),
-    ``staggered``, ``mechanics_rows`` and ``mechanics_metrics`` (mechanics), ``metrics`` and
-    ``per_column`` (the metrics).
+    ``staggered``, ``mechanics_rows`` and ``mechanics_metrics`` (mechanics), ``healed`` (the
+    healing stage), ``metrics`` and ``per_column`` (the metrics).
     """
 
     def __init__(self, case: Case, out: Path, comm: MPI.Comm):
@@ -161,14 +163,15 @@ class CaseRun:
             self.hist = run_thermal_damage(
                 self.heat, self.damage, self.schedule, self.source, self.probes,
                 checkpoint=self.checkpoint,
-                on_output=self.staggered if case.mechanics.enabled else None)
+                on_output=self.staggered if case.mechanics.enabled else None,
+                keep_final=case.healing.enabled)
         phases = self.timer.phases
         phases["heat"] -= self.hist.damage_seconds + self.staggered.seconds
         phases["damage"] = self.hist.damage_seconds
         ledger, sym = self.heat.ledger, case.pattern.layout.symmetry_factor
         log.info("heat: peak %.1f C, absorbed %.4g J of %.4g J delivered, balance error %.2e",
                  self.hist.peak_temperature - KELVIN, sym * ledger.absorbed,
-                 case.laser.energy * case.pattern.layout.count, ledger.error)
+                 self.source.delivered_energy, ledger.error)
 
     def mechanics(self) -> None:
         """The lasting (cooled) state and the end state; the rows of ``mechanics.csv``."""
@@ -193,6 +196,34 @@ class CaseRun:
                  cooled["cooled_tightening_area_percent"], metrics["residual_stress_kPa"],
                  case.mechanics.sides)
 
+    def healing(self, resume: bool, checkpoint_every: int | None) -> None:
+        """The days and months after the pulse (fem.run.course), on the same mesh; the end
+        state of the mechanics is kept for the thermal results."""
+        self.healed = None
+        case = self.case
+        if not case.healing.enabled:
+            return
+        with self.timer("healing"):
+            log.info("healing: %s epidermis, %g days", case.healing.epidermis_model,
+                     case.healing.end_days / 86400.0)
+            stage = HealingStage(case, self.data, self.heat.V, self.damage, self.elasticity,
+                                 self.heat.T_initial)
+            checkpoint = Checkpointer(self.out, case.resolved, self.comm,
+                                      every_steps=checkpoint_every, resume=resume,
+                                      state_file=names.CHECKPOINT_HEALING)
+            if self.elasticity is not None:
+                with self.elasticity.preserved():
+                    self.healed = stage.run(checkpoint)
+            else:
+                self.healed = stage.run(checkpoint)
+        m = self.healed.metrics
+        log.info("healing: epidermis closed at %.1f h, MENDs shed by day %.1f (pigment "
+                 "cleared %.2f %%), new collagen %.3f %%, late tightening %.3f %% at day %g, "
+                 "downtime %.1f days", m["reepithelialization_h"], m["mend_shed_days"],
+                 m["pigment_cleared_percent"], m["new_collagen_percent"],
+                 m["late_tightening_area_percent"], case.healing.end_days / 86400.0,
+                 m["downtime_days"])
+
     def measure(self) -> None:
         """The metrics of ``metrics.json`` (energies for the whole unit: a quarter cell counts
         four times)."""
@@ -203,7 +234,7 @@ class CaseRun:
             metrics = damage_metrics(sampler, self.damage, case, per_column=self.per_column)
         ledger = heat.ledger
         sym = case.pattern.layout.symmetry_factor
-        delivered = case.laser.energy * case.pattern.layout.count
+        delivered = self.source.delivered_energy
         expected = sym * case.laser.energy * self.source.expected_absorbed_fraction()
         metrics.update(
             peak_temperature_C=hist.peak_temperature - KELVIN,
@@ -218,6 +249,7 @@ class CaseRun:
             vaporised_energy_J=sym * ledger.vaporised,
             bottom_inflow_J=sym * ledger.bottom_inflow,
             **self.mechanics_metrics,
+            **(self.healed.metrics if self.healed else {}),
         )
         mech = self.elasticity
         metrics.update(
@@ -240,6 +272,8 @@ class CaseRun:
                 if case.mechanics.enabled:
                     atomic_write_text(out / names.MECHANICS_CSV,
                                       mechanics_csv(self.mechanics_rows))
+                if self.healed:
+                    atomic_write_text(out / names.HEALING_CSV, healing_csv(self.healed.rows))
             if comm.rank == 0 and self.probes is not None:
                 probe_names = [f"p{i}_z{int(round(p[2] * 1e6))}um"
                                for i, p in enumerate(case.output.probes)]
@@ -253,6 +287,8 @@ class CaseRun:
                           + [d.omega for d in self.damage.values()], case.time.end)
                 if mech:
                     write_vtx(comm, out / names.DISPLACEMENT_BP, [mech.u], case.time.end)
+                if self.healed:
+                    write_healing_vtx(comm, out / names.HEALING_BP, self.healed.day_fields)
             cell_data = region_cell_data(self.data.mesh, self.data.cell_tags)
             point_data = {
                 "temperature_end_of_pulse_C": hist.T_end_of_pulse,
@@ -264,8 +300,16 @@ class CaseRun:
             if mech:
                 cell_data.update(mech.cell_stress_kPa())  # von Mises, principal stresses 1-3
                 point_data["displacement_um"] = _displacement_um_p1(mech, heat.V)
+            if self.healed:
+                point_data["heat_shock_stimulus"] = self.healed.stimulus
+                for fields in self.healed.day_fields.values():
+                    point_data.update(fields)
+                write_snapshot(out / names.EPIDERMIS_VTU, self.healed.plane.V,
+                               self.healed.plane_fields, {})
             write_snapshot(out / names.SNAPSHOT_VTU, heat.V, point_data, cell_data)
             info = snapshot_info(case, self.quality)
+            if self.healed:
+                info["healing"] = self.healed.info
             if comm.rank == 0:
                 write_json(out / names.SNAPSHOT_JSON, info)
             if hist.frames:
@@ -298,6 +342,23 @@ class CaseRun:
 
         on_root(self.comm, finish)
         return metrics
+
+
+def write_healing_vtx(comm: MPI.Comm, path: Path, day_fields: dict) -> None:
+    """The dermal fields at the output days as one VTX time series (time in seconds)."""
+    from dolfinx.io import VTXWriter
+
+    if not day_fields:
+        return
+    first = next(iter(day_fields.values()))
+    series = {name.rsplit("_d", 1)[0]: f.copy() for name, f in first.items()}
+    for name, f in series.items():
+        f.name = name
+    with VTXWriter(comm, str(path), list(series.values()), engine="BP4") as vtx:
+        for day, fields in sorted(day_fields.items()):
+            for name, f in fields.items():
+                series[name.rsplit("_d", 1)[0]].x.array[:] = f.x.array
+            vtx.write(day * 86400.0)
 
 
 def _displacement_um_p1(mech: ElasticityProblem, V1: dfem.FunctionSpace) -> dfem.Function:

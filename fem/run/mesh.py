@@ -21,6 +21,7 @@ from mpi4py import MPI
 import numpy as np
 
 from fem.config import Case
+from fem.config.crater import depth_of_optical_depth
 from fem.parallel import on_root
 from fem.physics.source import attenuation
 from meshes import skin
@@ -29,6 +30,7 @@ from meshes.skin import COLUMN_OFFSET, SkinGeometry, build_skin_block, layer_tag
 log = logging.getLogger(__name__)
 
 WALL_MIN_SIZE = 4.5e-6  # m: the smallest crater-wall element (see wall_size)
+TOP_OPTICAL_DEPTH = 4.0  # a full field's fine top reaches where 98 % of the light is absorbed
 
 
 def wall_size(case: Case) -> float:
@@ -50,9 +52,29 @@ def wall_size(case: Case) -> float:
                max(0.5 * absorption_length, WALL_MIN_SIZE))
 
 
+def top_refinement(case: Case) -> tuple[float, float]:
+    """Element size over the whole top surface and its depth (m) for a full field: the flat
+    top is absorbed under every point of the surface, so where its absorption length is short
+    the whole top, not only a column, needs the size of a crater wall (:func:`wall_size`:
+    half the absorption length, at least :data:`WALL_MIN_SIZE`), down to where the optical
+    depth reaches :data:`TOP_OPTICAL_DEPTH`. ``(0, 0)`` when the surface size is already as
+    fine (1550 and 1927 nm) or for the fractional layouts, whose columns carry the source."""
+    if not case.pattern.layout.full_field:
+        return 0.0, 0.0
+    layers = case.skin.layers
+    mu = [attenuation(case.laser, la) for la in layers]
+    size = max(0.5 / max(mu[:2]), WALL_MIN_SIZE)
+    if size >= case.mesh.surface_size:
+        return 0.0, 0.0
+    depth = float(depth_of_optical_depth([la.thickness for la in layers], mu,
+                                         np.array(TOP_OPTICAL_DEPTH)))
+    return size, min(depth, 0.5 * case.skin.depth)
+
+
 def geometry_from_case(case: Case) -> SkinGeometry:
     """Mesh parameters of a case."""
     lay, m = case.pattern.layout, case.mesh
+    top_size, top_depth = top_refinement(case)
     return SkinGeometry(
         layer_names=tuple(layer.name for layer in case.skin.layers),
         thicknesses=tuple(layer.thickness for layer in case.skin.layers),
@@ -66,6 +88,8 @@ def geometry_from_case(case: Case) -> SkinGeometry:
         quarter=lay.kind == "quarter_cell",
         crater_profile=case.crater.profile,
         wall_size=wall_size(case),
+        top_size=top_size,
+        top_depth=top_depth,
     )
 
 

@@ -6,6 +6,7 @@ knows which sections each problem takes.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import dolfinx.fem as dfem
@@ -13,17 +14,29 @@ import ufl
 from dolfinx import mesh
 
 from fem.config import Case
+from fem.config.presets import ABLATIVE_LASERS
 from fem.physics.cooling import SurfaceConditions
 from fem.physics.damage import make_damage
 from fem.physics.heat import PennesProblem
 from fem.physics.mechanics import ElasticityProblem, MechanicsSettings, plane_sides, skin_bcs
 from fem.physics.source import BeamSource
 
+log = logging.getLogger(__name__)
+
 
 def beam_source(case: Case) -> BeamSource:
-    """The laser source: one beam per column of the layout, fired at the case's times."""
-    return BeamSource(case.laser, case.skin.layers, case.pattern.layout, case.crater,
-                      case.pattern.fire_times)
+    """The laser source: one beam per column of the layout, fired at the case's times (a
+    flat top over a full field; above the blow-off threshold of an ablative laser it warns
+    that the full field models no crater)."""
+    source = BeamSource(case.laser, case.skin.layers, case.pattern.layout, case.crater,
+                        case.pattern.fire_times)
+    threshold = case.laser.ablation_threshold
+    if (source.flat_top and case.laser.preset in ABLATIVE_LASERS and threshold is not None
+            and source.fluence > threshold):
+        log.warning("full field at %.3g J/cm^2, above the blow-off threshold %.3g J/cm^2: no "
+                    "crater is modelled, the tissue it would remove stays and heats",
+                    1e-4 * source.fluence, 1e-4 * threshold)
+    return source
 
 
 def surface_conditions(case: Case) -> SurfaceConditions:
