@@ -175,7 +175,7 @@ def test_heat_shock_kinetics_reproduce_their_two_isothermal_points():
     # cell death (healing.md quotes 6-7 C)
     hm = presets.KINETICS_PRESETS["henriques_moritz"]
     for T_C, seconds in presets.HEAT_SHOCK_POINTS:
-        T_hm = hm["Ea_J_per_mol"] / (8.314462618 * (math.log(hm["A_per_s"]) + math.log(seconds)))
+        T_hm = hm["Ea_J_per_mol"] / (presets.R_GAS * (math.log(hm["A_per_s"]) + math.log(seconds)))
         assert 4.0 < T_hm - 273.15 - T_C < 7.0
 
 

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import math
 
+from fem.config.schema import KELVIN
+
+R_GAS = 8.314462618  # J/(mol K), the molar gas constant (CODATA 2018, exact)
+
 # --------------------------------------------------------------------------------------------
 # Skin layers (top to bottom)
 # --------------------------------------------------------------------------------------------
@@ -281,8 +285,8 @@ KINETICS_PRESETS: dict[str, dict] = {
     # Sub-lethal heat-shock response (HSP70 induction), the stimulus of the dermal remodelling
     # (damage.heat_shock): Arrhenius through the two cell-culture points of Ortner et al. 2015
     # (Cell Stress Chaperones 20:277): 2 h at 41-44 C and 1 min at 47-50 C, taken at the middle
-    # of each range (HEAT_SHOCK_POINTS); A and Ea solve Omega = 1 at both (heat_shock_fit).
-    # A prior, 6-7 C below the Henriques-Moritz cell-death isotherm at every exposure.
+    # of each range (HEAT_SHOCK_POINTS); A and Ea solve Omega = 1 at both (arrhenius_through).
+    # A prior, 4.8-6 C below the Henriques-Moritz cell-death isotherm at those exposures.
     "ortner_heat_shock": {},  # filled below from HEAT_SHOCK_POINTS
 }
 
@@ -293,10 +297,9 @@ HEAT_SHOCK_POINTS = ((42.5, 7200.0), (48.5, 60.0))
 def arrhenius_through(points: tuple[tuple[float, float], ...]) -> dict:
     """The Arrhenius set with Omega = 1 after each isothermal exposure ``(T C, t s)`` of two:
     ``ln(1 / t_i) = ln A - Ea / (R T_i)``, solved in closed form."""
-    (T1, t1), (T2, t2) = ((T + 273.15, t) for T, t in points)
-    R = 8.314462618
-    Ea = R * math.log(t1 / t2) / (1.0 / T1 - 1.0 / T2)
-    return {"A_per_s": math.exp(Ea / (R * T1) - math.log(t1)), "Ea_J_per_mol": Ea}
+    (T1, t1), (T2, t2) = ((T + KELVIN, t) for T, t in points)
+    Ea = R_GAS * math.log(t1 / t2) / (1.0 / T1 - 1.0 / T2)
+    return {"A_per_s": math.exp(Ea / (R_GAS * T1) - math.log(t1)), "Ea_J_per_mol": Ea}
 
 
 KINETICS_PRESETS["ortner_heat_shock"] = arrhenius_through(HEAT_SHOCK_POINTS)

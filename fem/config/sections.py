@@ -109,7 +109,8 @@ class Pattern:
     kind: str = key("layout", "str", default="single", choices=patterns.LAYOUTS)
     density: float = key("density_per_cm2", si=1e4, default=1000.0, lo=1.0,
                          hi=10000.0)  # columns per m^2 (per pass)
-    patch: float | None = key("patch_um", si=UM, lo=10.0, hi=1e5)  # single, grid, hex, random
+    patch: float | None = key("patch_um", si=UM, lo=10.0,
+                              hi=1e5)  # single, grid, hex, random, full_field
     seed: int = key("seed", "int", default=1, lo=0, hi=2**31 - 1)  # random
     passes: int = key("passes", "int", default=1, lo=1, hi=50)  # random
     # all at once, or one after another in the order placed (raster) or in a seeded random
@@ -342,7 +343,7 @@ class Healing:
     # fitted (README, Healing): the late shrinkage of one session at the calibration case
     contraction: float = key("contraction_per_day", si=1.0 / DAY, default=0.0036, lo=0.0,
                              hi=10.0)  # in-plane strain per day at full activation (1/s)
-    # the clock: steps from minutes to days, growing by ``growth`` every ``steps_per_rung``
+    # the clock: steps from minutes to days, doubling every 3 steps (fem.run.course)
     first_step: float = key("first_step_min", si=60.0, default=10.0, lo=0.01, hi=1e4)  # s
     max_step: float = key("max_step_h", si=HOUR, default=24.0, lo=0.01, hi=1e4)  # s
     # Fisher-KPP: the step while the wound is open

@@ -29,6 +29,23 @@ def write_vtx(comm: MPI.Comm, path: Path, functions: list[dfem.Function], t: flo
         vtx.write(t)
 
 
+def write_healing_vtx(comm: MPI.Comm, path: Path, day_fields: dict) -> None:
+    """The dermal fields at the output days as one VTX time series (time in seconds)."""
+    from dolfinx.io import VTXWriter
+
+    if not day_fields:
+        return
+    first = next(iter(day_fields.values()))
+    series = {name.rsplit("_d", 1)[0]: f.copy() for name, f in first.items()}
+    for name, f in series.items():
+        f.name = name
+    with VTXWriter(comm, str(path), list(series.values()), engine="BP4") as vtx:
+        for day, fields in sorted(day_fields.items()):
+            for name, f in fields.items():
+                series[name.rsplit("_d", 1)[0]].x.array[:] = f.x.array
+            vtx.write(day * 86400.0)
+
+
 def write_snapshot(path: Path, V: dfem.FunctionSpace, point_data: dict[str, dfem.Function],
                    cell_data: dict[str, np.ndarray]) -> None:
     """Gather P1 point data and per-cell data of the owned cells to rank 0 and write a VTU.

@@ -52,6 +52,15 @@ def write_probes_csv(path: Path, names: list[str], purposes: list[str], times, v
     atomic_write_text(path, buf.getvalue())
 
 
+def csv_text(columns: tuple[str, ...], rows: list[dict]) -> str:
+    """A table of numbers in the given column order, ``%.8g``; None is an empty cell
+    (``mechanics.csv``, ``healing.csv``)."""
+    lines = [",".join(columns)]
+    lines += [",".join("" if r.get(k) is None else f"{r[k]:.8g}" for k in columns)
+              for r in rows]
+    return "\n".join(lines) + "\n"
+
+
 def write_table(path: Path, rows: list[dict]) -> None:
     """``metrics.csv``: one row per case, columns in order of first appearance, written
     atomically; floats as their shortest exact repr."""

@@ -31,9 +31,9 @@ import math
 import dolfinx.fem as dfem
 import numpy as np
 
+from fem.config.presets import R_GAS  # J/(mol K)
 from fem.physics.state import State, set_owned
 
-R_GAS = 8.314462618  # J/(mol K)
 MAX_LOG_RATE = 700.0  # exp(700) ~ 1e304: clip, Omega is astronomically large anyway
 KELVIN = 273.15
 

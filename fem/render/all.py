@@ -69,14 +69,13 @@ HEALING_PICTURES: tuple[Callable[[Path, Path, Snapshot | None], Path | None], ..
 )
 
 
-def _render_each(
-    funcs: tuple[Callable[[Snapshot, Path], Path | None], ...], snap: Snapshot, out_dir: Path
-) -> list[Path]:
-    """Call each ``func(snap, out_dir)``; log failures and go on. Returns the written paths."""
+def _render_each(funcs: tuple[Callable[..., Path | None], ...], *args) -> list[Path]:
+    """Call each ``func(*args)`` (e.g. ``(snap, out_dir)``); log failures and go on. Returns
+    the written paths."""
     written = []
     for func in funcs:
         try:
-            path = func(snap, out_dir)
+            path = func(*args)
         except Exception:  # never let a picture stop the run
             logger.exception("%s failed", func.__name__)
             continue
@@ -138,40 +137,14 @@ def render_all(result_dir: Path, view: View | None = None) -> list[Path]:
         if view is not None:
             snap.view = view
         written += _render_each(FIELD_PICTURES + (render_interactive,), snap, out_dir)
-    try:
-        gif = render_animation(result_dir, out_dir, snap)
-    except Exception:
-        logger.exception("render_animation failed")
-        gif = None
-    if gif is not None:
-        written.append(gif)
+    written += _render_each((render_animation,), result_dir, out_dir, snap)
 
     pulse = _as_float(snap.meta.get("pulse_end_ms")) if snap is not None else None
     if pulse is None:
         pulse = _pulse_end_from_json(result_dir)
-    try:
-        path = render_probes(result_dir, out_dir, pulse)
-    except Exception:
-        logger.exception("render_probes failed")
-        path = None
-    if path is not None:
-        written.append(path)
-    written += _render_healing(result_dir, out_dir, snap)
-    return written
-
-
-def _render_healing(result_dir: Path, out_dir: Path, snap: Snapshot | None) -> list[Path]:
-    """The pictures of the healing stage (:data:`HEALING_PICTURES`), each made independently;
-    none when the run had no healing stage."""
-    written = []
-    for func in HEALING_PICTURES:
-        try:
-            path = func(result_dir, out_dir, snap)
-        except Exception:  # never let a picture stop the run
-            logger.exception("%s failed", func.__name__)
-            continue
-        if path is not None:
-            written.append(path)
+    written += _render_each((render_probes,), result_dir, out_dir, pulse)
+    # the healing stage's pictures (none when the run had no healing stage)
+    written += _render_each(HEALING_PICTURES, result_dir, out_dir, snap)
     return written
 
 

@@ -33,8 +33,7 @@ from fem.render.snapshot import (
     _LOG_COLLAGEN,
     Snapshot,
     _as_float,
-    _mirror_planes,
-    _reflect,
+    _read_grid,
     load_snapshot,
 )
 from fem.render.style import (
@@ -112,32 +111,10 @@ def load_epidermis(result_dir: Path, meta: dict[str, Any]) -> pv.UnstructuredGri
     Returns:
         The triangulated basal plane with its point data, or None if missing or empty.
     """
-    import pyvista as pv
-
-    path = Path(result_dir) / EPIDERMIS_VTU
-    if not path.is_file():
-        logger.warning("no %s: skipping %s", path, WOUND_CLOSURE_PNG)
+    grid = _read_grid(Path(result_dir) / EPIDERMIS_VTU, WOUND_CLOSURE_PNG, meta)
+    if grid is None:
         return None
-    try:
-        mesh = pv.read(path)
-    except Exception:  # any reader failure means "no picture"
-        logger.exception("could not read %s", path)
-        return None
-    if not isinstance(mesh, pv.UnstructuredGrid):
-        mesh = mesh.cast_to_unstructured_grid()
-    if mesh.n_cells == 0:
-        logger.warning("%s has no cells: skipping %s", path, WOUND_CLOSURE_PNG)
-        return None
-    size = float(np.linalg.norm(np.subtract(mesh.bounds[1::2], mesh.bounds[0::2])))
-    planes = [(axis, c) for axis, c in _mirror_planes(meta, mesh.bounds)
-              if mesh.bounds[2 * axis] >= c - 1e-6 * size]
-    if planes:
-        mesh = _reflect(mesh, planes)
-    try:
-        mesh = mesh.clean(tolerance=1e-6 * size, produce_merge_map=False)
-    except Exception:  # seams are harmless, merging is cosmetic
-        logger.debug("clean() failed on the epidermis", exc_info=True)
-    return mesh.triangulate().cast_to_unstructured_grid()
+    return grid.mesh.triangulate().cast_to_unstructured_grid()
 
 
 def _output_days(healing: dict[str, Any], snap: Snapshot) -> list[int]:

@@ -5,7 +5,6 @@ log axis (:func:`render_healing_timeline`), the milestones of ``metrics.json`` m
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
 from pathlib import Path
@@ -15,7 +14,7 @@ import numpy as np
 
 from fem.output.names import HEALING_CSV, HEALING_TIMELINE_PNG, METRICS_JSON
 from fem.render.healing import _figure, _read_json, _save, fmt_hours, healing_meta
-from fem.render.snapshot import Snapshot, _as_float
+from fem.render.snapshot import Snapshot, _as_float, read_csv_table
 from fem.render.style import WINDOW_SIZE
 
 logger = logging.getLogger(__name__)
@@ -32,23 +31,10 @@ def read_healing_csv(path: Path) -> dict[str, np.ndarray] | None:
         The columns (with ``time_days`` made from ``time_h`` if missing), or None when the
         file is missing or has no rows.
     """
-    if not Path(path).is_file():
+    table = read_csv_table(path)
+    if table is None:
         return None
-    try:
-        with Path(path).open(newline="") as fh:
-            rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
-    except OSError:
-        logger.warning("could not read %s", path)
-        return None
-    if len(rows) < 2:
-        logger.warning("%s has no data rows", path)
-        return None
-    header = [h.strip() for h in rows[0]]
-    data = np.full((len(rows) - 1, len(header)), np.nan)
-    for i, row in enumerate(rows[1:]):
-        for j, cell in enumerate(row[: len(header)]):
-            value = _as_float(cell)
-            data[i, j] = np.nan if value is None else value
+    header, data = table
     columns = {h: data[:, j] for j, h in enumerate(header)}
     if "time_days" not in columns and "time_h" in columns:
         columns["time_days"] = columns["time_h"] / 24.0

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 import re
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from fem.output.names import PROBES_CSV, PROBES_PNG
-from fem.render.snapshot import OMEGA_FLOOR, _as_float
+from fem.render.snapshot import OMEGA_FLOOR, read_csv_table
 from fem.render.style import WINDOW_SIZE
 
 logger = logging.getLogger(__name__)
@@ -29,24 +28,10 @@ def read_probes(path: Path) -> tuple[np.ndarray, dict[str, dict[str, np.ndarray]
         ``omega_<kind>`` (other columns: the text after the last underscore),
         or None if the file is missing or has no usable data.
     """
-    if not path.is_file():
+    table = read_csv_table(path)
+    if table is None:
         return None
-    try:
-        with path.open(newline="") as fh:
-            rows = list(csv.reader(fh))
-    except OSError:
-        logger.warning("could not read %s", path)
-        return None
-    rows = [r for r in rows if r and any(c.strip() for c in r)]
-    if len(rows) < 2:
-        logger.warning("%s has no data rows", path)
-        return None
-    header = [h.strip() for h in rows[0]]
-    data = np.full((len(rows) - 1, len(header)), np.nan)
-    for i, row in enumerate(rows[1:]):
-        for j, cell in enumerate(row[: len(header)]):
-            value = _as_float(cell)
-            data[i, j] = np.nan if value is None else value
+    header, data = table
     tcol = next((j for j, h in enumerate(header) if h.lower().startswith("time")), 0)
     time = data[:, tcol]
     probes: dict[str, dict[str, np.ndarray]] = {}

@@ -6,6 +6,7 @@ JSON metadata, unfolded across the symmetry planes (:func:`load_snapshot`, :func
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import math
@@ -169,6 +170,29 @@ def _as_float(value: Any) -> float | None:
     return out if math.isfinite(out) else None
 
 
+def read_csv_table(path: Path) -> tuple[list[str], np.ndarray] | None:
+    """A CSV result table as its header and a float array (empty or non-numeric cells NaN;
+    blank rows skipped), or None when the file is missing, unreadable or has no data row."""
+    if not Path(path).is_file():
+        return None
+    try:
+        with Path(path).open(newline="") as fh:
+            rows = [r for r in csv.reader(fh) if r and any(c.strip() for c in r)]
+    except OSError:
+        logger.warning("could not read %s", path)
+        return None
+    if len(rows) < 2:
+        logger.warning("%s has no data rows", path)
+        return None
+    header = [h.strip() for h in rows[0]]
+    data = np.full((len(rows) - 1, len(header)), np.nan)
+    for i, row in enumerate(rows[1:]):
+        for j, cell in enumerate(row[: len(header)]):
+            value = _as_float(cell)
+            data[i, j] = np.nan if value is None else value
+    return header, data
+
+
 def _mirror_planes(meta: dict[str, Any], bounds: tuple[float, ...]) -> list[tuple[int, float]]:
     """The symmetry planes named in ``mirror``: ``(axis, coordinate)`` of x = xmin and y = ymin.
 
@@ -234,14 +258,18 @@ def _read_meta(path: Path) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def _read_grid(vtu: Path, what: str) -> Snapshot | None:
+def _read_grid(vtu: Path, what: str, meta: dict[str, Any] | None = None) -> Snapshot | None:
     """Read a grid and its metadata (same name, ``.json``), unfolded across symmetry planes.
 
-    Points duplicated along partition seams and mirror planes are merged.
+    Points duplicated along partition seams and mirror planes are merged. A plane of
+    ``mirror`` is unfolded only when the grid lies on its side of it (a quarter cell written
+    as such).
 
     Args:
         vtu: The VTU file.
         what: The pictures skipped when the grid is unusable (for the log).
+        meta: The metadata to use instead of the grid's own ``.json`` (a grid of the same
+            case without one, such as the epidermis).
 
     Returns:
         The grid with its metadata, or None if the file is missing, unreadable or empty.
@@ -261,8 +289,10 @@ def _read_grid(vtu: Path, what: str) -> Snapshot | None:
     if mesh.n_cells == 0:
         logger.warning("%s has no cells: skipping %s", vtu, what)
         return None
-    meta = _read_meta(vtu.with_suffix(".json"))
-    planes = _mirror_planes(meta, mesh.bounds)
+    meta = _read_meta(vtu.with_suffix(".json")) if meta is None else meta
+    size = float(np.linalg.norm(np.subtract(mesh.bounds[1::2], mesh.bounds[0::2])))
+    planes = [(axis, c) for axis, c in _mirror_planes(meta, mesh.bounds)
+              if mesh.bounds[2 * axis] >= c - 1e-6 * size]
     if planes:
         mesh = _reflect(mesh, planes)
     # Partition seams repeat points whose coordinates may differ in the last bits: merge

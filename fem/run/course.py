@@ -32,6 +32,7 @@ import numpy as np
 
 from fem.config import Case
 from fem.config.sections import DAY, HOUR
+from fem.output.files import csv_text
 from fem.physics import healing_dermis as dermis
 from fem.physics import healing_epidermis as epi
 from fem.physics.layers import cellwise
@@ -65,11 +66,7 @@ def healing_times(end: float, first: float, max_step: float, output: tuple[float
 
 def healing_csv(rows: list[dict]) -> str:
     """``healing.csv``: one row per time of the clock; the late tightening at output days."""
-    lines = [",".join(HEALING_COLUMNS)]
-    for r in rows:
-        lines.append(",".join("" if r.get(k) is None else f"{r[k]:.8g}"
-                              for k in HEALING_COLUMNS))
-    return "\n".join(lines) + "\n"
+    return csv_text(HEALING_COLUMNS, rows)
 
 
 def _epidermis_depths(case: Case) -> tuple[float, float, float]:
@@ -116,7 +113,7 @@ def sample_wound(case: Case, domain, omega_cell: dfem.Function, plane: epi.Basal
     h, lay = case.healing, case.pattern.layout
     top, dej, basal = _epidermis_depths(case)
     depths = [basal] + list(np.linspace(top, basal, 5)[:-1])
-    full = lay.kind == "full_field"
+    full = lay.full_field
     if full:
         a = math.sqrt(2.0 / (math.sqrt(3.0) * h.follicles)) if h.follicles > 0 else 1e-3
         dy = 0.5 * math.sqrt(3.0) * a
@@ -269,9 +266,10 @@ class HealingStage:
                 continue
             if self.fisher is not None and self.fisher.is_open:
                 self.fisher.advance(t, h.open_step)
-            row = self.row(t)
+            x = self.kinetics.at(self.x0, t)
+            row = self.row(t, x)
             if round(t, 3) in out_days and self.elasticity is not None:
-                row.update(self.late_tightening(t))
+                row.update(self.late_tightening(t, x))
             self.rows.append(row)
             if checkpoint is not None:
                 checkpoint.after_step(n, len(self.times), problems)
@@ -301,14 +299,13 @@ class HealingStage:
             return self.fisher.closure
         return self.closure.x.array
 
-    def row(self, t: float) -> dict:
-        """A row of ``healing.csv`` at ``t`` (s)."""
+    def row(self, t: float, x: np.ndarray) -> dict:
+        """A row of ``healing.csv`` at ``t`` (s), the dermal species ``x`` at ``t``."""
         h, wound = self.case.healing, self.wound
         closure = self.closure_times()
         mend = epi.mend_depth_at(t, closure, wound, h.mend_rise)
         shed = epi.mend_shed_times(closure, wound, h.mend_rise)
         open_ = wound.defect & (closure > t)
-        x = self.kinetics.at(self.x0, t)
         means = self.dermis.mean(x)
         return {
             "time_h": t / HOUR, "time_days": t / DAY,
@@ -322,19 +319,19 @@ class HealingStage:
             "late_tightening_area_percent": None, "late_linear_contraction_percent": None,
         }
 
-    def _strains(self, t: float) -> tuple[dfem.Function, dfem.Function]:
+    def _strains(self, x: np.ndarray) -> tuple[dfem.Function, dfem.Function]:
         """The collagen damage whose ``F(Omega)`` is the denatured collagen still there, and
-        the contraction strain, at ``t``."""
-        x = self.kinetics.at(self.x0, t)
+        the contraction strain, of the dermal species ``x``."""
         omega = dfem.Function(self.V)
         omega.x.array[:] = -np.log1p(-np.minimum(x[:, dermis.D], 1.0 - 1e-15))
         strain = dfem.Function(self.V)
         strain.x.array[:] = x[:, dermis.E]
         return omega, strain
 
-    def late_tightening(self, t: float) -> dict:
-        """The tightening of the remodelled patch at ``t``, at body temperature."""
-        omega, strain = self._strains(t)
+    def late_tightening(self, t: float, x: np.ndarray) -> dict:
+        """The tightening of the remodelled patch at ``t`` (species ``x``), at body
+        temperature."""
+        omega, strain = self._strains(x)
         self.elasticity.solve(self.T_initial, omega, strain)
         m = self.elasticity.metrics()
         log.info("  healing day %.3g: late tightening %.3f %% (linear %.3f %%)", t / DAY,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from mpi4py import MPI
@@ -21,7 +21,8 @@ import numpy as np
 
 from fem.config import Case
 from fem.output import names
-from fem.output.fields import write_frames, write_mesh_xdmf, write_snapshot, write_vtx
+from fem.output.fields import (write_frames, write_healing_vtx, write_mesh_xdmf,
+                               write_snapshot, write_vtx)
 from fem.output.files import (KELVIN, atomic_write_text, write_case_toml, write_json,
                               write_probes_csv)
 from fem.output.provenance import provenance
@@ -211,10 +212,8 @@ class CaseRun:
             checkpoint = Checkpointer(self.out, case.resolved, self.comm,
                                       every_steps=checkpoint_every, resume=resume,
                                       state_file=names.CHECKPOINT_HEALING)
-            if self.elasticity is not None:
-                with self.elasticity.preserved():
-                    self.healed = stage.run(checkpoint)
-            else:
+            keep = self.elasticity.preserved() if self.elasticity else nullcontext()
+            with keep:
                 self.healed = stage.run(checkpoint)
         m = self.healed.metrics
         log.info("healing: epidermis closed at %.1f h, MENDs shed by day %.1f (pigment "
@@ -342,23 +341,6 @@ class CaseRun:
 
         on_root(self.comm, finish)
         return metrics
-
-
-def write_healing_vtx(comm: MPI.Comm, path: Path, day_fields: dict) -> None:
-    """The dermal fields at the output days as one VTX time series (time in seconds)."""
-    from dolfinx.io import VTXWriter
-
-    if not day_fields:
-        return
-    first = next(iter(day_fields.values()))
-    series = {name.rsplit("_d", 1)[0]: f.copy() for name, f in first.items()}
-    for name, f in series.items():
-        f.name = name
-    with VTXWriter(comm, str(path), list(series.values()), engine="BP4") as vtx:
-        for day, fields in sorted(day_fields.items()):
-            for name, f in fields.items():
-                series[name.rsplit("_d", 1)[0]].x.array[:] = f.x.array
-            vtx.write(day * 86400.0)
 
 
 def _displacement_um_p1(mech: ElasticityProblem, V1: dfem.FunctionSpace) -> dfem.Function:

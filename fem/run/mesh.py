@@ -47,9 +47,14 @@ def wall_size(case: Case) -> float:
     """
     if not case.crater.profile:
         return 0.0
+    return min(case.mesh.column_size, case.crater.depth / 3.0, absorption_size(case))
+
+
+def absorption_size(case: Case) -> float:
+    """Half the absorption length of the surface layers (the two top ones), at least
+    :data:`WALL_MIN_SIZE`: the element size where the light is absorbed at a surface."""
     absorption_length = 1.0 / max(attenuation(case.laser, la) for la in case.skin.layers[:2])
-    return min(case.mesh.column_size, case.crater.depth / 3.0,
-               max(0.5 * absorption_length, WALL_MIN_SIZE))
+    return max(0.5 * absorption_length, WALL_MIN_SIZE)
 
 
 def top_refinement(case: Case) -> tuple[float, float]:
@@ -61,11 +66,11 @@ def top_refinement(case: Case) -> tuple[float, float]:
     fine (1550 and 1927 nm) or for the fractional layouts, whose columns carry the source."""
     if not case.pattern.layout.full_field:
         return 0.0, 0.0
-    layers = case.skin.layers
-    mu = [attenuation(case.laser, la) for la in layers]
-    size = max(0.5 / max(mu[:2]), WALL_MIN_SIZE)
+    size = absorption_size(case)
     if size >= case.mesh.surface_size:
         return 0.0, 0.0
+    layers = case.skin.layers
+    mu = [attenuation(case.laser, la) for la in layers]
     depth = float(depth_of_optical_depth([la.thickness for la in layers], mu,
                                          np.array(TOP_OPTICAL_DEPTH)))
     return size, min(depth, 0.5 * case.skin.depth)

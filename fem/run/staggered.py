@@ -15,6 +15,7 @@ import time
 import dolfinx.fem as dfem
 
 from fem.config import Case
+from fem.output.files import csv_text
 from fem.physics.heat import PennesProblem
 from fem.physics.mechanics import ElasticityProblem
 from fem.run.problems import elasticity_problem
@@ -29,9 +30,7 @@ COOLED_METRICS = ("tightening_area_percent", "linear_contraction_percent", "max_
 
 def mechanics_csv(rows: list[dict]) -> str:
     """``mechanics.csv``: the mechanics metrics at each output time and at the end."""
-    lines = [",".join(MECHANICS_COLUMNS)]
-    lines += [",".join(f"{r[k]:.8g}" for k in MECHANICS_COLUMNS) for r in rows]
-    return "\n".join(lines) + "\n"
+    return csv_text(MECHANICS_COLUMNS, rows)
 
 
 class StaggeredMechanics:
