@@ -91,6 +91,11 @@ def _parser() -> argparse.ArgumentParser:
                            "array, one task per case) instead of running")
             s.add_argument("--case", dest="only", type=int, metavar="INDEX",
                            help="run only the case of this index (a Slurm array task)")
+    s = sub.add_parser("calibrate", help="fit a preset's free parameters to the histology "
+                       "chart (a calibration file, studies/calibrate_<preset>.toml)")
+    s.add_argument("case", type=Path, help="calibration file (TOML)")
+    s.add_argument("-o", "--output", type=Path, help="result directory (default "
+                   "results/<file name>): fit.json and the runs, reused when rerun")
     for verb in ("render", "report"):
         s = sub.add_parser(verb, help=f"{verb} again from a saved result directory")
         s.add_argument("dir", type=Path)
@@ -117,6 +122,8 @@ def _verb(args, comm) -> int:
     """The verb of the command line, on every rank; returns the exit status."""
     from fem.config import CaseError, load_case
 
+    if args.verb == "calibrate":
+        return _calibrate(args, comm)
     try:
         if args.verb == "study" or (args.verb == "check" and _is_study(args.case)):
             return _study(args, comm)
@@ -178,6 +185,28 @@ def _verb(args, comm) -> int:
         if comm.rank == 0 and not existed and not getattr(args, "resume", False):
             shutil.rmtree(out, ignore_errors=True)
         raise
+
+
+def _calibrate(args, comm) -> int:
+    """``mtz calibrate``: bad input exit 2, a failed run exit 1."""
+    from fem.config import CaseError
+    from fem.run.calibrate import run_calibration
+    from fem.solvers import SolverError
+    from meshes.skin import MeshError
+
+    try:
+        run_calibration(args.case, _output_dir(args), comm)
+    except CaseError as e:
+        if comm.rank == 0:
+            print(f"mtz: error: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    except (SolverError, MeshError) as e:
+        if comm.rank == 0:
+            print(f"mtz: numerical failure: {e}", file=sys.stderr)
+        return EXIT_NUMERICAL
+    if comm.rank == 0:
+        log.info("wrote %s", _output_dir(args) / names.FIT_JSON)
+    return EXIT_OK
 
 
 def _is_study(path: Path) -> bool:

@@ -267,7 +267,7 @@ def _size_field(model, geo: SkinGeometry, surface_scale: float = 1.0) -> None:
                           -geo.top_depth, big))
     if geo.crater_shape != "none":
         R, dc = geo.crater_radius, geo.crater_depth
-        fields += [box(geo.wall_size, cx - R, cx + R, cy - R, cy + R, -dc, big)
+        fields += [box(surface_scale * geo.wall_size, cx - R, cx + R, cy - R, cy + R, -dc, big)
                    for cx, cy in geo.centres]
     fmin = field.add("Min")
     field.setNumbers(fmin, "FieldsList", fields)
@@ -295,11 +295,13 @@ def _generate(model, geo: SkinGeometry):
     # cylinder seam at some sizes, which no 3D algorithm recovers from; MeshAdapt meshed every
     # resolution and spot tried (coarse to fine, 60-200 um).
     gmsh.option.setNumber("Mesh.Algorithm", 6)
-    for _, s in model.getEntities(2):
-        if model.getType(2, s) != "Plane":
-            model.mesh.setAlgorithm(2, s, 1)
+    curved = [s for _, s in model.getEntities(2) if model.getType(2, s) != "Plane"]
     tried = []
-    for algorithm, scale in ((10, 1.0), (10, 0.9), (10, 0.8), (1, 1.0)):  # 10 HXT, 1 Delaunay
+    # 10 HXT, 1 Delaunay; the curved walls by MeshAdapt (1), last by frontal-Delaunay (6)
+    for algorithm, scale, walls in ((10, 1.0, 1), (10, 0.9, 1), (10, 0.8, 1), (1, 1.0, 1),
+                                    (10, 1.0, 6), (10, 0.9, 6)):
+        for s in curved:
+            model.mesh.setAlgorithm(2, s, walls)
         gmsh.option.setNumber("Mesh.Algorithm3D", algorithm)
         _size_field(model, geo, surface_scale=scale)
         try:
@@ -311,7 +313,8 @@ def _generate(model, geo: SkinGeometry):
         quality = _min_quality(model) if _num_cells(model) else 0.0
         if quality >= MIN_QUALITY:
             return model
-        tried.append(f"algorithm {algorithm}, surface size x{scale}: min quality {quality:.2g}")
+        tried.append(f"algorithm {algorithm}, surface size x{scale}, walls {walls}: min quality "
+                     f"{quality:.2g}")
         log.info("mesh has a sliver (min quality %.2g): meshing again", quality)
         model.mesh.clear()
     raise MeshError("gmsh could not mesh the skin block without slivers ("

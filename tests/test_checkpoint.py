@@ -25,8 +25,10 @@ from fem.run.driver import run_case
 from conftest import ROOT
 
 DEMO = ROOT / "studies" / "demo.toml"
+# Healing off: it runs after the thermal stage and has its own checkpoint tests
+# (tests/test_healing.py).
 CHEAP = ["mesh.resolution=coarse", "time.end_ms=5", "output.render=false",
-         "output.fields=false", "mechanics.enabled=false"]
+         "output.fields=false", "mechanics.enabled=false", "healing.enabled=false"]
 NOT_COMPARED = {"wall_time_s", "ranks"}
 # Across rank counts: the tolerances of tests/test_demo.py (solver-tolerance quantities apart).
 ACROSS_RANKS = {"energy_balance_error": None, "heat_cg_iterations": None,
@@ -152,13 +154,13 @@ def test_frames_and_probe_history_survive_a_restart(cheap_case, shared_tmp, monk
     frame_steps = {0, 5, 9, 15, 20}
 
     def run(checkpointer):
-        heat = heat_problem(data.mesh, data.cell_tags, data.facet_tags, cheap_case)
+        source = beam_source(cheap_case)  # one source for the heat problem and the loop
+        heat = heat_problem(data.mesh, data.cell_tags, data.facet_tags, cheap_case, source)
         probes = PointEvaluator(data.mesh, np.array(cheap_case.output.probes))
-        steps = Schedule.of(cheap_case)
+        steps = Schedule.of(cheap_case, source)
         schedule = Schedule(steps.steps, steps.end_of_pulses, frame_steps=frozenset(frame_steps))
         return run_thermal_damage(heat, damage_integrals(heat.V, cheap_case), schedule,
-                                  beam_source(cheap_case), probes, progress=False,
-                                  checkpoint=checkpointer)
+                                  source, probes, progress=False, checkpoint=checkpointer)
 
     full = run(None)
     out = shared_tmp / "ck_frames"

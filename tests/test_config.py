@@ -20,7 +20,11 @@ def test_demo_resolves_presets_in_si():
     assert case.pattern.layout.pitch == pytest.approx(1e-2 / 200**0.5)  # 200 per cm2 -> 707 um
     dermis = case.skin.layers[3]
     assert dermis.perfusion == pytest.approx(1.97e-3) and dermis.k == pytest.approx(0.37)
-    assert case.resolved["laser"]["spot_um"] == 200.0  # preset value expanded
+    from fem.config.presets import LASER_PRESETS
+
+    # preset values expanded
+    assert case.resolved["laser"]["spot_um"] == LASER_PRESETS["erglass_1550"]["spot_um"]
+    assert case.resolved["laser"]["light"] == "monte_carlo"
 
 
 @pytest.mark.parametrize("site, epidermis_um, dermis_um", [

@@ -331,7 +331,8 @@ def test_raster_scan_end_to_end(shared_tmp):
             "--set", "pattern.firing_order='raster'", "--set", "pattern.column_interval_ms=8",
             "--set", "time.end_ms=40", "--set", "mesh.resolution='coarse'",
             "--set", "mechanics.enabled=false", "--set", "output.render=false",
-            "--set", "output.fields=false", "--set", "cooling.mode='cryogen'"]
+            "--set", "output.fields=false", "--set", "cooling.mode='cryogen'",
+            "--set", "healing.enabled=false"]
     case = load_case(DEMO, [a for a in args[4:] if a != "--set"])
     centres = np.array(case.pattern.layout.centres)
     probes = [[x * 1e6, y * 1e6, -100.0] for x, y in centres]

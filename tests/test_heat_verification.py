@@ -289,7 +289,8 @@ def beam_errors(n: int, pulse_steps: int) -> tuple[float, object]:
     at that time, with ``pulse_steps`` steps in the pulse and twice as long ones after."""
     laser = {"water_absorption_per_cm": BEAM_MU / 100, "reduced_scattering_per_cm": 0.0,
              "energy_mJ": BEAM_E * 1e3, "spot_um": 2e6 * BEAM_W, "focal_depth_um": 0.0,
-             "divergence_deg": 0.0, "pulse_ms": BEAM_TP * 1e3, "pulse_shape": "square"}
+             "divergence_deg": 0.0, "pulse_ms": BEAM_TP * 1e3, "pulse_shape": "square",
+             "light": "beer_lambert", "refractive_index": 1.0}  # no Fresnel reflection
     case = make_case(BEAM_D * 1e6, BEAM_L * 1e6, laser=laser)
     assert attenuation(case.laser, case.skin.layers[0]) == pytest.approx(BEAM_MU)
     domain, cell_tags, facet_tags = box_mesh(case, (n, n, n), grading=3.0)

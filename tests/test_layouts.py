@@ -28,7 +28,7 @@ def run(out: Path, layout: str) -> dict:
     assert main(["run", str(DEMO), "-o", str(out), "--set", "mesh.resolution=coarse",
                  "--set", f"mesh.column_size_um={COLUMN_UM}",
                  "--set", f"pattern.layout='{layout}'", "--set", "output.render=false",
-                 "--set", "output.fields=false"]) == 0
+                 "--set", "output.fields=false", "--set", "healing.enabled=false"]) == 0
     MPI.COMM_WORLD.Barrier()
     return json.loads((out / "metrics.json").read_text())
 

@@ -21,7 +21,8 @@ from conftest import ROOT
 DEMO = ROOT / "studies" / "demo.toml"
 # The geometry tests fix the beam (which sets the column radius and element sizes), so that
 # they do not move with the calibration of the laser presets.
-COARSE = ["mesh.resolution='coarse'", "laser.spot_um=140"]
+# (Craters are cut under the Beer-Lambert beam only.)
+COARSE = ["mesh.resolution='coarse'", "laser.spot_um=140", "laser.light='beer_lambert'"]
 
 
 def mesh_of(overrides, cache_dir=None):

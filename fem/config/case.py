@@ -29,7 +29,8 @@ def build_case(resolved: dict, derived: Derived) -> Case:
         laser=build_section(Laser, r["laser"]),
         pattern=build_section(Pattern, r["pattern"], layout=derived.layout,
                               fire_times=tuple(t * MS for t in derived.fire_times_ms)),
-        crater=_build_crater(r["crater"], derived.blowoff_profile_um),
+        crater=_build_crater(r["crater"], derived.crater_profile_um,
+                             derived.wall_fluence_J_per_cm2),
         boundary=build_section(Boundary, r["boundary"]),
         cooling=build_section(Cooling, r["cooling"]),
         tissue=build_section(Tissue, r["tissue"]),
@@ -66,16 +67,18 @@ def _build_kinetics(resolved: dict) -> dict[str, dict]:
     return out
 
 
-def _build_crater(table: dict, blowoff_um: tuple) -> Crater:
-    """The :class:`Crater` of a resolved ``[crater]`` table, with its profile."""
+def _build_crater(table: dict, profile_um: tuple, wall_J_per_cm2: tuple) -> Crater:
+    """The :class:`Crater` of a resolved ``[crater]`` table, with its profile (and the wall
+    fluences of a steady-state crater)."""
     if table["shape"] == "none":
         return Crater("none", 0.0, 0.0)
     crater = build_section(Crater, table)
-    if crater.shape == "blowoff":
-        profile = tuple((r * UM, d * UM) for r, d in blowoff_um)
+    if crater.shape in ("blowoff", "steady_state"):
+        profile = tuple((r * UM, d * UM) for r, d in profile_um)
     else:
         profile = craters.shape_profile(crater.shape, crater.depth, crater.radius)
-    return Crater(crater.shape, crater.depth, crater.radius, profile)
+    return Crater(crater.shape, crater.depth, crater.radius, profile,
+                  tuple(f * 1e4 for f in wall_J_per_cm2))
 
 
 def case_from_dict(raw: dict) -> Case:

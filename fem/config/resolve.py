@@ -54,7 +54,8 @@ class Derived:
 
     layout: patterns.Layout  # the domain in the plane and the column axes (m)
     fire_times_ms: tuple[float, ...]  # when each column's pulse starts
-    blowoff_profile_um: tuple[tuple[float, float], ...]  # the blow-off crater, or ()
+    crater_profile_um: tuple[tuple[float, float], ...]  # a blow-off/steady-state crater, or ()
+    wall_fluence_J_per_cm2: tuple[float, ...] = ()  # the heat a steady-state crater wall holds
 
 
 # --------------------------------------------------------------------------------------------
@@ -172,6 +173,9 @@ def resolve_case(raw: dict) -> tuple[dict, Derived]:
         laser.setdefault("ablation_threshold_J_per_cm2",
                          round(h_abl * 1e-6 / mu_top_per_cm, 6))
 
+    if "divergence_deg" not in laser:  # the diffraction of the Gaussian beam, lambda/(pi w0)
+        laser["divergence_deg"] = round(math.degrees(math.atan(
+            laser["wavelength_nm"] * 1e-9 / (math.pi * 0.5 * laser["spot_um"] * UM))), 6)
     _resolve_cooling(out["cooling"])
 
     res = RESOLUTIONS[out["mesh"]["resolution"]]
@@ -185,7 +189,7 @@ def resolve_case(raw: dict) -> tuple[dict, Derived]:
                                                  mesh["column_size_um"] * 1.5), 3))
     mesh.setdefault("far_size_um", res["far_um"])
     total_um = sum(layer["thickness_um"] for layer in out["skin"]["layers"].values())
-    crater, blowoff = _resolve_crater(out, total_um)
+    crater, profile, wall = _resolve_crater(out, total_um)
     # The refined column covers the beam (twice its 1/e^2 radius at depth) and the crater
     # mouth, down to where the deposition has fallen to a few percent; bounded by the block.
     room_um = _column_room_um(out["pattern"])
@@ -214,6 +218,10 @@ def resolve_case(raw: dict) -> tuple[dict, Derived]:
         raise CaseError(
             f"crater.depth_um = {crater['depth_um']!r}: must be less than "
             f"mesh.column_depth_um = {mesh['column_depth_um']!r}")
+    if crater["shape"] != "none" and laser["light"] == "monte_carlo":
+        raise CaseError(f"crater.shape = {crater['shape']!r}: a crater is modelled with "
+                        "laser.light = 'beer_lambert' only (the ablative wavelengths); allowed "
+                        "with 'monte_carlo': 'auto' or 'none'")
     layout = make_layout(out["pattern"], mesh["column_radius_um"] * UM)
     fire_times_ms, end_of_pulses_ms = _resolve_firing(out, layout)
     cx, cy = (c * 1e6 for c in central_column(layout))
@@ -227,7 +235,7 @@ def resolve_case(raw: dict) -> tuple[dict, Derived]:
                         f"after time.end_ms = {out['time']['end_ms']:g}; allowed: times in "
                         f"(0, {out['time']['end_ms']:g}]")
     _resolve_healing(out)
-    return out, Derived(layout, tuple(fire_times_ms), blowoff)
+    return out, Derived(layout, tuple(fire_times_ms), profile, wall)
 
 
 HEALING_DAYS = (7.0, 28.0, 90.0)  # the default output days (healing.md: collagen III from day
@@ -324,12 +332,14 @@ def _resolve_cooling(cooling: dict) -> None:
         cooling.setdefault(key, value)
 
 
-def _resolve_crater(out: dict, total_um: float) -> tuple[dict, tuple]:
-    """The crater: ``auto`` is the blow-off crater for ablative lasers and none otherwise
-    (always none under a full field, which refuses an explicit crater); a blow-off crater
-    gets its depth and diameter from the pulse (none below threshold); a cone or paraboloid
-    needs its depth and diameter. Returns the table and the blow-off profile (um, ``()`` for
-    another shape)."""
+def _resolve_crater(out: dict, total_um: float) -> tuple[dict, tuple, tuple]:
+    """The crater: ``auto`` is, for ablative lasers, the steady-state crater of a pulse
+    longer than the thermal relaxation time of the absorption depth and the blow-off crater
+    of a shorter one, and none otherwise (always none under a full field, which refuses an
+    explicit crater); a blow-off or steady-state crater gets its depth and diameter from the
+    pulse (none below threshold); a cone or paraboloid needs its depth and diameter. Returns
+    the table, the profile (um, ``()`` for a cone or paraboloid) and the wall fluences of a
+    steady-state crater (J/cm^2)."""
     crater = out["crater"]
     if out["pattern"]["layout"] == "full_field":  # no crater is modelled under a full field
         if crater["shape"] not in ("auto", "none"):
@@ -339,27 +349,27 @@ def _resolve_crater(out: dict, total_um: float) -> tuple[dict, tuple]:
         crater["shape"] = "none"
     if crater["shape"] == "auto":
         ablative = out["laser"]["preset"] in presets.ABLATIVE_LASERS
-        crater["shape"] = "blowoff" if ablative else "none"
-    if crater["shape"] == "blowoff":
-        profile = _blowoff_profile_um(out)
+        crater["shape"] = _ablation_regime(out) if ablative else "none"
+    if crater["shape"] in ("blowoff", "steady_state"):
+        profile, wall = _ablation_profile_um(out, crater["shape"])
         for key in ("depth_um", "diameter_um"):
             crater.pop(key, None)  # derived: recomputed from the pulse on every read
         if not profile:
             crater["shape"] = "none"
-            return crater, ()
+            return crater, (), ()
         crater["depth_um"] = round(profile[0][1], 3)
         crater["diameter_um"] = round(2.0 * profile[-1][0], 3)
         if crater["depth_um"] >= 0.5 * total_um:
-            raise CaseError(f"laser.energy_mJ = {out['laser']['energy_mJ']!r}: the blow-off "
-                            f"crater ({crater['depth_um']:.4g} um) would reach half the skin "
-                            f"thickness ({0.5 * total_um:g} um)")
-        return crater, profile
+            raise CaseError(f"laser.energy_mJ = {out['laser']['energy_mJ']!r}: the "
+                            f"{crater['shape']} crater ({crater['depth_um']:.4g} um) would "
+                            f"reach half the skin thickness ({0.5 * total_um:g} um)")
+        return crater, profile, wall
     given = [k for k in ("depth_um", "diameter_um") if k in crater]
     if crater["shape"] == "none":
         if given:
             raise CaseError(f"crater.{given[0]} = {crater[given[0]]!r}: needs crater.shape = "
                             "'cone' or 'paraboloid' (it is 'none')")
-        return crater, ()
+        return crater, (), ()
     for key in ("depth_um", "diameter_um"):
         if key not in crater:
             raise CaseError(f"crater.{key}: missing; a crater of shape {crater['shape']!r} "
@@ -367,23 +377,68 @@ def _resolve_crater(out: dict, total_um: float) -> tuple[dict, tuple]:
     if crater["depth_um"] >= 0.5 * total_um:
         raise CaseError(f"crater.depth_um = {crater['depth_um']!r}: must be less than half the "
                         f"skin thickness ({0.5 * total_um:g} um)")
-    return crater, ()
+    return crater, (), ()
 
 
-def _blowoff_profile_um(resolved: dict) -> tuple[tuple[float, float], ...]:
-    """The blow-off crater profile of a resolved case, ``((r_um, d_um), ...)``."""
+def _layer_absorption(resolved: dict) -> list[float]:
+    """mu_a of each layer (water), 1/m."""
+    lz = resolved["laser"]
+    return [la["water_fraction"] * lz["water_absorption_per_cm"] * 100.0
+            for la in resolved["skin"]["layers"].values()]
+
+
+def relaxation_time_ms(resolved: dict) -> float:
+    """Thermal relaxation time of the absorption depth of the most absorbing layer, ms."""
+    layers = list(resolved["skin"]["layers"].values())
+    mu_a = _layer_absorption(resolved)
+    i = int(max(range(len(layers)), key=lambda j: mu_a[j]))
+    la = layers[i]
+    return 1e3 * craters.relaxation_time(mu_a[i], la["conductivity_W_per_mK"],
+                                         la["density_kg_per_m3"], la["specific_heat_J_per_kgK"])
+
+
+def _ablation_regime(resolved: dict) -> str:
+    """``steady_state`` for a pulse longer than the thermal relaxation time of the absorption
+    depth, ``blowoff`` for a shorter one."""
+    long = pulse_duration_ms(resolved["laser"]) >= relaxation_time_ms(resolved)
+    return "steady_state" if long else "blowoff"
+
+
+def _ablation_profile_um(resolved: dict, shape: str) -> tuple[tuple, tuple]:
+    """The blow-off or steady-state crater profile of a resolved case, ``((r_um, d_um), ...)``,
+    and for the steady state the wall fluences (J/cm^2)."""
     layers, lz = list(resolved["skin"]["layers"].values()), resolved["laser"]
     if "ablation_threshold_J_per_cm2" not in lz:
-        raise CaseError("crater.shape = 'blowoff': the surface layer does not absorb at this "
+        raise CaseError(f"crater.shape = {shape!r}: the surface layer does not absorb at this "
                         "wavelength; set laser.ablation_threshold_J_per_cm2")
-    mu = [(la["water_fraction"] * lz["water_absorption_per_cm"] + lz["reduced_scattering_per_cm"])
-          * 100.0 for la in layers]
+    thick = [la["thickness_um"] * UM for la in layers]
     w0 = 0.5 * lz["spot_um"] * UM
-    ws = math.hypot(w0, math.tan(math.radians(lz["divergence_deg"])) * lz["focal_depth_um"] * UM)
-    profile = craters.blowoff_profile([la["thickness_um"] * UM for la in layers], mu,
-                                      lz["ablation_threshold_J_per_cm2"] * 1e4,
-                                      lz["energy_mJ"] * 1e-3, ws)
-    return tuple((r * 1e6, d * 1e6) for r, d in profile)
+    divergence = math.radians(lz["divergence_deg"])
+    threshold = lz["ablation_threshold_J_per_cm2"] * 1e4
+    entering = 1.0 - ((lz["refractive_index"] - 1.0) / (lz["refractive_index"] + 1.0)) ** 2
+    energy = lz["energy_mJ"] * 1e-3 * entering
+    if shape == "blowoff":
+        mu = [m + lz["reduced_scattering_per_cm"] * 100.0 for m in _layer_absorption(resolved)]
+        ws = math.hypot(w0, math.tan(divergence) * lz["focal_depth_um"] * UM)
+        profile = craters.blowoff_profile(thick, mu, threshold, energy, ws)
+        return tuple((r * 1e6, d * 1e6) for r, d in profile), ()
+    missing = [k for k in ("ablation_efficiency", "wall_heat_fraction") if k not in lz]
+    if missing:
+        raise CaseError(f"laser.{missing[0]}: missing; crater.shape = 'steady_state' needs "
+                        "laser.ablation_efficiency (0-1] and laser.wall_heat_fraction [0-1]")
+    eta, chi = lz["ablation_efficiency"], lz["wall_heat_fraction"]
+    if eta + chi > 1.0:
+        raise CaseError(f"laser.wall_heat_fraction = {chi!r}: with laser.ablation_efficiency "
+                        f"= {eta!r} more than all of the fluence; allowed: <= {1.0 - eta:.4g}")
+    heats = [craters.heat_of_ablation(la["water_fraction"], la["density_kg_per_m3"],
+                                      la["specific_heat_J_per_kgK"],
+                                      resolved["boundary"]["core_temperature_C"])
+             for la in layers]
+    profile, wall = craters.steady_state_profile(
+        thick, heats, threshold, energy, w0, divergence, lz["focal_depth_um"] * UM, eta,
+        lz.get("shielding_aspect"), chi)
+    return (tuple((r * 1e6, d * 1e6) for r, d in profile),
+            tuple(round(f * 1e-4, 9) for f in wall))
 
 
 def _column_room_um(pattern: dict) -> float:

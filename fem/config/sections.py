@@ -92,9 +92,29 @@ class Laser:
                             hi=60.0)  # half-angle broadening of the 1/e^2 radius, rad
     pulse: float = key("pulse_ms", si=MS, lo=1e-3, hi=1e4)  # s (FWHM if Gaussian)
     pulse_shape: str = key("pulse_shape", "str", choices=("square", "gaussian"))
-    # the blow-off threshold fluence, J/m^2; derived from the surface layer when it absorbs
+    # the ablation threshold fluence, J/m^2; derived from the surface layer when it absorbs
     ablation_threshold: float | None = key("ablation_threshold_J_per_cm2", si=1e4, lo=0.0,
                                            lo_open=True, hi=1e6)
+    # how light moves in the tissue (fem.physics.source, fem.physics.photon)
+    light: str = key("light", "str", choices=("beer_lambert", "monte_carlo"))
+    anisotropy: float = key("anisotropy", lo=0.0, hi=0.99)  # Henyey-Greenstein g
+    refractive_index: float = key("refractive_index", lo=1.0, hi=3.0)  # of the tissue
+    # Monte Carlo: a photon count, or packets until the map's error is below the target
+    photons: int | None = key("photons", "int", lo=1000, hi=100_000_000)
+    light_error: float = key("light_error_percent", si=0.01, default=3.0, lo=0.05, hi=50.0)
+    light_seed: int = key("light_seed", "int", default=1, lo=0, hi=2**31 - 1)
+    # steady-state ablation (fem.config.crater): share of the fluence reaching the front that
+    # vaporises tissue, the channel aspect at which the plume halves the drilling rate, and
+    # the share the wall keeps as heat
+    ablation_efficiency: float | None = key("ablation_efficiency", lo=0.0, lo_open=True,
+                                            hi=1.0)
+    shielding_aspect: float | None = key("shielding_aspect", lo=0.0, lo_open=True, hi=1e4)
+    wall_heat_fraction: float | None = key("wall_heat_fraction", lo=0.0, hi=1.0)
+
+    @property
+    def specular(self) -> float:
+        """Fresnel reflectance of the skin surface at normal incidence from air."""
+        return ((self.refractive_index - 1.0) / (self.refractive_index + 1.0)) ** 2
 
     @property
     def duration(self) -> float:
@@ -138,12 +158,14 @@ class Crater:
     """``[crater]``: an ablation crater cut out of the tissue at each column."""
 
     shape: str = key("shape", "str", default="auto",
-                     choices=("auto", "none", "blowoff", "cone", "paraboloid"))
+                     choices=("auto", "none", "blowoff", "steady_state", "cone", "paraboloid"))
     depth: float = key("depth_um", si=UM, lo=0.0, lo_open=True, hi=1e4)  # m, 0 without one
     radius: float = key("diameter_um", si=0.5 * UM, lo=0.0, lo_open=True,
                         hi=1e4)  # mouth radius at the surface, m
     # derived: (r, depth) from the axis to the mouth, m (fem.config.crater)
     profile: tuple[tuple[float, float], ...] = ()
+    # derived, steady state: the heat the wall holds at each profile radius, J/m^2
+    wall_fluence: tuple[float, ...] = ()
 
     @property
     def volume(self) -> float:

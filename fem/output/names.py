@@ -72,6 +72,7 @@ STUDY_METRICS_CSV = "metrics.csv"  # one row per case
 PLOTS_DIR = "plots"
 CALIBRATION_PNG = "calibration.png"
 CALIBRATION_JSON = "calibration.json"
+FIT_JSON = "fit.json"  # mtz calibrate: fitted values, residuals, evaluations
 SLURM_SH = "slurm.sh"
 SLURM_DIR = "slurm"
 

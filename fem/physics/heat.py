@@ -253,7 +253,12 @@ class PennesProblem:
         q = dfem.Function(dfem.functionspace(domain, Qe), name="laser_profile")
         dxq = ufl.Measure("dx", domain=domain,
                           metadata={"quadrature_degree": SOURCE_QUADRATURE_DEGREE})
-        form = dfem.form(q * v * dxq)
+        heat = q * v * dxq
+        if source.steady:  # the heat a steady-state crater wall holds enters through the wall
+            wall = dfem.Function(self.V, name="wall_fluence")  # W(r) / E, per horizontal area
+            n = ufl.FacetNormal(domain)
+            heat = heat + wall * abs(n[2]) * v * self.ds(WALL)
+        form = dfem.form(heat)
         layers = [np.concatenate([self.cell_tags.find(layer_tag(i, c)) for c in (False, True)])
                   for i in range(len(self.layers))]
         groups = []
@@ -261,6 +266,9 @@ class PennesProblem:
             for i, cells in enumerate(layers):
                 q.interpolate(lambda x, i=i: source.density(i, x, g.columns), cells0=cells)
             q.x.scatter_forward()
+            if source.steady:
+                wall.interpolate(lambda x: source.wall_flux(x, g.columns))
+                wall.x.scatter_forward()
             groups.append(self._group(assemble_vector(form)))
         return groups
 

@@ -16,6 +16,29 @@ finite-element integral of ``q`` is compared with it. A pattern sums one such be
 :meth:`BeamSource.density` evaluates the sum with numpy at the quadrature points, once per run
 and firing group.
 
+Surface: a share ``R = ((n - 1) / (n + 1))^2`` of the beam is reflected at the skin
+(Fresnel at normal incidence, ``laser.refractive_index``); ``(1 - R) P`` enters.
+
+Light models (``laser.light``): ``beer_lambert`` is the Gaussian beam above;
+``monte_carlo`` replaces ``mu exp(-tau) G`` by the absorbed power of one beam computed by
+photon transport in the layers (:mod:`fem.physics.photon`, mapped onto the mesh by
+:class:`fem.physics.beam_map.ScatteredBeam`), the same map for every column; the Fresnel
+reflection is then part of the transport.
+
+Steady-state crater (``crater.shape = "steady_state"``, :mod:`fem.config.crater`): inside
+the crater mouth the heat the wall holds, ``W(r)`` per area of the wall's horizontal
+projection, enters through the wall as the flux ``E s(t) W(r) |n_z| / E``
+(:meth:`BeamSource.wall_flux`; the absorption depth, 13-18 um at 10.6 um, is below the
+element size, and a flux is exact for energy on any wall slope); outside the mouth the beam
+is the Gaussian above. The rest of the fluence that entered the mouth left with the ablation
+(``ablation_fraction`` of :meth:`BeamSource.ledger`).
+
+Energy ledger (:meth:`BeamSource.ledger`): fractions of the delivered energy that are
+reflected at the surface (``specular``), leave it as diffuse light (``diffuse``, Monte Carlo
+only), are absorbed in the block (``absorbed``), leave through its bottom
+(``transmitted``), through its sides (``side_loss``), or with the ablated tissue
+(``ablation``); they add up to one.
+
 Time: ``P(t) = E * s(t)`` with a pulse shape of unit integral. Backward Euler uses the exact
 mean power over each step, ``E (S(t1) - S(t0)) / dt`` with ``S`` the cumulative shape, so the
 delivered energy is exact whatever the step. In a pattern each column fires at its own time
@@ -45,8 +68,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import erf
 
 from fem.config.sections import GAUSSIAN_WINDOW, Crater, Laser, Layer
+from fem.physics.beam_map import column_share
 from meshes.patterns import Layout
 
 
@@ -113,6 +138,31 @@ def attenuation(laser: Laser, layer: Layer) -> float:
     return layer.water_fraction * laser.water_absorption + laser.reduced_scattering
 
 
+@dataclass(frozen=True)
+class LightLedger:
+    """Where the delivered laser energy goes, fractions of it (they add up to one)."""
+
+    specular: float
+    diffuse: float
+    absorbed: float
+    transmitted: float
+    side_loss: float
+    ablation: float = 0.0
+
+    @property
+    def error(self) -> float:
+        """How far the fractions are from adding up to one."""
+        return abs(self.specular + self.diffuse + self.absorbed + self.transmitted
+                   + self.side_loss + self.ablation - 1.0)
+
+    def metrics(self) -> dict[str, float]:
+        """The ledger's entries of ``metrics.json``."""
+        return {"specular_reflectance": self.specular, "diffuse_reflectance": self.diffuse,
+                "absorbed_fraction": self.absorbed, "transmitted_fraction": self.transmitted,
+                "side_loss_fraction": self.side_loss, "ablation_fraction": self.ablation,
+                "light_ledger_error": self.error}
+
+
 class BeamSource:
     """The laser source of a treatment: one Gaussian beam per column of ``layout``, each fired
     at its time of ``fire_times``, attenuated through ``layers``; what falls in a column's
@@ -128,13 +178,17 @@ class BeamSource:
     """
 
     def __init__(self, laser: Laser, layers: tuple[Layer, ...], layout: Layout, crater: Crater,
-                 fire_times: tuple[float, ...]):
+                 fire_times: tuple[float, ...], scattered=None):
         self.laser, self.layers, self.layout, self.crater = laser, layers, layout, crater
         self.groups = firing_groups(fire_times)
         self.duration = laser.duration  # how long one pulse delivers energy, s
         self.windows = pulse_windows(self.groups, self.duration)
         self.depth = sum(layer.thickness for layer in layers)
         self.flat_top = layout.full_field
+        # the Monte Carlo map (fem.physics.beam_map.ScatteredBeam), or None: Beer-Lambert
+        self.scattered = scattered
+        self.steady = crater.shape == "steady_state"
+        self.entering = 1.0 - laser.specular  # share of the beam that enters the skin
 
     # -- energy ------------------------------------------------------------------------
 
@@ -193,6 +247,27 @@ class BeamSource:
             d += layer.thickness
         return out
 
+    def optical_depth(self, d: np.ndarray) -> np.ndarray:
+        """``tau(d)`` of the collimated beam at depths ``d`` (m)."""
+        d = np.asarray(d, dtype=float)
+        tau = np.zeros(d.shape)
+        for (d_top, mu, _), layer in zip(self.layer_optics(), self.layers):
+            tau += mu * np.clip(d - d_top, 0.0, layer.thickness)
+        return tau
+
+    def _wall(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Crater depth ``d_c(r)`` and the fluence of the wall per joule of pulse energy
+        ``W(r) / E`` at radii inside the mouth of a steady-state crater."""
+        radii = np.array([p[0] for p in self.crater.profile])
+        depth = np.array([p[1] for p in self.crater.profile])
+        wall = np.array(self.crater.wall_fluence) / self.laser.energy
+        return np.interp(r, radii, depth), np.interp(r, radii, wall)
+
+    @property
+    def mouth(self) -> float:
+        """Mouth radius of a steady-state crater (0 without one), m."""
+        return self.crater.profile[-1][0] if self.steady else 0.0
+
     def lateral_cutoff(self) -> float:
         """Radius beyond which a beam deposits nothing that matters: 5 1/e^2 radii at the
         deepest point (the Gaussian has fallen by exp(-50) there)."""
@@ -208,59 +283,154 @@ class BeamSource:
         columns times the points near one column, not with their product. A full field is
         the flat top ``(F / E) mu exp(-tau(d))`` everywhere.
         """
+        centres = self.layout.centres
+        centres = centres if columns is None else [centres[i] for i in columns]
+        if self.scattered is not None:
+            return self.scattered.density(layer_index, x, centres, self.flat_top)
         d_top, mu, tau_top = self.layer_optics()[layer_index]
         d = -x[2]
         if self.flat_top:
-            return self.peak_fluence_per_joule * mu * np.exp(-(tau_top + mu * (d - d_top)))
+            return self.entering * self.peak_fluence_per_joule * mu * np.exp(
+                -(tau_top + mu * (d - d_top)))
         w2 = self.beam_radius(d) ** 2
-        axial = mu * np.exp(-(tau_top + mu * (d - d_top))) * 2.0 / (math.pi * w2)
+        axial = self.entering * mu * np.exp(-(tau_top + mu * (d - d_top))) * 2.0 / (math.pi * w2)
         q = np.zeros(x.shape[1])
         cut = self.lateral_cutoff()
         order = np.argsort(x[0])
         xs = x[0][order]
-        centres = self.layout.centres
-        for cx, cy in (centres if columns is None else [centres[i] for i in columns]):
+        for cx, cy in centres:
             lo, hi = np.searchsorted(xs, [cx - cut, cx + cut])
             idx = order[lo:hi]
             idx = idx[np.abs(x[1][idx] - cy) < cut]
             r2 = (x[0][idx] - cx) ** 2 + (x[1][idx] - cy) ** 2
-            q[idx] += axial[idx] * np.exp(-2.0 * r2 / w2[idx])
+            contribution = axial[idx] * np.exp(-2.0 * r2 / w2[idx])
+            if self.steady:  # inside the mouth the heat enters through the wall instead
+                contribution[r2 < self.mouth**2] = 0.0
+            q[idx] += contribution
         return q
 
-    def expected_absorbed_fraction(self, n: int = 400) -> float:
-        """Exact energy absorbed in the domain per unit pulse energy of one column, summed over
-        the columns (bottom and side losses out, and what falls in the crater of an ablative
-        column: the blow-off energy).
+    def wall_flux(self, x: np.ndarray, columns: tuple[int, ...] | None = None) -> np.ndarray:
+        """The heat a steady-state crater wall holds per joule of pulse energy and per area
+        of its horizontal projection, ``W(r) / E`` (1/m^2), at points ``x`` (shape
+        ``(3, n)``), summed over the columns (0 outside every mouth). Through a wall facet of
+        normal ``n`` it enters as the flux ``P(t) W(r) |n_z| / E``, so that each ring of the
+        wall passes on the heat ``W(r) 2 pi r dr`` whatever its slope."""
+        centres = self.layout.centres
+        out = np.zeros(x.shape[1])
+        for cx, cy in (centres if columns is None else [centres[i] for i in columns]):
+            r = np.hypot(x[0] - cx, x[1] - cy)
+            inside = r <= self.mouth * (1.0 + 1e-6)  # the rim of the mouth holds F_th
+            out[inside] += self._wall(r[inside])[1]
+        return out
 
-        ``sum_c int_0^D mu exp(-tau) F_c(d) dd`` with ``F_c`` the share of the Gaussian of
-        column ``c`` inside the domain rectangle (a product of erf differences),
-        Gauss-Legendre per layer. A full field absorbs ``(F / E) A (1 - exp(-tau(D)))``
-        (block area ``A``; nothing leaves through the sides): more than 1 when the block is
-        larger than the beam's ``pi w0^2 / 2``.
+    def expected_absorbed_fraction(self) -> float:
+        """Exact energy absorbed in the domain per unit pulse energy of one column, summed over
+        the columns (:meth:`ledger`'s ``absorbed`` before the sharing out over the delivered
+        energy)."""
+        return self._budget()["absorbed"]
+
+    def _budget(self, n: int = 400) -> dict[str, float]:
+        """Absorbed, transmitted and side-lost energy per unit pulse energy of one column,
+        summed over the columns of the domain (the share of each that belongs to it).
+
+        Beer-Lambert: ``sum_c int_0^D mu exp(-tau) F_c(d) dd`` with ``F_c`` the share of the
+        Gaussian of column ``c`` inside the domain rectangle (a product of erf differences),
+        Gauss-Legendre per layer; what the Gaussian carries outside the rectangle is the side
+        loss, what crosses the bottom inside it is transmitted. A blow-off crater removes the
+        Gaussian inside the crater at each depth; a steady-state crater replaces the Gaussian
+        inside its mouth by the wall's heat (radial Gauss-Legendre between profile radii). A
+        full field absorbs ``(F / E) A (1 - exp(-tau(D)))`` (block area ``A``; nothing leaves
+        through the sides): more than 1 when the block is larger than ``pi w0^2 / 2``.
+        The Monte Carlo map: :meth:`fem.physics.beam_map.ScatteredBeam.budget`.
         """
+        if self.scattered is not None:
+            return self.scattered.budget(self.layout, self.flat_top)
+        tau_bottom = float(self.optical_depth(self.depth))
         if self.flat_top:
-            d_top, mu, tau_top = self.layer_optics()[-1]
-            tau_bottom = tau_top + mu * self.layers[-1].thickness
-            return self.peak_fluence_per_joule * self.layout.area * -math.expm1(-tau_bottom)
+            per_area = self.entering * self.peak_fluence_per_joule * self.layout.area
+            return {"absorbed": per_area * -math.expm1(-tau_bottom),
+                    "transmitted": per_area * math.exp(-tau_bottom), "side_loss": 0.0}
         x0, x1, y0, y1 = self.layout.extent
-        total = 0.0
         xg, wg = np.polynomial.legendre.leggauss(n)
-        erf = np.vectorize(math.erf)
 
         def inside(a, b, c, w):
             return 0.5 * (erf(math.sqrt(2.0) * (b - c) / w) - erf(math.sqrt(2.0) * (a - c) / w))
 
-        def crater_share(c, lo, hi):  # half a crater on a symmetry plane through its axis
-            return 0.5 if min(abs(c - lo), abs(c - hi)) < 1e-12 else 1.0
+        shares = column_share(self.layout)
 
+        def lateral(d):  # share of all beams inside the domain at depths d, less the crater
+            w = self.beam_radius(d)
+            removed = 1.0 - np.exp(-2.0 * (np.full_like(d, self.mouth) if self.steady
+                                           else self.crater.radius_at_depth(d)) ** 2 / w**2)
+            return sum(inside(x0, x1, cx, w) * inside(y0, y1, cy, w) - s * removed
+                       for (cx, cy), s in zip(self.layout.centres, shares))
+
+        absorbed = 0.0
         for (d_top, mu, tau_top), layer in zip(self.layer_optics(), self.layers):
             d = d_top + 0.5 * layer.thickness * (xg + 1.0)
+            f = mu * np.exp(-(tau_top + mu * (d - d_top))) * lateral(d)
+            absorbed += 0.5 * layer.thickness * float(np.dot(wg, f))
+        bottom = np.array([self.depth])
+        transmitted = math.exp(-tau_bottom) * float(lateral(bottom)[0])
+        if self.steady:  # the wall's heat inside the mouth
+            absorbed += sum(shares) * self._wall_heat() / self.entering
+        e = self.entering
+        # without a crater, light that is neither absorbed nor transmitted inside the domain
+        # left through its sides; a crater's side loss is computed from the whole beam (ledger)
+        side = None if self.crater.profile else sum(shares) - absorbed - transmitted
+        return {"absorbed": e * absorbed, "transmitted": e * transmitted,
+                "side_loss": None if side is None else e * side}
+
+    def _wall_heat(self, n: int = 24) -> float:
+        """The heat the wall of a steady-state crater passes to the tissue, per joule of pulse
+        energy (per whole column): ``int W(r) / E 2 pi r dr`` over the mouth (Gauss-Legendre
+        between profile radii, exact for the piecewise-linear ``W``)."""
+        radii = [p[0] for p in self.crater.profile]
+        xg, wg = np.polynomial.legendre.leggauss(n)
+        heat = 0.0
+        for r0, r1 in zip(radii, radii[1:]):
+            r = r0 + 0.5 * (r1 - r0) * (xg + 1.0)
+            heat += float(np.dot(2.0 * math.pi * r * 0.5 * (r1 - r0) * wg, self._wall(r)[1]))
+        return heat
+
+    def ledger(self) -> LightLedger:
+        """Where the delivered energy goes (:class:`LightLedger`), exactly: the Beer-Lambert
+        integrals of :meth:`_budget` or the photon tallies of the Monte Carlo map."""
+        lay = self.layout
+        per_delivered = (self.laser.energy * lay.symmetry_factor / self.delivered_energy)
+        b = self._budget()
+        absorbed = per_delivered * b["absorbed"]
+        transmitted = per_delivered * b["transmitted"]
+        if self.scattered is not None:
+            return LightLedger(self.scattered.specular, self.scattered.diffuse, absorbed,
+                               transmitted, per_delivered * b["side_loss"])
+        spec = self.laser.specular
+        if self.flat_top:
+            return LightLedger(spec, 0.0, absorbed, transmitted, 0.0)
+        if b["side_loss"] is None:  # a crater: the side loss of the whole Gaussian, the rest
+            # left with the ablation
+            side = per_delivered * self.entering * self._gaussian_side_loss()
+            ablation = 1.0 - spec - absorbed - transmitted - side
+            return LightLedger(spec, 0.0, absorbed, transmitted, side, ablation)
+        return LightLedger(spec, 0.0, absorbed, transmitted, per_delivered * b["side_loss"])
+
+    def _gaussian_side_loss(self, n: int = 400) -> float:
+        """What the uncut Gaussian beams carry outside the domain per joule, per column."""
+        x0, x1, y0, y1 = self.layout.extent
+        xg, wg = np.polynomial.legendre.leggauss(n)
+        shares = column_share(self.layout)
+
+        def outside(d):
             w = self.beam_radius(d)
-            # The Gaussian inside the crater (radius r_c(d) about the axis) is blown off.
-            in_crater = 1.0 - np.exp(-2.0 * self.crater.radius_at_depth(d) ** 2 / w**2)
-            lateral = sum(inside(x0, x1, cx, w) * inside(y0, y1, cy, w)
-                          - crater_share(cx, x0, x1) * crater_share(cy, y0, y1) * in_crater
-                          for cx, cy in self.layout.centres)
-            f = mu * np.exp(-(tau_top + mu * (d - d_top))) * lateral
-            total += 0.5 * layer.thickness * float(np.dot(wg, f))
-        return total
+            return sum(s - 0.25 * (erf(math.sqrt(2.0) * (x1 - cx) / w)
+                                   - erf(math.sqrt(2.0) * (x0 - cx) / w))
+                       * (erf(math.sqrt(2.0) * (y1 - cy) / w) - erf(math.sqrt(2.0) * (y0 - cy) / w))
+                       for (cx, cy), s in zip(self.layout.centres, shares))
+
+        lost = 0.0
+        for (d_top, mu, tau_top), layer in zip(self.layer_optics(), self.layers):
+            d = d_top + 0.5 * layer.thickness * (xg + 1.0)
+            lost += 0.5 * layer.thickness * float(np.dot(
+                wg, mu * np.exp(-(tau_top + mu * (d - d_top))) * outside(d)))
+        tau_bottom = float(self.optical_depth(self.depth))
+        return lost + math.exp(-tau_bottom) * float(outside(np.array([self.depth]))[0])

@@ -47,7 +47,9 @@ CHART = Path(__file__).resolve().parents[1] / "data" / "mtz_calibration.csv"
 BAND = (0.10, 0.25)  # simulated / histology - 1 that counts as agreement (issue 5)
 TOLERANCE = (-0.10, 0.35)  # acceptance window of the chart depths (issue 5)
 METRIC_OF = {"depth_um": "mtz_depth_um", "width_um": "mtz_width_um",
-             "ablation_depth_um": "ablation_depth_um"}
+             "ablation_depth_um": "ablation_depth_um",
+             # the channel and the coagulation below it, from the skin surface
+             "total_depth_um": "mtz_depth_um"}
 _FLUENCE = re.compile(r"(\d+(?:\.\d+)?)_to_(\d+(?:\.\d+)?)_J_per_cm2")
 
 

@@ -33,7 +33,7 @@ from fem.post.probes import PointEvaluator
 from fem.run.checkpoint import Checkpointer
 from fem.run.coupled import run_thermal_damage
 from fem.run.course import HealingStage, healing_csv
-from fem.run.mesh import build_mesh, region_cell_data
+from fem.run.mesh import build_mesh, mesh_case, region_cell_data
 from fem.run.problems import beam_source, damage_integrals, heat_problem, surface_conditions
 from fem.run.schedule import Schedule
 from fem.run.staggered import StaggeredMechanics, mechanics_csv
@@ -138,7 +138,7 @@ class CaseRun:
     def mesh(self) -> None:
         """The mesh, from the cache when it has it."""
         with self.timer("mesh"):
-            self.data, self.quality = build_mesh(self.case, self.comm)
+            self.case, self.data, self.quality = mesh_case(self.case, self.comm)
         self.cells = self.data.mesh.topology.index_map(3).size_global
         log.info("mesh: %d cells, %d column(s), min quality %.3f (%.1f s%s)", self.cells,
                  self.case.pattern.layout.count, self.quality["min_quality"],
@@ -148,8 +148,9 @@ class CaseRun:
     def heat_and_damage(self, resume: bool, checkpoint_every: int | None) -> None:
         """The heat and damage problems on one clock (mechanics at the output times)."""
         case, data = self.case, self.data
+        with self.timer("light"):  # the Monte Carlo map, when the case has one
+            self.source = beam_source(case, self.comm)
         with self.timer("heat"):
-            self.source = beam_source(case)
             surface = surface_conditions(case)
             self.heat = heat_problem(data.mesh, data.cell_tags, data.facet_tags, case,
                                      self.source, surface)
@@ -223,6 +224,16 @@ class CaseRun:
                  m["late_tightening_area_percent"], case.healing.end_days / 86400.0,
                  m["downtime_days"])
 
+    def light_metrics(self) -> dict:
+        """The Monte Carlo map's photons, statistical error and wall time (none for
+        Beer-Lambert)."""
+        scattered = self.source.scattered
+        if scattered is None:
+            return {}
+        m = scattered.map
+        return {"light_photons": m.photons, "light_error": m.relative_error,
+                "light_seconds": m.wall_time}
+
     def measure(self) -> None:
         """The metrics of ``metrics.json`` (energies for the whole unit: a quarter cell counts
         four times)."""
@@ -241,6 +252,8 @@ class CaseRun:
             delivered_energy_J=delivered,
             expected_absorbed_energy_J=expected,
             source_energy_error=abs(sym * ledger.absorbed - expected) / expected,
+            **self.source.ledger().metrics(),
+            **self.light_metrics(),
             energy_balance_error=ledger.error,
             stored_energy_J=sym * ledger.stored,
             perfusion_loss_J=sym * ledger.perfusion_out,

@@ -9,6 +9,7 @@ once.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -21,7 +22,7 @@ from mpi4py import MPI
 import numpy as np
 
 from fem.config import Case
-from fem.config.crater import depth_of_optical_depth
+from fem.config.crater import depth_of_optical_depth, resample_crater
 from fem.parallel import on_root
 from fem.physics.source import attenuation
 from meshes import skin
@@ -29,6 +30,7 @@ from meshes.skin import COLUMN_OFFSET, SkinGeometry, build_skin_block, layer_tag
 
 log = logging.getLogger(__name__)
 
+RESAMPLED_POINTS = 16  # profile radii of a crater meshed again (mesh_case)
 WALL_MIN_SIZE = 4.5e-6  # m: the smallest crater-wall element (see wall_size)
 TOP_OPTICAL_DEPTH = 4.0  # a full field's fine top reaches where 98 % of the light is absorbed
 
@@ -102,6 +104,22 @@ def build_mesh(case: Case, comm: MPI.Comm):
     """Mesh of a case: ``(MeshData, quality summary)``, from the mesh cache when it has it."""
     return to_dolfinx(geometry_from_case(case), comm,
                       default_cache_dir() if case.mesh.cache else None)
+
+
+def mesh_case(case: Case, comm: MPI.Comm):
+    """:func:`build_mesh`, and if gmsh cannot mesh a cut crater, once more with the crater's
+    profile resampled at :data:`RESAMPLED_POINTS` radii along the same polyline (gmsh fails,
+    rarely, on one placement of the vertices of a deep crater, e.g. the 860 um CO2 channel of
+    160 mJ). Returns ``(case, MeshData, quality)``: the case whose crater was meshed."""
+    try:
+        return (case, *build_mesh(case, comm))
+    except skin.MeshError:
+        if case.crater.shape not in ("blowoff", "steady_state"):
+            raise
+    log.warning("mesh: gmsh failed on the crater profile; resampling it at %d radii",
+                RESAMPLED_POINTS)
+    case = dataclasses.replace(case, crater=resample_crater(case.crater, RESAMPLED_POINTS))
+    return (case, *build_mesh(case, comm))
 
 
 def default_cache_dir() -> Path | None:

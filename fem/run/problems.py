@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from mpi4py import MPI
+
 import dolfinx.fem as dfem
 import ufl
 from dolfinx import mesh
@@ -20,16 +22,20 @@ from fem.physics.damage import make_damage
 from fem.physics.heat import PennesProblem
 from fem.physics.mechanics import ElasticityProblem, MechanicsSettings, plane_sides, skin_bcs
 from fem.physics.source import BeamSource
+from fem.run.light import scattered_beam
 
 log = logging.getLogger(__name__)
 
 
-def beam_source(case: Case) -> BeamSource:
+def beam_source(case: Case, comm: MPI.Comm | None = None, light: bool = True) -> BeamSource:
     """The laser source: one beam per column of the layout, fired at the case's times (a
     flat top over a full field; above the blow-off threshold of an ablative laser it warns
-    that the full field models no crater)."""
+    that the full field models no crater). With ``laser.light = "monte_carlo"`` the beam map
+    comes from :mod:`fem.run.light`, computed on ``comm`` (default: this rank alone);
+    ``light`` False leaves it out (a source for the pulse timing only)."""
+    scattered = scattered_beam(case, comm or MPI.COMM_SELF) if light else None
     source = BeamSource(case.laser, case.skin.layers, case.pattern.layout, case.crater,
-                        case.pattern.fire_times)
+                        case.pattern.fire_times, scattered)
     threshold = case.laser.ablation_threshold
     if (source.flat_top and case.laser.preset in ABLATIVE_LASERS and threshold is not None
             and source.fluence > threshold):

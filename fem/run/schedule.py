@@ -121,7 +121,7 @@ class Schedule:
     def of(cls, case: Case, source: BeamSource | None = None,
            surface: SurfaceConditions | None = None) -> Schedule:
         """The schedule of a case (its source and surface conditions, if already built)."""
-        source = source or beam_source(case)
+        source = source or beam_source(case, light=False)
         surface = surface or surface_conditions(case)
         steps = time_steps(case.time, source, surface)
         output = steps_at(steps, case.output.times) if case.mechanics.enabled else set()

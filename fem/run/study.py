@@ -105,9 +105,10 @@ class Study:
 
 
 def is_study_file(path: str | Path) -> bool:
-    """Whether a TOML file is a study (it has ``base`` or ``[sweep]``) rather than a case."""
+    """Whether a TOML file is a study (it has ``base`` or ``[sweep]``) rather than a case or
+    a calibration (``[[stage]]``, fem.run.calibrate)."""
     raw = read_toml(path)
-    return "sweep" in raw or "base" in raw
+    return ("sweep" in raw or "base" in raw) and "stage" not in raw
 
 
 def _bad(path: Path, key: str, value: Any, allowed: str) -> CaseError:
