@@ -49,9 +49,15 @@ def test_single_block_is_the_unit_cell(metrics):
 def test_quarter_cell_gives_the_unit_cell_metrics(metrics):
     quarter, unit = metrics["quarter_cell"], metrics["unit_cell"]
     assert quarter["cells"] < 0.35 * unit["cells"]
-    # Energies are reported for the whole unit cell: they agree to quadrature accuracy.
-    for key in ("absorbed_energy_J", "expected_absorbed_energy_J", "delivered_energy_J"):
-        assert quarter[key] == pytest.approx(unit[key], rel=2e-4), key
+    # Energies are reported for the whole unit cell. The exact budgets agree to round-off (one
+    # Monte Carlo map serves both layouts); the finite-element integrals of the source to the
+    # quadrature of a source constant in 10 um depth bins on two meshes (each within its
+    # source_energy_error of the budget; measured 2.0e-4 apart).
+    for key in ("expected_absorbed_energy_J", "delivered_energy_J"):
+        assert quarter[key] == pytest.approx(unit[key], rel=1e-9), key
+    assert quarter["absorbed_energy_J"] == pytest.approx(unit["absorbed_energy_J"], rel=5e-4)
+    for m in (quarter, unit):
+        assert m["source_energy_error"] < 5e-4
     # The surface loss (0.06 % of the pulse) includes evaporation, whose part beyond its
     # tangent is taken at the surface nodes of each mesh: 0.2 % apart here.
     assert quarter["surface_loss_J"] == pytest.approx(unit["surface_loss_J"], rel=1e-2)

@@ -18,9 +18,9 @@ so ``|r| <= 1`` is inside the band; a range (``typical_range``, judged at the fi
 ``typical_at_mJ`` energies) is the same about the range scaled by the band; a lower bound
 (``greater_than``) has ``r = min(0, ln(sim / chart) / h)``; a ceiling on the peak temperature
 at the typical energies (``max_peak_temperature_C``: a non-ablative laser leaves the stratum
-corneum intact) adds ``max(0, (T - T_max) / 10 K)`` per typical energy. Uncertainty of the fitted values:
-the covariance ``s^2 (J^T J)^-1`` from the Jacobian at the solution, ``s^2`` the residual
-variance (with as many rows as parameters, the band half width: ``s = 1``).
+corneum intact) adds ``max(0, (T - T_max) / 10 K)`` per typical energy. Uncertainty of the
+fitted values: the covariance ``s^2 (J^T J)^-1`` from the Jacobian at the solution, ``s^2``
+the residual variance (with as many rows as parameters, the band half width: ``s = 1``).
 
 A stage that fits only crater depths (``ablation_depth_um``) evaluates the crater of each
 resolved case (the model computes it before meshing); any other stage runs the cases (every
