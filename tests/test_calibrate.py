@@ -3,6 +3,7 @@ parameters from rows the model itself made, bad calibration files, and the CO2 c
 end to end."""
 
 import dataclasses
+import hashlib
 import json
 import math
 
@@ -67,9 +68,11 @@ def test_the_fit_recovers_parameters_that_made_the_rows(tmp_path):
     ('base = "demo.toml"\nwavelength_nm = 1927\n[[stage]]\nquantities = ["depth_um"]\n'
      '[stage.parameters]\n"laser.spot_um" = [1, 2, 3]\n', "no chart row"),
 ])
-def test_bad_calibration_files_exit_2(tmp_path, capsys, body, message):
+def test_bad_calibration_files_exit_2(shared_tmp, capsys, body, message):
+    tmp_path = shared_tmp / f"bad_calibration_{hashlib.sha1(body.encode()).hexdigest()[:10]}"
     path = tmp_path / "cal.toml"
     if MPI.COMM_WORLD.rank == 0:
+        tmp_path.mkdir()
         path.write_text(body)
         (tmp_path / "demo.toml").write_text((STUDIES / "demo.toml").read_text())
     MPI.COMM_WORLD.Barrier()
@@ -80,13 +83,15 @@ def test_bad_calibration_files_exit_2(tmp_path, capsys, body, message):
     assert not (tmp_path / "out").exists()
 
 
-def test_calibrate_the_co2_crater_stage(tmp_path):
+def test_calibrate_the_co2_crater_stage(shared_tmp):
     """studies/calibrate_co2.toml (its crater stage) through the command line: fit.json with
     the values, their standard errors and the residual of each row; the 120 um tip rows are
     met, and the channel deepens with the energy at both tips."""
     text = (STUDIES / "calibrate_co2.toml").read_text()
+    tmp_path = shared_tmp / "calibrate_co2"
     path = tmp_path / "cal.toml"
     if MPI.COMM_WORLD.rank == 0:
+        tmp_path.mkdir()
         path.write_text(text)
         (tmp_path / "demo.toml").write_text((STUDIES / "demo.toml").read_text())
     MPI.COMM_WORLD.Barrier()

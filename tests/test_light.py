@@ -74,12 +74,13 @@ def test_the_map_is_the_same_on_one_and_all_ranks():
     assert world.ledger_error < 1e-12
 
 
-def test_the_map_cache_is_keyed_by_the_optics(tmp_path, monkeypatch):
-    monkeypatch.setenv("MTZ_LIGHT_CACHE", str(tmp_path))
+def test_the_map_cache_is_keyed_by_the_optics(shared_tmp, monkeypatch):
+    cache = shared_tmp / "light_cache"
+    monkeypatch.setenv("MTZ_LIGHT_CACHE", str(cache))
     case = load_case(DEMO, FAST)
     first = light.beam_map(case, MPI.COMM_WORLD)
     MPI.COMM_WORLD.Barrier()
-    assert len(list(tmp_path.glob("*.npz"))) == 1
+    assert len(list(cache.glob("*.npz"))) == 1
     again = light.beam_map(case, MPI.COMM_WORLD)
     assert np.array_equal(first.absorbed, again.absorbed) and again.photons == first.photons
     # the energy does not enter the map; the scattering does

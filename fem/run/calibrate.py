@@ -280,4 +280,5 @@ def run_calibration(path: str | Path, out: str | Path, comm: MPI.Comm = MPI.COMM
     if comm.rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / names.FIT_JSON, result)
+    comm.Barrier()
     return result

@@ -93,7 +93,9 @@ def beam_map(case: Case, comm: MPI.Comm) -> photon.BeamMap:
     all ranks and written by rank 0."""
     folder = cache_dir(case)
     path = folder / f"{cache_key(case)}.npz" if folder else None
-    if path is not None and path.exists():
+    # rank 0 decides, so that every rank loads or every rank computes (a collective)
+    cached = comm.bcast(path is not None and path.exists() if comm.rank == 0 else None)
+    if cached:
         m = _load(path)
         log.info("light: Monte Carlo map from the cache (%d photons, error %.2f %%)",
                  m.photons, 100 * m.relative_error)
@@ -113,6 +115,7 @@ def beam_map(case: Case, comm: MPI.Comm) -> photon.BeamMap:
     if path is not None and comm.rank == 0:
         path.parent.mkdir(parents=True, exist_ok=True)
         _save(path, m)
+    comm.Barrier()
     return m
 
 
