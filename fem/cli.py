@@ -127,6 +127,17 @@ def _verb(args, comm) -> int:
     try:
         if args.verb == "study" or (args.verb == "check" and _is_study(args.case)):
             return _study(args, comm)
+        if args.verb in ("run", "mesh", "check") and _is_calibration(args.case):
+            if args.verb != "check":
+                raise CaseError(f"{args.case}: a calibration file (it has [[stage]]); run it "
+                                f"with: mtz calibrate {args.case}")
+            from fem.run.calibrate import load_calibration
+
+            cal = load_calibration(args.case)
+            if comm.rank == 0:
+                print(f"{args.case}: calibration file, {len(cal.stages)} stage(s), "
+                      f"{len(cal.chart)} chart row(s) at {cal.wavelength_nm:g} nm")
+            return EXIT_OK
         if args.verb in ("run", "mesh", "check"):
             case = load_case(args.case, args.overrides)
         if args.verb == "check":
@@ -207,6 +218,12 @@ def _calibrate(args, comm) -> int:
     if comm.rank == 0:
         log.info("wrote %s", _output_dir(args) / names.FIT_JSON)
     return EXIT_OK
+
+
+def _is_calibration(path: Path) -> bool:
+    from fem.config.resolve import read_toml
+
+    return path.is_file() and "stage" in read_toml(path)
 
 
 def _is_study(path: Path) -> bool:

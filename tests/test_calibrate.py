@@ -105,3 +105,12 @@ def test_calibrate_the_co2_crater_stage(shared_tmp):
     assert rows[160.0, 120.0]["simulated_um"] > rows[80.0, 120.0]["simulated_um"]
     assert rows[180.0, 300.0]["simulated_um"] > rows[100.0, 300.0]["simulated_um"]
     assert len(fit["evaluations"]) >= 3
+
+
+def test_a_calibration_file_is_not_a_case(capsys):
+    path = STUDIES / "calibrate_co2.toml"
+    assert main(["run", str(path), "-o", "unused"]) == 2
+    assert main(["check", str(path)]) == 0
+    if MPI.COMM_WORLD.rank == 0:
+        out = capsys.readouterr()
+        assert "run it with: mtz calibrate" in out.err and "calibration file, 1 stage" in out.out
