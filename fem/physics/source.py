@@ -350,28 +350,8 @@ class BeamSource:
             per_area = self.entering * self.peak_fluence_per_joule * self.layout.area
             return {"absorbed": per_area * -math.expm1(-tau_bottom),
                     "transmitted": per_area * math.exp(-tau_bottom), "side_loss": 0.0}
-        x0, x1, y0, y1 = self.layout.extent
-        xg, wg = np.polynomial.legendre.leggauss(n)
-
-        def inside(a, b, c, w):
-            return 0.5 * (erf(math.sqrt(2.0) * (b - c) / w) - erf(math.sqrt(2.0) * (a - c) / w))
-
+        absorbed, transmitted = self._gaussian_in_domain(cut=True, n=n)
         shares = column_share(self.layout)
-
-        def lateral(d):  # share of all beams inside the domain at depths d, less the crater
-            w = self.beam_radius(d)
-            removed = 1.0 - np.exp(-2.0 * (np.full_like(d, self.mouth) if self.steady
-                                           else self.crater.radius_at_depth(d)) ** 2 / w**2)
-            return sum(inside(x0, x1, cx, w) * inside(y0, y1, cy, w) - s * removed
-                       for (cx, cy), s in zip(self.layout.centres, shares))
-
-        absorbed = 0.0
-        for (d_top, mu, tau_top), layer in zip(self.layer_optics(), self.layers):
-            d = d_top + 0.5 * layer.thickness * (xg + 1.0)
-            f = mu * np.exp(-(tau_top + mu * (d - d_top))) * lateral(d)
-            absorbed += 0.5 * layer.thickness * float(np.dot(wg, f))
-        bottom = np.array([self.depth])
-        transmitted = math.exp(-tau_bottom) * float(lateral(bottom)[0])
         if self.steady:  # the wall's heat inside the mouth
             absorbed += sum(shares) * self._wall_heat() / self.entering
         e = self.entering
@@ -380,6 +360,36 @@ class BeamSource:
         side = None if self.crater.profile else sum(shares) - absorbed - transmitted
         return {"absorbed": e * absorbed, "transmitted": e * transmitted,
                 "side_loss": None if side is None else e * side}
+
+    def _gaussian_in_domain(self, cut: bool, n: int = 400) -> tuple[float, float]:
+        """Energy of the Gaussian beams (per joule entering, summed over the columns) absorbed
+        inside the domain rectangle and crossing its bottom inside it: ``int_0^D mu exp(-tau)
+        F(d) dd`` and ``exp(-tau(D)) F(D)``, ``F`` the share of the beams inside the rectangle
+        (a product of erf differences), Gauss-Legendre per layer. ``cut``: less the crater
+        (inside a blow-off crater at each depth, inside a steady-state mouth at all depths)."""
+        x0, x1, y0, y1 = self.layout.extent
+        xg, wg = np.polynomial.legendre.leggauss(n)
+        shares = column_share(self.layout)
+
+        def inside(a, b, c, w):
+            return 0.5 * (erf(math.sqrt(2.0) * (b - c) / w) - erf(math.sqrt(2.0) * (a - c) / w))
+
+        def lateral(d):
+            w = self.beam_radius(d)
+            radius = (np.full_like(d, self.mouth) if self.steady
+                      else self.crater.radius_at_depth(d)) if cut else np.zeros_like(d)
+            removed = 1.0 - np.exp(-2.0 * radius**2 / w**2)
+            return sum(inside(x0, x1, cx, w) * inside(y0, y1, cy, w) - s * removed
+                       for (cx, cy), s in zip(self.layout.centres, shares))
+
+        absorbed = 0.0
+        for (d_top, mu, tau_top), layer in zip(self.layer_optics(), self.layers):
+            d = d_top + 0.5 * layer.thickness * (xg + 1.0)
+            f = mu * np.exp(-(tau_top + mu * (d - d_top))) * lateral(d)
+            absorbed += 0.5 * layer.thickness * float(np.dot(wg, f))
+        tau_bottom = float(self.optical_depth(self.depth))
+        transmitted = math.exp(-tau_bottom) * float(lateral(np.array([self.depth]))[0])
+        return absorbed, transmitted
 
     def _wall_heat(self, n: int = 24) -> float:
         """The heat the wall of a steady-state crater passes to the tissue, per joule of pulse
@@ -414,23 +424,6 @@ class BeamSource:
             return LightLedger(spec, 0.0, absorbed, transmitted, side, ablation)
         return LightLedger(spec, 0.0, absorbed, transmitted, per_delivered * b["side_loss"])
 
-    def _gaussian_side_loss(self, n: int = 400) -> float:
+    def _gaussian_side_loss(self) -> float:
         """What the uncut Gaussian beams carry outside the domain per joule, per column."""
-        x0, x1, y0, y1 = self.layout.extent
-        xg, wg = np.polynomial.legendre.leggauss(n)
-        shares = column_share(self.layout)
-
-        def outside(d):
-            w = self.beam_radius(d)
-            return sum(s - 0.25 * (erf(math.sqrt(2.0) * (x1 - cx) / w)
-                                   - erf(math.sqrt(2.0) * (x0 - cx) / w))
-                       * (erf(math.sqrt(2.0) * (y1 - cy) / w) - erf(math.sqrt(2.0) * (y0 - cy) / w))
-                       for (cx, cy), s in zip(self.layout.centres, shares))
-
-        lost = 0.0
-        for (d_top, mu, tau_top), layer in zip(self.layer_optics(), self.layers):
-            d = d_top + 0.5 * layer.thickness * (xg + 1.0)
-            lost += 0.5 * layer.thickness * float(np.dot(
-                wg, mu * np.exp(-(tau_top + mu * (d - d_top))) * outside(d)))
-        tau_bottom = float(self.optical_depth(self.depth))
-        return lost + math.exp(-tau_bottom) * float(outside(np.array([self.depth]))[0])
+        return sum(column_share(self.layout)) - sum(self._gaussian_in_domain(cut=False))
