@@ -96,6 +96,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("case", type=Path, help="calibration file (TOML)")
     s.add_argument("-o", "--output", type=Path, help="result directory (default "
                    "results/<file name>): fit.json and the runs, reused when rerun")
+    s = sub.add_parser("plan", help="find the settings that reach a treatment goal with the "
+                       "least downtime (a plan file, studies/plan_<goal>_<device>.toml)")
+    s.add_argument("case", type=Path, help="plan file (TOML)")
+    s.add_argument("--set", dest="overrides", action="append", default=[],
+                   metavar="KEY=VALUE", help="override a key of the base case of every run")
+    s.add_argument("-o", "--output", type=Path, help="result directory (default "
+                   "results/<file name>): plan.json, plan.html, recommended.toml, the runs "
+                   "(reused when rerun)")
     for verb in ("render", "report"):
         s = sub.add_parser(verb, help=f"{verb} again from a saved result directory")
         s.add_argument("dir", type=Path)
@@ -124,7 +132,21 @@ def _verb(args, comm) -> int:
 
     if args.verb == "calibrate":
         return _calibrate(args, comm)
+    if args.verb == "plan":
+        return _plan(args, comm)
     try:
+        if args.verb in ("run", "mesh", "study", "check") and _is_plan(args.case):
+            if args.verb != "check":
+                raise CaseError(f"{args.case}: a plan file (it has goal = ...); run it with: "
+                                f"mtz plan {args.case}")
+            from fem.config.plan import load_plan
+
+            plan = load_plan(args.case, args.overrides)
+            if comm.rank == 0:
+                print(f"{args.case}: plan file, goal {plan.goal}, phototype {plan.phototype}, "
+                      f"free {', '.join(plan.free)}; targets: "
+                      + ", ".join(f"{k} {v}" for k, v in plan.targets.items()))
+            return EXIT_OK
         if args.verb == "study" or (args.verb == "check" and _is_study(args.case)):
             return _study(args, comm)
         if args.verb in ("run", "mesh", "check") and _is_calibration(args.case):
@@ -218,6 +240,35 @@ def _calibrate(args, comm) -> int:
     if comm.rank == 0:
         log.info("wrote %s", _output_dir(args) / names.FIT_JSON)
     return EXIT_OK
+
+
+def _plan(args, comm) -> int:
+    """``mtz plan``: bad input exit 2, a numerical failure exit 1, an infeasible goal 0."""
+    from fem.config import CaseError
+    from fem.run.plan import run_plan
+    from fem.solvers import SolverError
+    from meshes.skin import MeshError
+
+    try:
+        run_plan(args.case, _output_dir(args), comm, args.overrides)
+    except CaseError as e:
+        if comm.rank == 0:
+            print(f"mtz: error: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    except (SolverError, MeshError) as e:
+        if comm.rank == 0:
+            print(f"mtz: numerical failure: {e}", file=sys.stderr)
+        return EXIT_NUMERICAL
+    if comm.rank == 0:
+        log.info("wrote %s and %s", _output_dir(args) / names.PLAN_JSON,
+                 _output_dir(args) / names.PLAN_HTML)
+    return EXIT_OK
+
+
+def _is_plan(path: Path) -> bool:
+    from fem.config.resolve import read_toml
+
+    return path.is_file() and "goal" in read_toml(path)
 
 
 def _is_calibration(path: Path) -> bool:

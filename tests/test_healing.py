@@ -23,13 +23,13 @@ import numpy as np
 import pytest
 from dolfinx import mesh
 
-from fem.config import load_case, presets
+from fem.config import CaseError, load_case, presets
 from fem.config.sections import DAY
 from fem.physics import healing_dermis as dermis
 from fem.physics import healing_epidermis as epi
 from fem.physics.damage import make_damage
 from fem.run import checkpoint as ck
-from fem.run.course import HEALING_COLUMNS, healing_times
+from fem.run.course import HEALING_COLUMNS, course_times, healing_times
 from fem.run.driver import run_case
 
 from test_mechanics import block_case, block_mesh, elasticity_problem
@@ -295,3 +295,55 @@ def test_an_interrupted_healing_stage_resumes(healed, shared_tmp, monkeypatch):
               "late_tightening_area_percent", "necrosis_depth_um", "downtime_days"):
         assert resumed[k] == pytest.approx(full[k], rel=1e-8), k
     assert (out / "healing.csv").read_text() == (healed[0] / "healing.csv").read_text()
+
+
+# --------------------------------------------------------------------------------------------
+# A treatment course
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_course_clock_restarts_at_each_session():
+    starts = (0.0, 30 * DAY, 60 * DAY)
+    times = course_times(starts, 90 * DAY, 600.0, DAY, (7 * DAY, 45 * DAY, 90 * DAY))
+    for s in starts[1:]:  # each session ends the one before and starts with minutes
+        i = times.index(s)
+        assert times[i + 1] - s == pytest.approx(600.0)
+    for d in (7, 45, 90):
+        assert any(abs(t - d * DAY) < 1e-6 for t in times)
+    assert np.all(np.diff(times) > 0) and times[-1] == 90 * DAY
+
+
+def test_a_course_is_the_sum_of_its_sessions(shared_tmp):
+    """Three sessions 30 days apart against one session whose late mechanics is solved at the
+    ages of the three at day 90: the dermal kinetics and the elasticity are linear, so the
+    course's new collagen and late tightening are the sums (the tightening of the area to
+    second order in the strain)."""
+    days = ["healing.output_days=[30.0, 60.0, 90.0]"]
+    one = run_case(load_case(DEMO, CHEAP + days), shared_tmp / "one", MPI.COMM_WORLD)
+    course = run_case(load_case(DEMO, CHEAP + ["course.sessions=3", "course.interval_days=30"]),
+                      shared_tmp / "course", MPI.COMM_WORLD)
+    lines = (shared_tmp / "one" / "healing.csv").read_text().splitlines()
+    rows = [dict(zip(lines[0].split(","), line.split(","))) for line in lines[1:]]
+    at = {round(float(r["time_days"])): r for r in rows if r["late_tightening_area_percent"]}
+    new = sum(float(at[d]["collagen_III_percent"]) + float(at[d]["collagen_I_percent"])
+              for d in (30, 60, 90))
+    tight = sum(float(at[d]["late_tightening_area_percent"]) for d in (30, 60, 90))
+    assert course["new_collagen_percent"] == pytest.approx(new, rel=1e-5)
+    assert course["late_tightening_area_percent"] == pytest.approx(tight, rel=0.01)
+    assert course["sessions"] == 3 and one["sessions"] == 1
+    p = one["pigment_cleared_percent"] / 100
+    assert course["course_pigment_cleared_percent"] == pytest.approx(100 * (1 - (1 - p) ** 3))
+    assert course["course_downtime_days"] == pytest.approx(3 * one["downtime_days"])
+    assert course["course_early_sessions"] == 0
+    for k in ("mtz_depth_um", "reepithelialization_h", "downtime_days", "mend_shed_days"):
+        assert course[k] == pytest.approx(one[k], rel=1e-9)  # every session heals the same
+    lines = (shared_tmp / "course" / "healing.csv").read_text().splitlines()
+    sessions = {line.split(",")[2] for line in lines[1:]}
+    assert sessions == {"1", "2", "3"}
+
+
+def test_a_course_must_end_before_the_healing_does():
+    with pytest.raises(CaseError, match="course.interval_days"):
+        load_case(DEMO, ["course.sessions=4", "course.interval_days=30"])
+    with pytest.raises(CaseError, match="healing.enabled"):
+        load_case(DEMO, ["course.sessions=2", "healing.enabled=false"])

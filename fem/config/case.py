@@ -14,9 +14,9 @@ from fem.config import crater as craters
 from fem.config import presets
 from fem.config.resolve import Derived, read_case_dict, resolve_case
 from fem.config.schema import MS, UM, CaseError, build_section
-from fem.config.sections import (DAMAGE_PURPOSES, Boundary, Case, Cooling, Crater, Damage, Laser,
-                                 Healing, Layer, Mechanics, Mesh, Output, Pattern, Skin, Solver,
-                                 Tissue, Time)
+from fem.config.sections import (DAMAGE_PURPOSES, Boundary, Case, Cooling, Course, Crater,
+                                 Damage, Healing, Laser, Layer, Mechanics, Mesh, Output,
+                                 Pattern, Skin, Solver, Tissue, Time)
 
 
 def build_case(resolved: dict, derived: Derived) -> Case:
@@ -41,6 +41,7 @@ def build_case(resolved: dict, derived: Derived) -> Case:
         solver=build_section(Solver, r["solver"]),
         output=build_section(Output, r["output"]),
         healing=build_section(Healing, r["healing"]),
+        course=build_section(Course, r["course"]),
         resolved=resolved,
     )
 

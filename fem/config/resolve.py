@@ -26,7 +26,8 @@ from typing import Any
 from fem.config import crater as craters
 from fem.config import presets
 from fem.config.schema import UM, CaseError, Spec, check_table, check_value, section_schema
-from fem.config.sections import DAMAGE_PURPOSES, SECTIONS, Layer, central_column, delivery_time
+from fem.config.sections import (DAMAGE_PURPOSES, PERIODIC_PASSES, SECTIONS, Layer,
+                                 central_column, delivery_time)
 from meshes import patterns
 
 SCHEMA: dict[str, Any] = {
@@ -103,6 +104,17 @@ def apply_overrides(raw: dict, overrides: list[str] | None) -> dict:
                 raise CaseError(f"--set {text!r}: {k} is not a table")
         node[keys[-1]] = value
     return raw
+
+
+def set_dotted(raw: dict, dotted: str, value: Any) -> None:
+    """Set ``a.b.c = value`` in a nested case dictionary (tables created as needed)."""
+    keys = dotted.split(".")
+    node = raw
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+        if not isinstance(node, dict):
+            raise CaseError(f"{dotted} = {value!r}: {k} is not a table")
+    node[keys[-1]] = copy.deepcopy(value)
 
 
 def read_case_dict(path: str | Path, overrides: list[str] | None = None) -> dict:
@@ -252,6 +264,17 @@ def _resolve_healing(out: dict) -> None:
     if late:
         raise CaseError(f"healing.output_days = {h['output_days']!r}: {late[0]:g} is after "
                         f"healing.end_days = {end:g}; allowed: days in (0, {end:g}]")
+    course = out["course"]
+    last = (course["sessions"] - 1) * course["interval_days"]
+    if course["sessions"] > 1 and not h["enabled"]:
+        raise CaseError(f"course.sessions = {course['sessions']!r}: a course needs the healing "
+                        "stage (healing.enabled = true); allowed: 1 without it")
+    if last >= end:
+        raise CaseError(f"course.interval_days = {course['interval_days']!r}: the last of "
+                        f"{course['sessions']} sessions fires on day {last:g}, not before "
+                        f"healing.end_days = {end:g} (counted from the first session); "
+                        f"allowed: interval_days < {end / (course['sessions'] - 1):.4g} or a "
+                        "later end_days")
     preset = presets.SKIN_PRESETS.get(out["skin"]["preset"], {})
     h.setdefault("follicles_per_cm2", preset.get("follicles_per_cm2", 0.0))
     # cells of the basal plane: a third of the column's, at most 10 um (wounds ~50-250 um)
@@ -443,7 +466,7 @@ def _ablation_profile_um(resolved: dict, shape: str) -> tuple[tuple, tuple]:
 
 def _column_room_um(pattern: dict) -> float:
     """Largest allowed refined-column radius (um): half the column spacing or of the patch."""
-    kind, density = pattern["layout"], pattern["density_per_cm2"] * 1e4
+    kind, density = pattern["layout"], lattice_density_per_cm2(pattern) * 1e4
     if "patch_um" in pattern and kind in ("unit_cell", "quarter_cell"):
         raise CaseError(f"pattern.patch_um = {pattern['patch_um']!r}: does not apply to "
                         f"pattern.layout = {kind!r} (its side is the pitch 1/sqrt(density))")
@@ -455,10 +478,16 @@ def _column_room_um(pattern: dict) -> float:
     return min(room, 0.5 * patch_um)
 
 
+def lattice_density_per_cm2(pattern: dict) -> float:
+    """Columns per cm2 of a layout (:attr:`fem.config.sections.Pattern.lattice_density`)."""
+    periodic = pattern["layout"] in PERIODIC_PASSES
+    return pattern["density_per_cm2"] * (pattern["passes"] if periodic else 1)
+
+
 def make_layout(pattern: dict, margin: float) -> patterns.Layout:
     """The :class:`meshes.patterns.Layout` of a resolved ``[pattern]`` table (metres)."""
     patch = pattern.get("patch_um")
-    return patterns.make_layout(pattern["layout"], pattern["density_per_cm2"] * 1e4,
+    return patterns.make_layout(pattern["layout"], lattice_density_per_cm2(pattern) * 1e4,
                                 None if patch is None else patch * UM, margin=margin,
                                 seed=pattern["seed"], passes=pattern["passes"])
 

@@ -25,6 +25,8 @@ DAMAGE_PURPOSES = ("cell", "collagen", "heat_shock")
 HOUR = 3600.0  # s
 DAY = 86400.0  # s
 KINETICS = tuple(presets.KINETICS_PRESETS)
+#: Layouts whose passes interleave into one lattice of ``density * passes`` columns per area.
+PERIODIC_PASSES = ("single", "unit_cell", "quarter_cell", "grid", "hex")
 
 
 def delivery_time(pulse: float, shape: str) -> float:
@@ -132,7 +134,10 @@ class Pattern:
     patch: float | None = key("patch_um", si=UM, lo=10.0,
                               hi=1e5)  # single, grid, hex, random, full_field
     seed: int = key("seed", "int", default=1, lo=0, hi=2**31 - 1)  # random
-    passes: int = key("passes", "int", default=1, lo=1, hi=50)  # random
+    # random: independent passes that overlap; a periodic layout (single, unit_cell,
+    # quarter_cell, grid, hex): passes laid out evenly between each other, so the lattice has
+    # density_per_cm2 * passes columns per cm2 (Pattern.lattice_density); full_field: ignored
+    passes: int = key("passes", "int", default=1, lo=1, hi=50)
     # all at once, or one after another in the order placed (raster) or in a seeded random
     # order, pass after pass (fem.physics.source.firing_groups)
     firing_order: str = key("firing_order", "str", default="simultaneous",
@@ -143,6 +148,12 @@ class Pattern:
     # derived
     layout: patterns.Layout | None = None  # the domain in the plane and the column axes (m)
     fire_times: tuple[float, ...] = ()  # when each column's pulse starts, s
+
+    @property
+    def lattice_density(self) -> float:
+        """Columns per m^2 of the layout: every pass of a random layout is placed on its own,
+        the passes of a periodic layout interleave into one lattice (``density * passes``)."""
+        return self.density * (self.passes if self.kind in PERIODIC_PASSES else 1)
 
 
 def central_column(layout: patterns.Layout) -> tuple[float, float]:
@@ -374,6 +385,23 @@ class Healing:
 
 
 @dataclass(frozen=True)
+class Course:
+    """``[course]``: a treatment course of ``sessions`` sessions ``interval_days`` apart
+    (fem.run.course). Each session fires a new pattern of the case; the healing state carries
+    over (the dermal kinetics of the sessions add up), and ``healing.end_days`` counts from
+    the first session."""
+
+    sessions: int = key("sessions", "int", default=1, lo=1, hi=20)
+    interval: float = key("interval_days", si=DAY, default=28.0, lo=0.0, lo_open=True,
+                          hi=3650.0)  # s
+
+    @property
+    def starts(self) -> tuple[float, ...]:
+        """When each session fires, s after the first."""
+        return tuple(k * self.interval for k in range(self.sessions))
+
+
+@dataclass(frozen=True)
 class Case:
     """A fully validated case in SI, one typed section per table of the case file;
     ``resolved`` is the case in file units with presets and defaults expanded (what
@@ -394,6 +422,7 @@ class Case:
     solver: Solver
     output: Output
     healing: Healing
+    course: Course
     resolved: dict = field(repr=False, compare=False)
 
 
@@ -402,5 +431,5 @@ SECTIONS: dict[str, type] = {
     "skin": Skin, "laser": Laser, "pattern": Pattern, "crater": Crater, "boundary": Boundary,
     "cooling": Cooling, "tissue": Tissue, "time": Time, "damage": Damage,
     "mechanics": Mechanics, "mesh": Mesh, "solver": Solver, "output": Output,
-    "healing": Healing,
+    "healing": Healing, "course": Course,
 }

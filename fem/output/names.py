@@ -73,6 +73,12 @@ PLOTS_DIR = "plots"
 CALIBRATION_PNG = "calibration.png"
 CALIBRATION_JSON = "calibration.json"
 FIT_JSON = "fit.json"  # mtz calibrate: fitted values, residuals, evaluations
+PLAN_JSON = "plan.json"  # mtz plan: the recommendation, its outcome, every run
+PLAN_HTML = "plan.html"
+PLAN_RUNS_DIR = "runs"  # the plan's runs of one session, a study's case directories
+RECOMMENDED_TOML = "recommended.toml"  # the recommended case, for mtz run
+RECOMMENDED_DIR = "recommended"  # its verifying run
+TRADEOFF_PNG = "tradeoff.png"
 SLURM_SH = "slurm.sh"
 SLURM_DIR = "slurm"
 

@@ -16,6 +16,20 @@ doubling every :data:`STEPS_PER_RUNG` steps up to ``healing.max_step_h``, and pa
 every output day. Fisher-KPP takes sub-steps of at most ``healing.open_step_h`` while its wound
 is open. The stage checkpoints after its steps like the heat loop (``checkpoint/healing.npz``)
 and resumes from there.
+
+**A treatment course** (``[course] sessions, interval_days``): session ``k`` fires at
+``k * interval``; the clock restarts its small steps at each session. Each session fires a new
+pattern of the case's layout at new positions; on a periodic layout that pattern is a
+translate of the first, whose cell means (every metric) are the first's; on a random layout it
+is another draw of the same density and passes, taken to respond as the first draw (their
+means differ by the sampling noise of the pattern, which the model leaves out). So each session's
+wound is the first's (the rows' epidermis is the latest session's), the dermal kinetics,
+being linear, add up (``x(t) = sum_k expm(M (t - t_k)) x0``, :meth:`HealingStage.dermal_state`)
+and the late tightening at the output days is solved for that sum. Pigment: a session clears
+the share ``p`` of the melanin where it lands, so a course of ``n`` sessions at independent
+positions clears ``1 - (1 - p)^n`` in expectation. Downtime adds up, the parts that overlap
+counted once. A session that fires before the MENDs of the one before are shed is counted in
+``course_early_sessions`` and warned about.
 """
 
 from __future__ import annotations
@@ -42,7 +56,7 @@ from fem.post.probes import PointEvaluator
 log = logging.getLogger(__name__)
 
 STEPS_PER_RUNG = 3  # steps of one size before the step doubles
-HEALING_COLUMNS = ("time_h", "time_days", "open_defect_percent", "mend_depth_um",
+HEALING_COLUMNS = ("time_h", "time_days", "session", "open_defect_percent", "mend_depth_um",
                    "debris_percent", "activated_fibroblasts_percent", "collagen_III_percent",
                    "collagen_I_percent", "denatured_collagen_percent",
                    "late_tightening_area_percent", "late_linear_contraction_percent")
@@ -61,6 +75,19 @@ def healing_times(end: float, first: float, max_step: float, output: tuple[float
         t = mark if mark is not None else nxt
         times.append(t)
         k += 1
+    return times
+
+
+def course_times(starts: tuple[float, ...], end: float, first: float, max_step: float,
+                 output: tuple[float, ...]) -> list[float]:
+    """The clock of a treatment course (s after the first session): the healing clock of each
+    session (:func:`healing_times`) from its start to the next session (the last to ``end``),
+    through every output time."""
+    times: list[float] = []
+    bounds = [*starts, end]
+    for s0, s1 in zip(bounds[:-1], bounds[1:]):
+        marks = tuple(t - s0 for t in output if s0 < t < s1 * (1 - 1e-12))
+        times.extend(s0 + t for t in healing_times(s1 - s0, first, max_step, marks))
     return times
 
 
@@ -193,7 +220,9 @@ class HealingStage:
         self.elasticity, self.T_initial = elasticity, T_initial
         self.comm = V.mesh.comm
         h = case.healing
-        self.times = healing_times(h.end_days, h.first_step, h.max_step, h.output_days)
+        self.starts = case.course.starts
+        self.times = course_times(self.starts, h.end_days, h.first_step, h.max_step,
+                                  h.output_days)
         self.rows: list[dict] = []
         self.done = 0
 
@@ -264,9 +293,9 @@ class HealingStage:
         for n, t in enumerate(self.times, start=1):
             if n <= self.done:
                 continue
-            if self.fisher is not None and self.fisher.is_open:
-                self.fisher.advance(t, h.open_step)
-            x = self.kinetics.at(self.x0, t)
+            if self.fisher is not None and self.fisher.is_open and self.since(t)[0] == 0:
+                self.fisher.advance(t, h.open_step)  # later sessions reuse its closure times
+            x = self.dermal_state(t)
             row = self.row(t, x)
             if round(t, 3) in out_days and self.elasticity is not None:
                 row.update(self.late_tightening(t, x))
@@ -293,6 +322,18 @@ class HealingStage:
         result.seconds = time.perf_counter() - tic
         return result
 
+    def since(self, t: float) -> tuple[int, float]:
+        """The session whose wound is the latest at ``t`` and the time since it fired (s); the
+        instant a session fires belongs to the one before it."""
+        k = max(i for i, s in enumerate(self.starts) if i == 0 or s < t * (1 - 1e-12))
+        return k, t - self.starts[k]
+
+    def dermal_state(self, t: float) -> np.ndarray:
+        """The dermal species at ``t``: the sessions fired so far add up (linear kinetics,
+        :mod:`fem.physics.healing_dermis`), each from its own start."""
+        k, _ = self.since(t)
+        return sum(self.kinetics.at(self.x0, t - s) for s in self.starts[:k + 1])
+
     def closure_times(self) -> np.ndarray:
         """Closure time of every local plane dof (s; inf where still open)."""
         if self.fisher is not None:
@@ -300,18 +341,20 @@ class HealingStage:
         return self.closure.x.array
 
     def row(self, t: float, x: np.ndarray) -> dict:
-        """A row of ``healing.csv`` at ``t`` (s), the dermal species ``x`` at ``t``."""
+        """A row of ``healing.csv`` at ``t`` (s), the dermal species ``x`` at ``t``; the
+        epidermis is that of the latest session (each session's wound is the first's)."""
         h, wound = self.case.healing, self.wound
         closure = self.closure_times()
-        mend = epi.mend_depth_at(t, closure, wound, h.mend_rise)
+        k, tau = self.since(t)
+        mend = epi.mend_depth_at(tau, closure, wound, h.mend_rise)
         shed = epi.mend_shed_times(closure, wound, h.mend_rise)
-        open_ = wound.defect & (closure > t)
+        open_ = wound.defect & (closure > tau)
         means = self.dermis.mean(x)
         return {
-            "time_h": t / HOUR, "time_days": t / DAY,
+            "time_h": t / HOUR, "time_days": t / DAY, "session": k + 1,
             "open_defect_percent": 100.0 * self.plane.share(open_),
             "mend_depth_um": 1e6 * self.plane.max(mend),
-            "debris_percent": 100.0 * self.plane.share((wound.mend_depth > 0) & (shed > t)),
+            "debris_percent": 100.0 * self.plane.share((wound.mend_depth > 0) & (shed > tau)),
             "activated_fibroblasts_percent": 100.0 * means[dermis.A],
             "collagen_III_percent": 100.0 * means[dermis.C3],
             "collagen_I_percent": 100.0 * means[dermis.C1],
@@ -341,7 +384,7 @@ class HealingStage:
 
     def fields_at(self, t: float) -> dict[str, dfem.Function]:
         """The dermal fields at ``t`` (P1 on the temperature space)."""
-        x = self.kinetics.at(self.x0, t)
+        x = self.dermal_state(t)
         d = int(round(t / DAY))
         out = {}
         for name, col in (("fibroblasts", dermis.A), ("denatured_collagen", dermis.D),
@@ -384,15 +427,17 @@ class HealingStage:
         h, w, p = self.case.healing, self.wound, self.plane
         closure = self.closure_times()
         end = self.times[-1]
+        starts, interval = self.starts, self.case.course.interval
+        horizon = starts[1] if len(starts) > 1 else end  # the first session's clock
         still_open = p.comm.allreduce(bool(np.isinf(closure[:p.n_owned]).any()), op=MPI.LOR)
         if still_open:
-            log.warning("healing: the epidermal wound is still open at day %.3g", end / DAY)
-        closure_f = np.where(np.isinf(closure), end, closure)
+            log.warning("healing: the epidermal wound is still open at day %.3g", horizon / DAY)
+        closure_f = np.where(np.isinf(closure), horizon, closure)
         reepi = p.max(np.where(w.defect, closure_f, 0.0))
         shed = epi.mend_shed_times(closure_f, w, h.mend_rise)
         mend_shed = p.max(shed)
         debris_clear = self._debris_clear_time(shed)
-        x_end = self.kinetics.at(self.x0, end)
+        x_end = self.dermal_state(end)
         means0 = self.dermis.mean(self.x0)
         means = self.dermis.mean(x_end)
         alive = self.damage["cell"].omega.x.array < 1.0
@@ -402,12 +447,20 @@ class HealingStage:
         last = next((r for r in reversed(self.rows)
                      if r["late_tightening_area_percent"] is not None), None)
         k_c = self.kinetics.rates.k_c
+        pigment = epi.pigment_cleared(alive_melanin, intact)
+        downtime = max(reepi, debris_clear)
+        n = len(starts)
+        early = n > 1 and interval < max(mend_shed, reepi)
+        if early:
+            log.warning("course: the sessions are %.3g days apart, before the MENDs of the one "
+                        "before are shed (day %.3g): %d session(s) fire into unshed debris",
+                        interval / DAY, mend_shed / DAY, n - 1)
         return {
             "reepithelialization_h": reepi / HOUR,
             "epidermal_defect_percent": 100.0 * p.share(w.defect),
             "open_defect_end_percent": 100.0 * p.share(w.defect & np.isinf(closure)),
             "mend_shed_days": mend_shed / DAY,
-            "pigment_cleared_percent": 100.0 * epi.pigment_cleared(alive_melanin, intact),
+            "pigment_cleared_percent": 100.0 * pigment,
             "stimulated_volume_percent": 100.0 * self.dermis.share(S >= 0.5),
             "new_collagen_percent": 100.0 * (means[dermis.C3] + means[dermis.C1]),
             "initial_denatured_collagen_percent": 100.0 * means0[dermis.D],
@@ -416,7 +469,13 @@ class HealingStage:
             "late_tightening_area_percent": last["late_tightening_area_percent"] if last else 0.0,
             "late_linear_contraction_percent": (last["late_linear_contraction_percent"]
                                                 if last else 0.0),
-            "downtime_days": max(reepi, debris_clear) / DAY,
+            "downtime_days": downtime / DAY,
+            # the course (fem.config.sections.Course): new_collagen_percent and the late
+            # tightening above are already its sum at healing.end_days
+            "sessions": n,
+            "course_pigment_cleared_percent": 100.0 * (1.0 - (1.0 - pigment) ** n),
+            "course_downtime_days": (downtime + (n - 1) * min(downtime, interval)) / DAY,
+            "course_early_sessions": n - 1 if early else 0,
         }
 
     def _debris_clear_time(self, shed: np.ndarray) -> float:

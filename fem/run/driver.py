@@ -206,8 +206,11 @@ class CaseRun:
         if not case.healing.enabled:
             return
         with self.timer("healing"):
-            log.info("healing: %s epidermis, %g days", case.healing.epidermis_model,
-                     case.healing.end_days / 86400.0)
+            log.info("healing: %s epidermis, %g days%s", case.healing.epidermis_model,
+                     case.healing.end_days / 86400.0,
+                     f", a course of {case.course.sessions} sessions "
+                     f"{case.course.interval / 86400.0:g} days apart"
+                     if case.course.sessions > 1 else "")
             stage = HealingStage(case, self.data, self.heat.V, self.damage, self.elasticity,
                                  self.heat.T_initial)
             checkpoint = Checkpointer(self.out, case.resolved, self.comm,
@@ -223,6 +226,10 @@ class CaseRun:
                  m["pigment_cleared_percent"], m["new_collagen_percent"],
                  m["late_tightening_area_percent"], case.healing.end_days / 86400.0,
                  m["downtime_days"])
+        if case.course.sessions > 1:
+            log.info("course: %d sessions, pigment cleared %.2f %%, downtime %.1f days in all",
+                     m["sessions"], m["course_pigment_cleared_percent"],
+                     m["course_downtime_days"])
 
     def light_metrics(self) -> dict:
         """The Monte Carlo map's photons, statistical error and wall time (none for

@@ -53,6 +53,7 @@ from mpi4py import MPI
 
 from fem import parallel
 from fem.config import Case, CaseError, apply_overrides, case_from_dict, read_toml
+from fem.config.resolve import set_dotted
 from fem.output import names
 from fem.output.files import atomic_write_text, write_json, write_table
 from fem.run.driver import run_case  # imports DOLFINx (PETSc starts collectively): every rank
@@ -105,10 +106,10 @@ class Study:
 
 
 def is_study_file(path: str | Path) -> bool:
-    """Whether a TOML file is a study (it has ``base`` or ``[sweep]``) rather than a case or
-    a calibration (``[[stage]]``, fem.run.calibrate)."""
+    """Whether a TOML file is a study (it has ``base`` or ``[sweep]``) rather than a case, a
+    calibration (``[[stage]]``, fem.run.calibrate) or a plan (``goal``, fem.config.plan)."""
     raw = read_toml(path)
-    return ("sweep" in raw or "base" in raw) and "stage" not in raw
+    return ("sweep" in raw or "base" in raw) and "stage" not in raw and "goal" not in raw
 
 
 def _bad(path: Path, key: str, value: Any, allowed: str) -> CaseError:
@@ -125,17 +126,6 @@ def _flatten(table: dict, prefix: str = "") -> dict[str, Any]:
         else:
             out[dotted] = value
     return out
-
-
-def set_dotted(raw: dict, dotted: str, value: Any) -> None:
-    """Set ``a.b.c = value`` in a nested case dictionary (tables created as needed)."""
-    keys = dotted.split(".")
-    node = raw
-    for k in keys[:-1]:
-        node = node.setdefault(k, {})
-        if not isinstance(node, dict):
-            raise CaseError(f"{dotted} = {value!r}: {k} is not a table")
-    node[keys[-1]] = copy.deepcopy(value)
 
 
 def expand(sweep: dict[str, list], mode: str) -> list[dict[str, Any]]:
@@ -343,51 +333,8 @@ def run_study(study: Study, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: 
     import fem.report  # noqa: F401 - every rank imports before the groups split
 
     out = Path(out)
-    need = max(c.ranks for c in study.cases)
-    if need > comm.size:
-        raise CaseError(f"{study.path}: a case needs {need} MPI ranks (ranks_per_case or "
-                        f"sweep.ranks) but the study runs on {comm.size}; use mpiexec -n {need} "
-                        "or more")
-    if only is not None and not 0 <= only < len(study.cases):
-        raise CaseError(f"--case {only}: the study has cases 0 to {len(study.cases) - 1}")
-    todo = [c for c in study.cases if only is None or c.index == only]
-
-    def start() -> list[int]:
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / names.STUDY_JSON, describe(study))
-        return [c.index for c in todo if resume and finished(out, c)]
-
-    done = set(parallel.on_root(comm, start))
-    if done:
-        log.info("resume: %d of %d case(s) already finished", len(done), len(todo))
-    todo = [c for c in todo if c.index not in done]
-    total, t0 = len(study.cases), time.perf_counter()
-    log.info("study %s: %d case(s) to run on %d rank(s)", study.title, len(todo), comm.size)
-
-    # Several cases are drawn once, after the runs, with one common view (draw_cases); a
-    # Slurm array task (only) draws its own case and the gathering run draws them all.
-    draw = only is not None or len(study.cases) == 1
-    sizes = {c.ranks for c in todo}
-    if len(sizes) == 1:  # groups of one size, several cases at once
-        n = sizes.pop()
-        groups = comm.size // n
-        color = comm.rank // n if comm.rank < groups * n else MPI.UNDEFINED
-        sub = comm.Split(color, comm.rank)
-        if sub != MPI.COMM_NULL:
-            for i, sc in enumerate(todo):
-                if i % groups == color:
-                    _run_one(sc, total, out, sub, color, resume, checkpoint_every, draw)
-            sub.Free()
-    else:  # cases of different sizes (sweep.ranks): one after the other on the first ranks
-        for sc in todo:
-            sub = comm.Split(0 if comm.rank < sc.ranks else MPI.UNDEFINED, comm.rank)
-            if sub != MPI.COMM_NULL:
-                _run_one(sc, total, out, sub, 0, resume, checkpoint_every, draw)
-                sub.Free()
-            comm.Barrier()
-    comm.Barrier()
-    if not draw:
-        draw_cases(study, out, comm)
+    t0 = time.perf_counter()
+    run_cases(study, out, comm, resume, only, checkpoint_every)
 
     def finish() -> list[dict]:
         from fem.post import calibration  # the histology chart, where the cases are in it
@@ -407,6 +354,61 @@ def run_study(study: Study, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: 
         return rows
 
     return parallel.on_root(comm, finish)
+
+
+def run_cases(study: Study, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: bool = False,
+              only: int | None = None, checkpoint_every: int | None = None,
+              draw: bool | None = None) -> None:
+    """Run the cases of a study into ``out/<case>`` on sub-communicators (the arguments of
+    :func:`run_study`); ``draw``: draw each case as it finishes (default: only a single case
+    or a Slurm task; several cases are drawn after the runs with one common view)."""
+    out = Path(out)
+    need = max(c.ranks for c in study.cases)
+    if need > comm.size:
+        raise CaseError(f"{study.path}: a case needs {need} MPI ranks (ranks_per_case or "
+                        f"sweep.ranks) but the study runs on {comm.size}; use mpiexec -n {need} "
+                        "or more")
+    if only is not None and not 0 <= only < len(study.cases):
+        raise CaseError(f"--case {only}: the study has cases 0 to {len(study.cases) - 1}")
+    todo = [c for c in study.cases if only is None or c.index == only]
+
+    def start() -> list[int]:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / names.STUDY_JSON, describe(study))
+        return [c.index for c in todo if resume and finished(out, c)]
+
+    done = set(parallel.on_root(comm, start))
+    if done:
+        log.info("resume: %d of %d case(s) already finished", len(done), len(todo))
+    todo = [c for c in todo if c.index not in done]
+    total = len(study.cases)
+    log.info("study %s: %d case(s) to run on %d rank(s)", study.title, len(todo), comm.size)
+
+    # Several cases are drawn once, after the runs, with one common view (draw_cases); a
+    # Slurm array task (only) draws its own case and the gathering run draws them all.
+    common = draw is None and not (only is not None or len(study.cases) == 1)
+    draw = (only is not None or len(study.cases) == 1) if draw is None else draw
+    sizes = {c.ranks for c in todo}
+    if len(sizes) == 1:  # groups of one size, several cases at once
+        n = sizes.pop()
+        groups = comm.size // n
+        color = comm.rank // n if comm.rank < groups * n else MPI.UNDEFINED
+        sub = comm.Split(color, comm.rank)
+        if sub != MPI.COMM_NULL:
+            for i, sc in enumerate(todo):
+                if i % groups == color:
+                    _run_one(sc, total, out, sub, color, resume, checkpoint_every, draw)
+            sub.Free()
+    else:  # cases of different sizes (sweep.ranks): one after the other on the first ranks
+        for sc in todo:
+            sub = comm.Split(0 if comm.rank < sc.ranks else MPI.UNDEFINED, comm.rank)
+            if sub != MPI.COMM_NULL:
+                _run_one(sc, total, out, sub, 0, resume, checkpoint_every, draw)
+                sub.Free()
+            comm.Barrier()
+    comm.Barrier()
+    if common:
+        draw_cases(study, out, comm)
 
 
 def draw_cases(study: Study, out: Path, comm: MPI.Comm) -> None:
