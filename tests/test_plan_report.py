@@ -6,7 +6,8 @@ import math
 import pytest
 
 from fem.output import names
-from fem.render.plan_plots import _pareto, plot_tradeoff
+from fem.post.tradeoff import pareto
+from fem.render.plan_plots import plot_tradeoff
 from fem.report.plan import write_plan_report
 
 SETTINGS = {"laser.energy_mJ": 6.2, "pattern.density_per_cm2": 900.0, "pattern.passes": 2,
@@ -115,7 +116,7 @@ def _is_png(path) -> bool:
 
 def test_pareto_front():
     points = [(1.0, 1.0), (2.0, 3.0), (2.5, 2.0), (3.0, 4.0), (0.5, 0.2), (3.0, 3.5)]
-    assert _pareto(points) == [4, 0, 1, 3]
+    assert pareto(points) == [4, 0, 1, 3]
 
 
 def test_feasible_plan_report(tmp_path):

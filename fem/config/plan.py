@@ -64,6 +64,18 @@ TARGETS = {
     "outcome_day": ("day", "days after the first session at which the course is judged"),
 }
 
+#: Target -> (the metric of a course it judges, the kind of bound); the metrics are those of
+#: fem.run.planner.predict_course and of a run's metrics.json.
+JUDGED = {
+    "depth_um": ("depth_um", "range"),
+    "coverage_percent": ("coverage_percent", "range"),
+    "max_downtime_days": ("downtime_days", "max"),
+    "max_course_downtime_days": ("course_downtime_days", "max"),
+    "min_pigment_cleared_percent": ("course_pigment_cleared_percent", "min"),
+    "min_new_collagen_percent": ("new_collagen_percent", "min"),
+    "min_late_tightening_percent": ("late_tightening_area_percent", "min"),
+}
+
 #: The goals, each a set of targets. Modelling choices of this product (not fitted), chosen
 #: from the clinical logic of healing.md: tone and pigment want many shallow columns whose
 #: MENDs carry pigment out, over several sessions; scars want deep columns at low density that

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from fem.post.tradeoff import pareto
 from fem.render.style import COVERAGE_CMAP
 
 #: The efficacy metric of each goal (y axis of the trade-off panel) and its axis label.
@@ -34,16 +35,6 @@ TARGET_FILL: str = "#b7e4b0"
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _pareto(points: list[tuple[float, float]]) -> list[int]:
-    """Indices of the points not dominated when the first value is minimised and the second
-    maximised, sorted by the first value (a copy of :func:`fem.run.planner.pareto`)."""
-    out = []
-    for i, (a, b) in enumerate(points):
-        if not any((a2 <= a and b2 >= b) and (a2 < a or b2 > b) for a2, b2 in points):
-            out.append(i)
-    return sorted(out, key=lambda i: points[i][0])
 
 
 def _efficacy(result: Mapping[str, Any]) -> tuple[str, str]:
@@ -157,7 +148,7 @@ def _tradeoff_panel(ax, result: Mapping[str, Any], cands: list[dict], norm, cmap
     _draw_candidates(ax, pts, xk, yk, norm, cmap)
     if pts:
         points = [(float(c[xk]), float(c[yk])) for c in pts]
-        front = [points[i] for i in _pareto(points)]
+        front = [points[i] for i in pareto(points)]
         if front:
             ax.step([p[0] for p in front], [p[1] for p in front], where="post",
                     color="#333333", linewidth=1.5, zorder=4, label="Pareto front")

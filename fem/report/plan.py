@@ -1,5 +1,5 @@
 """The report of ``mtz plan`` (:func:`write_plan_report`): the recommendation in one line, its
-settings, the targets with what the surrogate predicted and what the full model verified, the
+settings, the targets with what the plan predicted and what the full model verified, the
 trade-off chart, and the model runs the plan made.
 
 Everything is read from the plan's result dictionary (``plan.json``).
@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from fem.config.plan import JUDGED
 from fem.output import names
 from fem.report.page import (
     _esc,
@@ -26,17 +27,6 @@ from fem.report.page import (
 
 logger = logging.getLogger(__name__)
 
-#: Target -> (metric it judges, kind of bound); a copy of :data:`fem.run.planner.JUDGED` (the
-#: report may not import :mod:`fem.run`).
-JUDGED: dict[str, tuple[str, str]] = {
-    "depth_um": ("depth_um", "range"),
-    "coverage_percent": ("coverage_percent", "range"),
-    "max_downtime_days": ("downtime_days", "max"),
-    "max_course_downtime_days": ("course_downtime_days", "max"),
-    "min_pigment_cleared_percent": ("course_pigment_cleared_percent", "min"),
-    "min_new_collagen_percent": ("new_collagen_percent", "min"),
-    "min_late_tightening_percent": ("late_tightening_area_percent", "min"),
-}
 #: The check that the sessions of a course come after the MENDs are shed (not a target).
 SHEDDING = "sessions_after_shedding"
 SHEDDING_MEANING = "sessions after the MENDs are shed"
@@ -193,14 +183,15 @@ def _targets_caption(result: Mapping[str, Any]) -> str:
     when = (f"The course is judged {_esc(format_number(day))} days after its first session "
             "(<code>outcome_day</code>). " if day is not None else "")
     if isinstance(result.get("recommended"), Mapping):
-        how = ("<b>Predicted</b>: the surrogate's prediction for the recommended setting, "
-               "<b>±</b> one standard error from the calibration of the laser preset (blank "
-               "where none), <b>verified</b>: the full model run of the recommended course; "
-               "<b>meets</b> is judged on the verified values; <b>binds</b>: the target that "
-               "limits the choice (its margin is small).")
+        how = ("<b>Predicted</b>: the course predicted from the model run of one session at "
+               "the recommended setting (the sessions' responses added up), <b>±</b> one "
+               "standard error from the calibration of the laser preset (blank where none), "
+               "<b>verified</b>: the full model run of the recommended course; <b>meets</b> "
+               "is judged on the verified values; <b>binds</b>: a target within 5 % of the "
+               "prediction, which limits the choice.")
     else:
-        how = ("No setting on the search grid meets every target. <b>Predicted</b>: the "
-               "surrogate's prediction for the nearest setting; <b>violation</b>: how far it "
+        how = ("No setting run meets every target. <b>Predicted</b>: the course predicted "
+               "from the model run of the nearest setting; <b>violation</b>: how far it "
                "misses each target, relative to the target value.")
     return f"<p>{when}{how}</p>"
 

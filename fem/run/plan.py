@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 #: The ages (days) at which a run's new collagen and late tightening are read (and the late
 #: mechanics solved: healing.output_days of every run), up to the outcome day.
-AGES_DAYS = (7.0, 14.0, 21.0, 28.0, 42.0, 56.0, 70.0, 90.0, 120.0, 150.0, 180.0, 270.0, 365.0)
+AGES_DAYS = (7.0, 14.0, 28.0, 56.0, 90.0, 135.0, 180.0, 270.0, 365.0)
 BINDING = 0.05  # a target binds when the recommendation is within 5 % of it
 
 
@@ -293,7 +293,7 @@ def run_plan(path: str | Path, out: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
                              "mtz run: " + ("meets every target" if not missed else
                                             "misses " + ", ".join(missed)))
     else:
-        worst = max(found.violations, key=found.violations.get)
+        worst = (found.unreachable or [max(found.violations, key=found.violations.get)])[0]
         result["nearest"] = {"settings": settings, "predicted": pred,
                              "violations": found.violations, "cannot_meet": worst}
         result["message"] = (f"plan: infeasible: {_describe_violation(worst, pred, plan.targets)}"

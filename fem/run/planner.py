@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.interpolate import RBFInterpolator
 
+from fem.config.plan import JUDGED
+
 log = logging.getLogger(__name__)
 
 MARGIN = 0.06  # the depth bracket aims this far (relative) inside the depth window
@@ -141,18 +143,6 @@ def predict_course(o: Outcome, sessions: int, interval: float, day: float) -> di
     }
 
 
-#: target -> (metric of the course prediction, kind)
-JUDGED = {
-    "depth_um": ("depth_um", "range"),
-    "coverage_percent": ("coverage_percent", "range"),
-    "max_downtime_days": ("downtime_days", "max"),
-    "max_course_downtime_days": ("course_downtime_days", "max"),
-    "min_pigment_cleared_percent": ("course_pigment_cleared_percent", "min"),
-    "min_new_collagen_percent": ("new_collagen_percent", "min"),
-    "min_late_tightening_percent": ("late_tightening_area_percent", "min"),
-}
-
-
 def violations(pred: dict, targets: dict) -> dict[str, float]:
     """Each target's relative violation (0 when met), and ``sessions_after_shedding``: a
     plan fires no session before the MENDs of the one before are shed."""
@@ -246,6 +236,7 @@ class Result:
     runs: list[Run]
     candidates: list[dict] = field(default_factory=list)  # the last proposal grid
     energy_window: dict = field(default_factory=dict)  # cooling -> [E_a, E_b] or None
+    unreachable: list[str] = field(default_factory=list)  # targets no setting can meet
 
 
 class Surrogate:
@@ -478,7 +469,8 @@ class Planner:
         return Result(feasible=s is not None and bad == 0, setting=s, prediction=pred,
                       violations=viol, runs=list(self.runs.values()), candidates=cands,
                       energy_window={c: (None if w is None else list(w))
-                                     for c, w in windows.items()})
+                                     for c, w in windows.items()},
+                      unreachable=["depth_um"] if not reachable else [])
 
 
 def _about(x: float, window: tuple[float, float], share: float) -> tuple[float, float]:
@@ -486,13 +478,3 @@ def _about(x: float, window: tuple[float, float], share: float) -> tuple[float, 
     lo, hi = window
     half = 0.5 * share * math.log(hi / lo) if hi > lo else 0.0
     return max(lo, x * math.exp(-half)), min(hi, x * math.exp(half))
-
-
-def pareto(points: list[tuple[float, float]]) -> list[int]:
-    """Indices of the points not dominated when the first value is minimised and the second
-    maximised."""
-    out = []
-    for i, (a, b) in enumerate(points):
-        if not any((a2 <= a and b2 >= b) and (a2 < a or b2 > b) for a2, b2 in points):
-            out.append(i)
-    return sorted(out, key=lambda i: points[i][0])
