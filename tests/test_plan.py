@@ -295,3 +295,21 @@ def test_an_infeasible_goal_exits_0_with_the_nearest_setting(tmp_path, mtz_cmd):
     assert len(line) == 1 and "depth_um" in line[0] and "nearest setting" in line[0]
     assert result["model_runs"] <= 2
     assert not (out / names.RECOMMENDED_TOML).exists()
+
+
+@pytest.mark.serial  # files only
+def test_a_run_of_another_case_is_not_reused(tmp_path):
+    from fem.config import load_case
+    from fem.output import names
+    from fem.output.files import write_case_toml
+    from fem.run.plan import reusable
+
+    case = load_case("studies/demo.toml", ["mesh.resolution='coarse'"])
+    d = tmp_path / "run"
+    d.mkdir()
+    write_case_toml(d / names.CASE_TOML, case.resolved)
+    assert not reusable(d, case)  # not finished
+    (d / names.METRICS_JSON).write_text("{}")
+    assert reusable(d, case)
+    other = load_case("studies/demo.toml", ["mesh.resolution='coarse'", "healing.end_days=60"])
+    assert not reusable(d, other) and not d.exists()

@@ -30,7 +30,9 @@ import copy
 import json
 import logging
 import math
+import shutil
 import time
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -49,14 +51,21 @@ from fem.run.study import Study, StudyCase, run_cases
 
 log = logging.getLogger(__name__)
 
-#: The ages (days) at which a run's new collagen and late tightening are read (and the late
-#: mechanics solved: healing.output_days of every run), up to the outcome day.
-AGES_DAYS = (7.0, 14.0, 28.0, 56.0, 90.0, 135.0, 180.0, 270.0, 365.0)
+#: The days at which every run solves its late mechanics (healing.output_days), up to the
+#: outcome day (and that day).
+SOLVE_DAYS = (7.0, 14.0, 28.0, 56.0, 90.0, 135.0, 180.0, 270.0, 365.0)
+AGE_STEP = 2.0  # days between the ages at which a run's curves are read
 BINDING = 0.05  # a target binds when the recommendation is within 5 % of it
 
 
+def solve_days(day: float) -> list[float]:
+    return sorted({*(a for a in SOLVE_DAYS if a < day), float(day)})
+
+
 def ages(day: float) -> np.ndarray:
-    return np.array(sorted({0.0, *(a for a in AGES_DAYS if a < day), day}))
+    """The ages (days) at which a run gives its new collagen (every row of healing.csv,
+    interpolated) and its late tightening (interpolated between the solve days)."""
+    return np.array(sorted({*np.arange(0.0, day, AGE_STEP), *solve_days(day), 0.0}))
 
 
 class ModelRuns:
@@ -65,7 +74,8 @@ class ModelRuns:
     def __init__(self, plan: Plan, out: Path, comm: MPI.Comm):
         self.plan, self.out, self.comm = plan, Path(out), comm
         self.ages = ages(plan.targets["outcome_day"])
-        self.count = 0
+        self.count = 0  # runs the plan made (or reused)
+        self.new = 0  # of which run now (not found finished in DIR/runs)
         self.seconds = 0.0
 
     def case_raw(self, s: pl.Setting, extra: dict | None = None, session_only: bool = True
@@ -75,7 +85,7 @@ class ModelRuns:
         values = {"laser.energy_mJ": s.energy_mJ, "pattern.density_per_cm2": s.density_per_cm2,
                   "pattern.passes": 1, "cooling.mode": s.cooling,
                   "healing.end_days": self.plan.targets["outcome_day"],
-                  "healing.output_days": [float(a) for a in self.ages[1:]]}
+                  "healing.output_days": solve_days(self.plan.targets["outcome_day"])}
         if session_only:
             values.update({"course.sessions": 1, "output.render": False,
                            "output.fields": False})
@@ -99,8 +109,11 @@ class ModelRuns:
             cases.append(StudyCase(i, self.name(s, extra), {}, case, self.plan.ranks_per_case))
         study = Study(self.plan.path, f"{self.plan.title}: {purpose}", self.plan.base, "zip",
                       self.plan.ranks_per_case, False, {}, [], [], cases=cases)
+        runs_dir = self.out / names.PLAN_RUNS_DIR
+        self.new += parallel.on_root(self.comm, lambda: sum(
+            not reusable(runs_dir / c.name, c.case) for c in cases))
         tic = time.perf_counter()
-        run_cases(study, self.out / names.PLAN_RUNS_DIR, self.comm, resume=True, draw=False)
+        run_cases(study, runs_dir, self.comm, resume=True, draw=False)
         self.seconds += time.perf_counter() - tic
         self.count += len(settings)
         return parallel.on_root(self.comm, lambda: [self.read(c.name) for c in cases])
@@ -108,6 +121,22 @@ class ModelRuns:
     def read(self, name: str) -> pl.Outcome | None:
         d = self.out / names.PLAN_RUNS_DIR / name
         return outcome(d, self.ages)
+
+
+def reusable(d: Path, case) -> bool:
+    """Whether ``d`` holds a finished run of exactly this case; a run of another case (the
+    plan file or its base changed since) is removed, so that it runs again."""
+    if not (d / names.METRICS_JSON).is_file():
+        return False
+    try:
+        same = tomllib.loads((d / names.CASE_TOML).read_text()) == tomllib.loads(
+            tomli_w.dumps(case.resolved))
+    except (OSError, tomllib.TOMLDecodeError):
+        same = False
+    if not same:
+        log.info("plan: %s is a run of another case; running it again", d)
+        shutil.rmtree(d)
+    return same
 
 
 def outcome(d: Path, ages_days: np.ndarray) -> pl.Outcome | None:
@@ -268,6 +297,8 @@ def run_plan(path: str | Path, out: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
                       [], [], cases=[StudyCase(0, names.RECOMMENDED_DIR, {}, rec_case,
                                                plan.ranks_per_case)])
         t_verify = time.perf_counter()
+        runs.new += parallel.on_root(comm, lambda: int(not reusable(
+            out / names.RECOMMENDED_DIR, rec_case)))
         run_cases(study, out, comm, resume=True, draw=True)
         verify_s = time.perf_counter() - t_verify
         runs.count += 1
@@ -301,10 +332,12 @@ def run_plan(path: str | Path, out: str | Path, comm: MPI.Comm = MPI.COMM_WORLD,
     result["runs"] = [_run_row(r, runs) for r in found.runs]
     result["candidates"] = [_cand_row(c) for c in found.candidates]
     result["model_runs"] = runs.count
+    result["new_runs"] = runs.new
     result["model_seconds"] = runs.seconds
     result["wall_time_s"] = time.perf_counter() - tic
     log.info("%s", result["message"])
-    log.info("plan: %d full runs in %.0f s", runs.count, result["wall_time_s"])
+    log.info("plan: %d full runs (%d new, the others reused from %s) in %.0f s", runs.count,
+             runs.new, out / names.PLAN_RUNS_DIR, result["wall_time_s"])
 
     def write() -> None:
         from fem.report.plan import write_plan_report

@@ -115,7 +115,9 @@ class Problem:
         """The (sessions, interval) pairs to try: every count, intervals evenly spaced, the
         last session before the outcome day."""
         d0, d1 = self.interval
-        ds = sorted({round(d, 6) for d in np.linspace(d0, d1, INTERVALS if d1 > d0 else 1)})
+        # whole days (sessions are booked by the day), within the bounds
+        ds = sorted({min(d1, max(d0, float(round(d)))) for d in
+                     np.linspace(d0, d1, INTERVALS if d1 > d0 else 1)})
         out = [(1, ds[0])]
         for n in range(max(2, self.sessions[0]), self.sessions[1] + 1):
             out += [(n, d) for d in ds if (n - 1) * d < self.day]
