@@ -347,3 +347,13 @@ def test_a_course_must_end_before_the_healing_does():
         load_case(DEMO, ["course.sessions=4", "course.interval_days=30"])
     with pytest.raises(CaseError, match="healing.enabled"):
         load_case(DEMO, ["course.sessions=2", "healing.enabled=false"])
+
+
+def test_a_session_before_the_mends_are_shed_is_counted_and_warned(shared_tmp, caplog):
+    with caplog.at_level("WARNING", logger="fem.run.course"):
+        m = run_case(load_case(DEMO, CHEAP + ["healing.end_days=10", "course.sessions=2",
+                                              "course.interval_days=3"]),
+                     shared_tmp / "early", MPI.COMM_WORLD)
+    assert m["mend_shed_days"] > 3.0 and m["course_early_sessions"] == 1
+    if MPI.COMM_WORLD.rank == 0:
+        assert any("before the MENDs" in r.getMessage() for r in caplog.records)
