@@ -220,15 +220,15 @@ def _verb(args, comm) -> int:
         raise
 
 
-def _calibrate(args, comm) -> int:
-    """``mtz calibrate``: bad input exit 2, a failed run exit 1."""
+def _fit_or_plan(work, comm) -> int:
+    """Exit status of ``mtz calibrate`` and ``mtz plan``: bad input 2, a failed run 1 (an
+    infeasible plan is not a failure)."""
     from fem.config import CaseError
-    from fem.run.calibrate import run_calibration
     from fem.solvers import SolverError
     from meshes.skin import MeshError
 
     try:
-        run_calibration(args.case, _output_dir(args), comm)
+        work()
     except CaseError as e:
         if comm.rank == 0:
             print(f"mtz: error: {e}", file=sys.stderr)
@@ -237,32 +237,29 @@ def _calibrate(args, comm) -> int:
         if comm.rank == 0:
             print(f"mtz: numerical failure: {e}", file=sys.stderr)
         return EXIT_NUMERICAL
-    if comm.rank == 0:
-        log.info("wrote %s", _output_dir(args) / names.FIT_JSON)
     return EXIT_OK
+
+
+def _calibrate(args, comm) -> int:
+    """``mtz calibrate``: fit.json in the output directory."""
+    from fem.run.calibrate import run_calibration
+
+    status = _fit_or_plan(lambda: run_calibration(args.case, _output_dir(args), comm), comm)
+    if status == EXIT_OK and comm.rank == 0:
+        log.info("wrote %s", _output_dir(args) / names.FIT_JSON)
+    return status
 
 
 def _plan(args, comm) -> int:
-    """``mtz plan``: bad input exit 2, a numerical failure exit 1, an infeasible goal 0."""
-    from fem.config import CaseError
+    """``mtz plan``: plan.json and plan.html in the output directory."""
     from fem.run.plan import run_plan
-    from fem.solvers import SolverError
-    from meshes.skin import MeshError
 
-    try:
-        run_plan(args.case, _output_dir(args), comm, args.overrides)
-    except CaseError as e:
-        if comm.rank == 0:
-            print(f"mtz: error: {e}", file=sys.stderr)
-        return EXIT_INPUT
-    except (SolverError, MeshError) as e:
-        if comm.rank == 0:
-            print(f"mtz: numerical failure: {e}", file=sys.stderr)
-        return EXIT_NUMERICAL
-    if comm.rank == 0:
+    status = _fit_or_plan(lambda: run_plan(args.case, _output_dir(args), comm,
+                                           args.overrides), comm)
+    if status == EXIT_OK and comm.rank == 0:
         log.info("wrote %s and %s", _output_dir(args) / names.PLAN_JSON,
                  _output_dir(args) / names.PLAN_HTML)
-    return EXIT_OK
+    return status
 
 
 def _is_plan(path: Path) -> bool:

@@ -58,6 +58,18 @@ def test_the_fit_recovers_parameters_that_made_the_rows(tmp_path):
     assert fit["standard_errors"]["laser.ablation_efficiency"] >= 0.0
 
 
+def calibration_dir(tmp_path, body: str):
+    """A directory shared by the ranks with the calibration file ``cal.toml`` and its base
+    case ``demo.toml``; returns the directory and the file."""
+    path = tmp_path / "cal.toml"
+    if MPI.COMM_WORLD.rank == 0:
+        tmp_path.mkdir()
+        path.write_text(body)
+        (tmp_path / "demo.toml").write_text((STUDIES / "demo.toml").read_text())
+    MPI.COMM_WORLD.Barrier()
+    return tmp_path, path
+
+
 @pytest.mark.parametrize("body, message", [
     ('base = "demo.toml"\nwavelength_nm = 10600\nstages = 1\n', "stages: unknown key"),
     ('base = "demo.toml"\nwavelength_nm = 10600\n', "stage: missing"),
@@ -69,13 +81,8 @@ def test_the_fit_recovers_parameters_that_made_the_rows(tmp_path):
      '[stage.parameters]\n"laser.spot_um" = [1, 2, 3]\n', "no chart row"),
 ])
 def test_bad_calibration_files_exit_2(shared_tmp, capsys, body, message):
-    tmp_path = shared_tmp / f"bad_calibration_{hashlib.sha1(body.encode()).hexdigest()[:10]}"
-    path = tmp_path / "cal.toml"
-    if MPI.COMM_WORLD.rank == 0:
-        tmp_path.mkdir()
-        path.write_text(body)
-        (tmp_path / "demo.toml").write_text((STUDIES / "demo.toml").read_text())
-    MPI.COMM_WORLD.Barrier()
+    tmp_path, path = calibration_dir(
+        shared_tmp / f"bad_calibration_{hashlib.sha1(body.encode()).hexdigest()[:10]}", body)
     assert main(["calibrate", str(path), "-o", str(tmp_path / "out")]) == 2
     if MPI.COMM_WORLD.rank == 0:
         err = capsys.readouterr().err.strip().splitlines()
@@ -87,14 +94,8 @@ def test_calibrate_the_co2_crater_stage(shared_tmp):
     """studies/calibrate_co2.toml (its crater stage) through the command line: fit.json with
     the values, their standard errors and the residual of each row; the 120 um tip rows are
     met, and the channel deepens with the energy at both tips."""
-    text = (STUDIES / "calibrate_co2.toml").read_text()
-    tmp_path = shared_tmp / "calibrate_co2"
-    path = tmp_path / "cal.toml"
-    if MPI.COMM_WORLD.rank == 0:
-        tmp_path.mkdir()
-        path.write_text(text)
-        (tmp_path / "demo.toml").write_text((STUDIES / "demo.toml").read_text())
-    MPI.COMM_WORLD.Barrier()
+    tmp_path, path = calibration_dir(shared_tmp / "calibrate_co2",
+                                     (STUDIES / "calibrate_co2.toml").read_text())
     assert main(["calibrate", str(path), "-o", str(tmp_path / "out")]) == 0
     fit = json.loads((tmp_path / "out" / "fit.json").read_text())
     (stage,) = fit["stages"]

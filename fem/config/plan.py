@@ -34,6 +34,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -139,8 +140,9 @@ class Plan:
         section, name = key.split(".")
         return self.base_case.resolved[section][name]
 
-    @property
+    @cached_property
     def base_case(self) -> Case:
+        """The base case with ``[set]`` (resolved once)."""
         return case_from_dict(copy.deepcopy(self.base_raw))
 
     def span(self, key: str) -> tuple[float, float]:
@@ -296,5 +298,6 @@ def load_plan(path: str | Path, overrides: list[str] | None = None) -> Plan:
     plan = Plan(path, title, base_path, goal, photo, rpc,
                 _targets(path, goal, raw.get("targets", {}), photo), _free(path, raw.get("free")),
                 base_raw, ablative=case.crater.shape != "none")
+    plan.base_case = case  # the cached property, resolved above
     _corners(plan)
     return plan

@@ -46,6 +46,7 @@ from fem.config.plan import TARGETS, Plan, load_plan
 from fem.config.resolve import set_dotted
 from fem.output import names
 from fem.output.files import atomic_write_text, write_json
+from fem.render.snapshot import read_csv_table
 from fem.run import planner as pl
 from fem.run.study import Study, StudyCase, run_cases
 
@@ -147,24 +148,19 @@ def outcome(d: Path, ages_days: np.ndarray) -> pl.Outcome | None:
     if not mpath.is_file():
         return None
     m = json.loads(mpath.read_text())
-    rows = _rows(d / names.HEALING_CSV)
-    t = np.array([0.0] + [r["time_days"] for r in rows])
-    col = np.array([0.0] + [r["collagen_III_percent"] + r["collagen_I_percent"] for r in rows])
-    late = [(0.0, m.get("cooled_tightening_area_percent", 0.0))] + [
-        (r["time_days"], r["late_tightening_area_percent"]) for r in rows
-        if r["late_tightening_area_percent"] is not None]
-    lt, lv = np.array(late).T
+    header, data = read_csv_table(d / names.HEALING_CSV)
+    c = {k: data[:, header.index(k)] for k in ("time_days", "collagen_III_percent",
+                                               "collagen_I_percent",
+                                               "late_tightening_area_percent")}
+    t = np.concatenate([[0.0], c["time_days"]])
+    col = np.concatenate([[0.0], c["collagen_III_percent"] + c["collagen_I_percent"]])
+    solved = ~np.isnan(c["late_tightening_area_percent"])  # the output days
+    lt = np.concatenate([[0.0], c["time_days"][solved]])
+    lv = np.concatenate([[m.get("cooled_tightening_area_percent", 0.0)],
+                         c["late_tightening_area_percent"][solved]])
     return pl.Outcome(m["mtz_depth_um"], m["mtz_width_um"], m["coverage_percent"],
                       m["downtime_days"], m["pigment_cleared_percent"], m["mend_shed_days"],
                       ages_days, np.interp(ages_days, t, col), np.interp(ages_days, lt, lv))
-
-
-def _rows(path: Path) -> list[dict]:
-    import csv
-
-    with path.open() as f:
-        return [{k: (float(v) if v not in ("", None) else None) for k, v in r.items()}
-                for r in csv.DictReader(f)]
 
 
 def problem(plan: Plan) -> pl.Problem:

@@ -145,30 +145,9 @@ def predict_course(o: Outcome, sessions: int, interval: float, day: float) -> di
     }
 
 
-def violations(pred: dict, targets: dict) -> dict[str, float]:
-    """Each target's relative violation (0 when met), and ``sessions_after_shedding``: a
-    plan fires no session before the MENDs of the one before are shed."""
-    out = {}
-    for name, (metric, kind) in JUDGED.items():
-        if name not in targets:
-            continue
-        v, t = pred[metric], targets[name]
-        if kind == "range":
-            lo, hi = t
-            out[name] = max(0.0, (lo - v) / max(lo, 1e-9), (v - hi) / hi)
-        elif kind == "max":
-            out[name] = max(0.0, (v - t) / max(t, 1e-9))
-        else:
-            out[name] = max(0.0, (t - v) / max(t, 1e-9))
-    if pred["sessions"] > 1:
-        out["sessions_after_shedding"] = max(0.0, (pred["mend_shed_days"]
-                                                   - pred["interval_days"])
-                                             / pred["mend_shed_days"])
-    return out
-
-
 def margins(pred: dict, targets: dict) -> dict[str, float]:
-    """How far inside each target a prediction is, relative (negative: violated)."""
+    """How far inside each target a prediction is, relative to the bound (negative:
+    violated; a range: the nearer of its two bounds)."""
     out = {}
     for name, (metric, kind) in JUDGED.items():
         if name not in targets:
@@ -180,6 +159,18 @@ def margins(pred: dict, targets: dict) -> dict[str, float]:
             out[name] = (t - v) / max(t, 1e-9)
         else:
             out[name] = (v - t) / max(t, 1e-9)
+    return out
+
+
+def violations(pred: dict, targets: dict) -> dict[str, float]:
+    """Each target's relative violation (0 when met: the margin's shortfall), and
+    ``sessions_after_shedding``: a plan fires no session before the MENDs of the one before
+    are shed."""
+    out = {k: max(0.0, -m) for k, m in margins(pred, targets).items()}
+    if pred["sessions"] > 1:
+        out["sessions_after_shedding"] = max(0.0, (pred["mend_shed_days"]
+                                                   - pred["interval_days"])
+                                             / pred["mend_shed_days"])
     return out
 
 
