@@ -264,6 +264,17 @@ def radius_at_depth(profile, d: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(d) < depth[0], np.interp(d, depth[::-1], r[::-1]), 0.0)
 
 
+def depth_at_radius(profile, r: np.ndarray) -> np.ndarray:
+    """Crater depth at distances ``r`` from the axis (0 outside the mouth), in the unit of
+    the profile ``((r_k, d_k), ...)``."""
+    r = np.asarray(r, dtype=float)
+    if not profile:
+        return np.zeros_like(r)
+    radii = np.array([p[0] for p in profile])
+    depth = np.array([p[1] for p in profile])
+    return np.where(r < radii[-1], np.interp(r, radii, depth), 0.0)
+
+
 def resample_crater(crater, points: int):
     """The same crater (a :class:`fem.config.sections.Crater`) with its profile (and wall
     fluences) resampled at ``points`` equally spaced radii along the same polyline."""

@@ -266,10 +266,10 @@ def load_plan(path: str | Path, overrides: list[str] | None = None) -> Plan:
     if not isinstance(base, str) or not (path.parent / base).is_file():
         raise _bad(path, "base", base, "required: an existing case file, relative to the plan")
     goal = raw.get("goal")
-    if goal not in GOALS:
+    if not isinstance(goal, str) or goal not in GOALS:
         raise _bad(path, "goal", goal, "allowed: one of " + ", ".join(map(repr, GOALS)))
     photo = raw.get("phototype", 3)
-    if isinstance(photo, bool) or photo not in PHOTOTYPE_COVERAGE_CAP:
+    if not isinstance(photo, int) or isinstance(photo, bool) or photo not in PHOTOTYPE_COVERAGE_CAP:
         raise _bad(path, "phototype", photo, "allowed: a Fitzpatrick skin type, an integer 1-6")
     rpc = raw.get("ranks_per_case", 1)
     if isinstance(rpc, bool) or not isinstance(rpc, int) or rpc < 1:

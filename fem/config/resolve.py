@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fem.config import budget, feasible, presets
 from fem.config import crater as craters
-from fem.config import presets
 from fem.config.schema import UM, CaseError, Spec, check_table, check_value, section_schema
 from fem.config.sections import (DAMAGE_PURPOSES, PERIODIC_PASSES, SECTIONS, Layer,
                                  central_column, delivery_time)
@@ -189,6 +189,7 @@ def resolve_case(raw: dict) -> tuple[dict, Derived]:
         laser["divergence_deg"] = round(math.degrees(math.atan(
             laser["wavelength_nm"] * 1e-9 / (math.pi * 0.5 * laser["spot_um"] * UM))), 6)
     _resolve_cooling(out["cooling"])
+    feasible.check_density(out)
 
     res = RESOLUTIONS[out["mesh"]["resolution"]]
     mesh = out["mesh"]
@@ -234,11 +235,14 @@ def resolve_case(raw: dict) -> tuple[dict, Derived]:
         raise CaseError(f"crater.shape = {crater['shape']!r}: a crater is modelled with "
                         "laser.light = 'beer_lambert' only (the ablative wavelengths); allowed "
                         "with 'monte_carlo': 'auto' or 'none'")
+    budget.precheck_columns(out, raw, *feasible.expected_columns(out["pattern"]))
     layout = make_layout(out["pattern"], mesh["column_radius_um"] * UM)
+    cut = feasible.mesh_profile_um(crater, profile)  # what the mesh cuts out, um
+    feasible.check_mesh(out, raw, layout, cut)
     fire_times_ms, end_of_pulses_ms = _resolve_firing(out, layout)
-    cx, cy = (c * 1e6 for c in central_column(layout))
-    out["output"].setdefault("probes_um",
-                             [[cx, cy, -z] for z in (0.0, 100.0, 300.0, 500.0)])
+    centre = tuple(c * 1e6 for c in central_column(layout))
+    out["output"].setdefault("probes_um", feasible.default_probes(centre, total_um, cut))
+    feasible.check_probes(out, layout, cut)
     out["output"].setdefault("times_ms", [round(end_of_pulses_ms, 9)]
                              if end_of_pulses_ms < out["time"]["end_ms"] else [])
     late = [t for t in out["output"]["times_ms"] if t > out["time"]["end_ms"]]
@@ -519,7 +523,7 @@ def _resolve_firing(out: dict, layout: patterns.Layout) -> tuple[list[float], fl
         pat.setdefault("column_interval_ms", pulse_duration_ms(out["laser"]))
     times = _fire_times_ms(out, layout)
     last_ms = max(times) + pulse_duration_ms(out["laser"])
-    if out["time"]["end_ms"] < last_ms * (1 - 1e-12) and last_ms > pulse_duration_ms(out["laser"]):
+    if out["time"]["end_ms"] < last_ms * (1 - 1e-12):  # a pulse cut short: energy not delivered
         raise CaseError(f"time.end_ms = {out['time']['end_ms']!r}: the last pulse ends at "
                         f"{last_ms:.6g} ms; allowed: >= {last_ms:.6g}")
     return times, last_ms

@@ -24,8 +24,16 @@ MS = 1e-3  # s per millisecond
 KELVIN = 273.15  # K at 0 C
 
 
+#: The characters that break a line (str.splitlines), shown escaped in a message.
+_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
 class CaseError(ValueError):
-    """Bad input in a case or study file (exit status 2)."""
+    """Bad input in a case or study file (exit status 2); its message is one line (line
+    breaks that come with a key or value of the file are shown escaped)."""
+
+    def __str__(self) -> str:
+        return super().__str__().translate(_LINE_BREAKS)
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,11 @@ def build_section(cls, table: dict, **derived):
     return cls(**values, **derived)
 
 
+def _is_number(value: Any) -> bool:
+    """An int or a float (not a bool); NaN and infinity included."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def check_value(key: str, value: Any, spec: Spec) -> Any:
     """The value of ``key`` checked against its spec (numbers as float, lists normalised)."""
     def bad(problem: str) -> CaseError:
@@ -133,20 +146,19 @@ def check_value(key: str, value: Any, spec: Spec) -> Any:
         if not math.isfinite(value):
             raise bad("not a finite number")
     elif spec.kind == "floats":
-        if not (isinstance(value, list) and all(
-                isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c)
-                and c > 0 for c in value)):
-            raise bad("wrong type" if not isinstance(value, list) else "not all > 0")
+        if not isinstance(value, list) or not all(_is_number(c) for c in value):
+            raise bad("wrong type")
+        if not all(math.isfinite(c) for c in value):
+            raise bad("not all finite numbers")
+        if not all(c > 0 for c in value):
+            raise bad("not all > 0")
         return sorted(float(c) for c in value)
     elif spec.kind == "points":
-        ok = isinstance(value, list) and all(
-            isinstance(p, list)
-            and len(p) == 3
-            and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in p)
-            for p in value
-        )
-        if not ok:
-            raise bad("wrong type")
+        for i, p in enumerate(value if isinstance(value, list) else [None]):
+            if not (isinstance(p, list) and len(p) == 3 and all(_is_number(c) for c in p)):
+                raise bad("wrong type" if p is None else f"entry {i} is not [x, y, z]")
+            if not all(math.isfinite(c) for c in p):
+                raise bad(f"entry {i} is not finite (nan or inf)")
         return [[float(c) for c in p] for p in value]
     if spec.choices is not None:
         if value not in spec.choices:

@@ -4,7 +4,10 @@
 collision) and then evaluates any function on the same mesh at them. Each point is evaluated by
 exactly one rank, the lowest that holds a cell containing it, and the values are summed over
 ranks, so every rank gets the same array whatever the partition. Points outside the mesh give
-NaN.
+NaN, unless the points are named (``key``, the case key they come from, such as
+``output.probes_um``): then a point that no rank finds is bad input, a
+:class:`~fem.config.CaseError` raised on every rank together (the configuration refuses such
+probes before meshing; this is the safety net).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from mpi4py import MPI
 import dolfinx.fem as dfem
 import numpy as np
 from dolfinx import geometry, mesh
+
+from fem.config import CaseError
 
 
 def locate_in_tetrahedra(domain: mesh.Mesh, candidates, pts: np.ndarray,
@@ -44,7 +49,7 @@ def locate_in_tetrahedra(domain: mesh.Mesh, candidates, pts: np.ndarray,
 class PointEvaluator:
     """Evaluate functions at fixed points (coordinates in metres, shape ``(n, 3)``)."""
 
-    def __init__(self, domain: mesh.Mesh, points: np.ndarray):
+    def __init__(self, domain: mesh.Mesh, points: np.ndarray, key: str | None = None):
         self.comm = domain.comm
         pts = np.ascontiguousarray(np.asarray(points, dtype=np.float64).reshape(-1, 3))
         self.n = pts.shape[0]
@@ -64,6 +69,12 @@ class PointEvaluator:
         self.local_points = pts[mine]
         self.local_cells = cell_of[mine].astype(np.int32)
         self.missing = owner == self.comm.size
+        if key is not None and self.missing.any():  # the same on every rank (Allreduce)
+            i = int(np.flatnonzero(self.missing)[0])
+            point = "[" + ", ".join(f"{c * 1e6:g}" for c in pts[i]) + "]"
+            raise CaseError(f"{key}[{i}] = {point}: not inside the mesh (found on none of "
+                            f"the {self.comm.size} rank(s)); allowed: points inside the "
+                            "tissue, outside the craters (um)")
 
     def __call__(self, u: dfem.Function) -> np.ndarray:
         """Values of ``u`` at the points, shape ``(n,)`` or ``(n, value_size)``, on every rank."""

@@ -81,6 +81,11 @@ class Calibration:
 
 
 def _fmt(value) -> str:
+    if isinstance(value, float) and not math.isfinite(value):  # TOML spells them nan, inf
+        return repr(value)
+    if isinstance(value, list) and any(isinstance(v, float) and not math.isfinite(v)
+                                       for v in value):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
     return repr(value) if isinstance(value, str) else json.dumps(value)
 
 
@@ -96,15 +101,30 @@ def load_calibration(path: str | Path) -> Calibration:
     for k in ("base", "wavelength_nm", "stage"):
         if k not in raw:
             raise CaseError(f"{path}: {k}: missing")
+    if not isinstance(raw.get("title", ""), str):
+        raise CaseError(f"{path}: title = {raw['title']!r}: allowed: a string")
+    if not isinstance(raw["base"], str) or not raw["base"]:
+        raise CaseError(f"{path}: base = {raw['base']!r}: allowed: a case file name (a string)")
     base = (path.parent / raw["base"]).resolve()
     if not base.is_file():
         raise CaseError(f"{path}: base = {raw['base']!r}: no such case file")
-    overrides = tuple(f"{k}={_fmt(v)}" for k, v in raw.get("set", {}).items())
+    fixed = raw.get("set", {})
+    if not isinstance(fixed, dict):
+        raise CaseError(f"{path}: set = {fixed!r}: allowed: a table of dotted case keys to "
+                        "values")
+    try:
+        overrides = tuple(f"{k}={_fmt(v)}" for k, v in fixed.items())
+    except (TypeError, ValueError) as e:
+        raise CaseError(f"{path}: set = {fixed!r}: allowed: case values ({e})") from None
+    if not _finite(raw["wavelength_nm"]) or raw["wavelength_nm"] <= 0:
+        raise CaseError(f"{path}: wavelength_nm = {raw['wavelength_nm']!r}: allowed: a finite "
+                        "number > 0 (nm)")
     wl = float(raw["wavelength_nm"])
-    typical = tuple(float(e) for e in raw.get("typical_at_mJ", ()))
-    if any(not e > 0 for e in typical):
-        raise CaseError(f"{path}: typical_at_mJ = {raw['typical_at_mJ']!r}: allowed: a list "
-                        "of energies > 0 (mJ)")
+    typical_raw = raw.get("typical_at_mJ", [])
+    if not isinstance(typical_raw, list) or not all(_finite(e) and e > 0 for e in typical_raw):
+        raise CaseError(f"{path}: typical_at_mJ = {typical_raw!r}: allowed: a list "
+                        "of finite energies > 0 (mJ)")
+    typical = tuple(float(e) for e in typical_raw)
     chart = []
     for p in read_chart():
         if abs(p.wavelength_nm - wl) >= 1.0:
@@ -115,18 +135,30 @@ def load_calibration(path: str | Path) -> Calibration:
             chart.append(p)
     chart = tuple(chart)
     stages = []
+    if not isinstance(raw["stage"], list) or not all(isinstance(st, dict) for st in raw["stage"]):
+        raise CaseError(f"{path}: stage = {raw['stage']!r}: allowed: [[stage]] tables")
     for i, st in enumerate(raw["stage"]):
-        qs = tuple(st.get("quantities", ()))
-        bad = [q for q in qs if q not in METRIC_OF]
-        if not qs or bad:
-            raise CaseError(f"{path}: stage[{i}].quantities = {list(qs)!r}: allowed: a list "
+        unknown = [k for k in st if k not in ("quantities", "parameters")]
+        if unknown:
+            raise CaseError(f"{path}: stage[{i}].{unknown[0]}: unknown key; allowed: "
+                            "quantities, parameters")
+        qs = st.get("quantities", [])
+        if not isinstance(qs, list) or not qs or not all(
+                isinstance(q, str) and q in METRIC_OF for q in qs):
+            raise CaseError(f"{path}: stage[{i}].quantities = {qs!r}: allowed: a list "
                             f"of {', '.join(METRIC_OF)}")
+        qs = tuple(qs)
+        table = st.get("parameters", {})
+        if not isinstance(table, dict):
+            raise CaseError(f"{path}: stage[{i}].parameters = {table!r}: allowed: a table of "
+                            "dotted case keys to [lower, start, upper]")
         params = {}
-        for k, v in st.get("parameters", {}).items():
-            if not (isinstance(v, list) and len(v) == 3 and v[0] <= v[1] <= v[2]
-                    and v[0] < v[2]):
+        for k, v in table.items():
+            if not (isinstance(v, list) and len(v) == 3 and all(_finite(x) for x in v)
+                    and v[0] <= v[1] <= v[2] and v[0] < v[2]):
                 raise CaseError(f"{path}: stage[{i}].parameters.{k} = {v!r}: allowed: "
-                                "[lower, start, upper] with lower <= start <= upper")
+                                "[lower, start, upper], finite numbers with lower <= start "
+                                "<= upper")
             params[k] = tuple(float(x) for x in v)
         if not params:
             raise CaseError(f"{path}: stage[{i}].parameters: at least one is needed")
@@ -135,7 +167,7 @@ def load_calibration(path: str | Path) -> Calibration:
                             f"{wl:g} nm with an energy")
         stages.append(Stage(qs, params))
     peak = raw.get("max_peak_temperature_C")
-    if peak is not None and (not isinstance(peak, (int, float)) or not typical):
+    if peak is not None and (not _finite(peak) or not typical):
         raise CaseError(f"{path}: max_peak_temperature_C = {peak!r}: allowed: a number, with "
                         "typical_at_mJ (the energies where it applies)")
     if peak is not None:  # a limit row per typical energy (quantity peak_temperature_C)
@@ -145,7 +177,18 @@ def load_calibration(path: str | Path) -> Calibration:
     cal = Calibration(raw.get("title", path.stem), base, wl, overrides, tuple(stages), chart,
                       typical, None if peak is None else float(peak))
     load_case(base, list(overrides))  # the overrides must make a valid case
+    for i, st in enumerate(stages):  # and so must every stage at its start
+        start = [f"{k}={v[1]!r}" for k, v in st.parameters.items()]
+        try:
+            load_case(base, list(overrides) + start)
+        except CaseError as e:
+            raise CaseError(f"{path}: stage[{i}].parameters at their start: {e}") from None
     return cal
+
+
+def _finite(x) -> bool:
+    """A finite int or float (not a bool)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def residual(row: ChartPoint, simulated: float) -> float:
