@@ -9,6 +9,7 @@ raised on one MPI rank only is shown with its rank and ends every rank with stat
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 import logging
 import shutil
 import sys
@@ -121,9 +122,18 @@ def main(argv: list[str] | None = None) -> int:
     comm = MPI.COMM_WORLD
     from fem.config import CaseError
     from fem.parallel import abort_on_error
+    from fem.output.files import OutputError
+    from fem.run.signals import Interrupted, catch_stop
     from fem.solvers import SolverError
 
-    return abort_on_error(comm, lambda: _verb(args, comm), handled=(CaseError, SolverError))
+    running = args.verb in ("run", "study", "calibrate", "plan")
+    stoppable = catch_stop() if running else nullcontext()
+    with stoppable:  # SIGTERM / SIGINT: checkpoint at the end of the step, then stop
+        try:
+            return abort_on_error(comm, lambda: _verb(args, comm),
+                                  handled=(CaseError, SolverError, Interrupted, OutputError))
+        except Interrupted as e:  # raised on every rank together; the line is logged
+            return e.exit_status
 
 
 def _verb(args, comm) -> int:
@@ -186,6 +196,7 @@ def _verb(args, comm) -> int:
 
     out = _output_dir(args)
     existed = out.exists()
+    from fem.output.files import OutputError
     from fem.solvers import SolverError
     from meshes.skin import MeshError
 
@@ -210,8 +221,14 @@ def _verb(args, comm) -> int:
         if comm.rank == 0:
             print(f"mtz: numerical failure: {e}", file=sys.stderr)
         return EXIT_NUMERICAL
-    except CaseError as e:  # a checkpoint that does not belong to the case
+    except OutputError as e:  # raised on every rank; nothing partial is left
         if comm.rank == 0:
+            print(f"mtz: error: {e}", file=sys.stderr)
+        return EXIT_NUMERICAL
+    except CaseError as e:  # a checkpoint of another case, a probe outside the mesh
+        if comm.rank == 0:
+            if not existed and not getattr(args, "resume", False):
+                shutil.rmtree(out, ignore_errors=True)  # no partial result of bad input
             print(f"mtz: error: {e}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
@@ -224,6 +241,7 @@ def _fit_or_plan(work, comm) -> int:
     """Exit status of ``mtz calibrate`` and ``mtz plan``: bad input 2, a failed run 1 (an
     infeasible plan is not a failure)."""
     from fem.config import CaseError
+    from fem.output.files import OutputError
     from fem.solvers import SolverError
     from meshes.skin import MeshError
 
@@ -233,6 +251,10 @@ def _fit_or_plan(work, comm) -> int:
         if comm.rank == 0:
             print(f"mtz: error: {e}", file=sys.stderr)
         return EXIT_INPUT
+    except OutputError as e:
+        if comm.rank == 0:
+            print(f"mtz: error: {e}", file=sys.stderr)
+        return EXIT_NUMERICAL
     except (SolverError, MeshError) as e:
         if comm.rank == 0:
             print(f"mtz: numerical failure: {e}", file=sys.stderr)

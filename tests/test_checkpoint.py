@@ -1,13 +1,15 @@
 """Checkpoint and restart of a transient case (``mtz run --resume``).
 
-A run stopped after some steps and resumed from its last checkpoint must give the metrics of
-an uninterrupted run (to solver tolerance: GAMG's eigenvalue estimate draws random vectors,
-so the last digits may differ), on one rank and on two, and a run killed from outside and
-resumed on another number of ranks must agree within the rank-invariance tolerance.
+A run stopped after some steps and resumed from its last checkpoint repeats the arithmetic of
+an uninterrupted run (the same solvers, the same first guesses): the same iteration counts and
+metrics to round-off (1e-12), on one rank and on two, resumed at any step (before and after
+the mechanics output, after the largest change of step size). A run killed from outside and
+resumed on another number of ranks agrees within the rank-invariance tolerance.
 """
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +23,7 @@ import pytest
 from fem.run import checkpoint as ck
 from fem.config import CaseError, load_case
 from fem.run.driver import run_case
+from fem.run.schedule import Schedule
 
 from conftest import ROOT
 
@@ -30,6 +33,7 @@ DEMO = ROOT / "studies" / "demo.toml"
 CHEAP = ["mesh.resolution=coarse", "time.end_ms=5", "output.render=false",
          "output.fields=false", "mechanics.enabled=false", "healing.enabled=false"]
 NOT_COMPARED = {"wall_time_s", "ranks"}
+ROUND_OFF = 1e-12  # a resumed run on the same ranks repeats the arithmetic
 # Across rank counts: the tolerances of tests/test_demo.py (solver-tolerance quantities apart).
 ACROSS_RANKS = {"energy_balance_error": None, "heat_cg_iterations": None,
                 "source_energy_error": 1e-3, "bottom_inflow_J": 1e-3}
@@ -93,14 +97,44 @@ def test_stop_and_resume_gives_the_same_metrics(cheap_case, uninterrupted, share
         run_case(other, out, comm, resume=True)
 
     resumed = run_case(cheap_case, out, comm, resume=True)
-    assert_same_metrics(uninterrupted, resumed, rtol=1e-9)
+    assert_same_metrics(uninterrupted, resumed, rtol=ROUND_OFF)
     assert not (out / "checkpoint").exists()  # removed once metrics.json is written
+
+
+def test_resume_at_any_step_repeats_the_arithmetic(shared_tmp, monkeypatch):
+    """With the mechanics at an output time (its last solution is the next first guess) and
+    a ladder of step sizes (which size owns an AMG is planned from the schedule): resumed
+    just after the output (step 20) and after the largest change of step size (0.15 to
+    0.3 ms at step 21 of 26), every metric and iteration count is the uninterrupted run's
+    (before the output: test_stop_and_resume_gives_the_same_metrics, step 8)."""
+    comm = MPI.COMM_WORLD
+    case = load_case(DEMO, CHEAP + ["mechanics.enabled=true"])
+    steps = [b - a for a, b in Schedule.of(case).steps]
+    jump = max(range(1, len(steps)), key=lambda i: steps[i] / steps[i - 1])  # 0-based index
+    at = sorted({min(Schedule.of(case).output_steps), jump + 1})
+    assert at[-1] > jump  # one of them after the change (steps count from 1)
+    save = ck.Checkpointer.save
+
+    def keep_copies(self, n, problems):
+        save(self, n, problems)
+        if n in at and comm.rank == 0:
+            shutil.copytree(self.dir, shared_tmp / f"ck_at{n}" / "checkpoint")
+
+    monkeypatch.setattr(ck.Checkpointer, "save", keep_copies)
+    full = run_case(case, shared_tmp / "ck_every", comm, checkpoint_every=1)
+    monkeypatch.undo()
+    comm.Barrier()
+    for n in at:
+        resumed = run_case(case, shared_tmp / f"ck_at{n}", comm, resume=True)
+        assert resumed["heat_cg_iterations"] == full["heat_cg_iterations"], n
+        assert resumed["mechanics_cg_iterations"] == full["mechanics_cg_iterations"], n
+        assert_same_metrics(full, resumed, rtol=ROUND_OFF)
 
 
 def test_resume_without_checkpoint_starts_from_the_beginning(cheap_case, uninterrupted,
                                                              shared_tmp):
     resumed = run_case(cheap_case, shared_tmp / "ck_none", MPI.COMM_WORLD, resume=True)
-    assert_same_metrics(uninterrupted, resumed, rtol=1e-9)
+    assert_same_metrics(uninterrupted, resumed, rtol=ROUND_OFF)
 
 
 @pytest.mark.serial
@@ -172,6 +206,7 @@ def test_frames_and_probe_history_survive_a_restart(cheap_case, shared_tmp, monk
     assert [t for t, _ in resumed.frames] == [t for t, _ in full.frames]
     assert len(full.frames) == len(frame_steps)
     for (_, a), (_, b) in zip(full.frames, resumed.frames):
-        assert np.allclose(a.x.array, b.x.array, rtol=1e-9)
+        assert np.allclose(a.x.array, b.x.array, rtol=ROUND_OFF, atol=0)
     assert resumed.probe_times == full.probe_times
-    assert np.allclose(np.stack(resumed.probe_values), np.stack(full.probe_values), rtol=1e-9)
+    assert np.allclose(np.stack(resumed.probe_values), np.stack(full.probe_values),
+                       rtol=ROUND_OFF, atol=0)

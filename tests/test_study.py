@@ -270,6 +270,8 @@ def test_slurm_script_has_one_task_per_case(tmp_path, mtz_cmd):
     assert "#SBATCH --ntasks=4" in script and "RANKS=(1 2 4 1 2 4 1 2 4)" in script
     assert 'srun -n "$n" $MTZ study' in script and "--case \"$SLURM_ARRAY_TASK_ID\"" in script
     assert "--set time.end_ms=5" in script and "--resume" in script
+    assert "#SBATCH --signal=TERM@300" in script and "#SBATCH --requeue" in script
+    assert 'if [ "$status" -eq 143 ]' in script  # checkpointed by the signal: requeued
     assert subprocess.run(["bash", "-n", str(out / "slurm.sh")]).returncode == 0
     assert not any(p.is_dir() and p.name != "slurm" for p in out.iterdir())  # nothing ran
 

@@ -4,12 +4,15 @@ Values are in the units of the case-file keys they fill (the unit is part of the
 :mod:`fem.config.sections` converts them to SI. Where a value is a modelling choice rather
 than a measurement, the comment says so. The table of sources is
 ``shared/physics/parameters.md``. Also here: the properties of water and blood, and the
-defaults of the surface cooling devices, each with its source.
+defaults of the surface cooling devices, each with its source, and the clinical ranges of
+the laser settings (:data:`CLINICAL_RANGES`, which :mod:`fem.post.sanity` checks a case
+against).
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from fem.config.schema import KELVIN
 
@@ -339,6 +342,57 @@ CALIBRATION: dict[str, dict] = {
                    "all four rows, with a threshold of 190 J/cm^2 (45x the vaporisation of "
                    "water) and an efficiency at its bound: not kept",
     },
+}
+
+# --------------------------------------------------------------------------------------------
+# Clinical ranges of the laser settings (fem.post.sanity: a case far outside them is warned)
+# --------------------------------------------------------------------------------------------
+# Per laser preset, the settings seen in practice for the case-file keys laser.energy_mJ,
+# laser.spot_um and pattern.density_per_cm2 (per pass), in those units; each range carries its
+# source, the text a warning cites. Not limits: the schema allows far more (it checks only
+# what is physical). A range no source gives is marked "prior".
+
+
+class ClinicalRange(NamedTuple):
+    """The range ``lo``-``hi`` of one setting seen in practice, and where it comes from."""
+
+    lo: float
+    hi: float
+    source: str
+
+
+_ERGLASS_RANGES = {
+    # Fraxel 1550 nm: 8 or 16 mJ (Kono 2007), Sellas 7-9 mJ (Lee 2009), 8 mJ (Wanner);
+    # 4.5-40 mJ (Bedi 2007, the 40 mJ rows of mtz_calibration.csv; the chart's 6 and 10 mJ);
+    # 10-70 mJ in vivo (Stumpp 2009, healing.md): the union of them
+    "energy_mJ": ClinicalRange(4.5, 70.0, "Bedi 2007, Kono 2007, Stumpp 2009"),
+    # prior: the beam is not measured; of the order of the MTZ widths of mtz_calibration.csv,
+    # 70-100 um typical (Rahman, Alam, Dover) to 200 um at 40 mJ (Bedi 2007); the presets use
+    # 100.5 um (fitted) and 200 um (erglass_1550_beer_lambert)
+    "spot_um": ClinicalRange(70.0, 200.0, "prior, the MTZ widths of the chart"),
+    # 125-250 MTZ/cm2 per pass (Kono 2007), 1000 (Lee 2009), 1500-2000 (Wanner), parameters.md
+    "density_per_cm2": ClinicalRange(125.0, 2000.0, "Kono 2007, Lee 2009, Wanner"),
+}
+_CO2_RANGES = {
+    # single pulses of 4-19 J/cm2 (mtz_calibration.csv) over the 1/e^2 area of the 120 um
+    # spot, pi (60 um)^2: 0.45-2.1 mJ; fractional CO2 5-40 mJ (Hantash 2007, parameters.md);
+    # the eCO2 rows of mtz_calibration.csv 80-180 mJ
+    "energy_mJ": ClinicalRange(0.45, 180.0, "the chart's single pulses, Hantash 2007, eCO2"),
+    # 120 um (Hantash 2007); the 120 and 300 um tips of the eCO2 rows of mtz_calibration.csv
+    "spot_um": ClinicalRange(120.0, 300.0, "Hantash 2007, eCO2 tips"),
+    # 5-20 % coverage (Hantash 2007; ablative 10-20 %, healing.md) with columns of the 120-300
+    # um spots, N = coverage / (pi d^2 / 4): 5 % at 300 um 71/cm2, 20 % at 120 um 1768/cm2
+    "density_per_cm2": ClinicalRange(70.0, 1770.0, "5-20 % coverage, Hantash 2007"),
+}
+CLINICAL_RANGES: dict[str, dict[str, ClinicalRange]] = {
+    "erglass_1550": _ERGLASS_RANGES,
+    "erglass_1550_beer_lambert": _ERGLASS_RANGES,  # the same laser
+    # prior: the 1550 nm ranges (no source at 1927 nm in parameters.md or the chart)
+    "thulium_1927": {k: r._replace(source="prior, as at 1550 nm")
+                     for k, r in _ERGLASS_RANGES.items()},
+    "co2_10600": _CO2_RANGES,
+    # prior: the CO2 ranges (no Er:YAG source in parameters.md or the chart)
+    "eryag_2940": {k: r._replace(source="prior, as for CO2") for k, r in _CO2_RANGES.items()},
 }
 
 # Wavelengths whose crater is cut by default (crater.shape = "auto" -> "blowoff").

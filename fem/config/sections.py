@@ -299,10 +299,15 @@ class Mesh:
 
 @dataclass(frozen=True)
 class Solver:
-    """``[solver]``: the heat solver's tolerance and iteration limit."""
+    """``[solver]``: the heat solver's tolerance and iteration limit; what a failed energy
+    check does."""
 
     rtol: float = key("rtol", default=1e-10, lo=1e-16, hi=1e-3)
     max_it: int = key("max_it", "int", default=500, lo=1, hi=100000)
+    # "stop": a run whose energy checks fail (the source against the beam, the balance
+    # against its bound; fem.post.sanity) ends with exit status 1; "warn": it is kept, the
+    # failures among its warnings
+    energy_checks: str = key("energy_checks", "str", default="stop", choices=("stop", "warn"))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import numpy as np
 from dolfinx import plot
 
 from fem.output.files import KELVIN, write_json
+from fem.parallel import on_root
 
 
 def write_vtx(comm: MPI.Comm, path: Path, functions: list[dfem.Function], t: float = 0.0) -> None:
@@ -67,8 +68,11 @@ def write_snapshot(path: Path, V: dfem.FunctionSpace, point_data: dict[str, dfem
         if name.endswith("_C"):
             arrays[name] -= KELVIN
     pieces = comm.gather((topology, cell_types, x, arrays, cell_data), root=0)
-    if comm.rank != 0:
-        return
+    on_root(comm, lambda: _save_vtu(path, pieces))  # an error (a full disk) on every rank
+
+
+def _save_vtu(path: Path, pieces: list) -> None:
+    """The gathered pieces as one VTU (rank 0), through a temporary file and a rename."""
     import pyvista
 
     cells, types, points, pdata, cdata, offset = [], [], [], {}, {}, 0
@@ -92,8 +96,12 @@ def write_snapshot(path: Path, V: dfem.FunctionSpace, point_data: dict[str, dfem
     for k, v in cdata.items():
         grid.cell_data[k] = np.concatenate(v)
     tmp = Path(path).with_name(Path(path).stem + ".tmp.vtu")
-    grid.save(tmp, binary=True)
-    os.replace(tmp, path)
+    try:
+        grid.save(tmp, binary=True)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_frames(path: Path, V: dfem.FunctionSpace, frames: list[tuple[float, dfem.Function]],
@@ -102,9 +110,8 @@ def write_frames(path: Path, V: dfem.FunctionSpace, frames: list[tuple[float, df
     ``path.json`` (the snapshot metadata and ``frames_ms``), gathered like the snapshot.
     """
     write_snapshot(path, V, {f"temperature_{i:03d}_C": T for i, (_, T) in enumerate(frames)}, {})
-    if V.mesh.comm.rank == 0:
-        write_json(Path(path).with_suffix(".json"),
-                   {**meta, "frames_ms": [t * 1e3 for t, _ in frames]})
+    on_root(V.mesh.comm, lambda: write_json(Path(path).with_suffix(".json"),
+                                            {**meta, "frames_ms": [t * 1e3 for t, _ in frames]}))
 
 
 def write_mesh_xdmf(path: Path, data) -> None:

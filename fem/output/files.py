@@ -18,12 +18,22 @@ import tomli_w
 KELVIN = 273.15
 
 
+class OutputError(Exception):
+    """The results cannot be written (no permission, a full disk): exit status 1, with the
+    path and the reason; raised on every rank of the case."""
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    """Write ``text`` to ``path`` through a temporary file and a rename (the temporary file
+    is removed when the write fails)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_json(path: Path, obj) -> None:

@@ -26,7 +26,10 @@ latent heat caps the temperature (:mod:`fem.physics.boiling`).
 
 The energy bookkeeping uses the consistent (residual) heat flux through the Dirichlet bottom,
 so that ``stored = absorbed + metabolic + bottom inflow - perfusion - surface losses`` holds to
-solver tolerance (:mod:`fem.physics.ledger`); :attr:`PennesProblem.ledger` holds the terms.
+what the solves leave over, within the bound of :mod:`fem.physics.ledger`;
+:attr:`PennesProblem.ledger` holds the terms. Which step size owns an AMG and which borrows a
+nearby one is planned from the whole schedule (:meth:`PennesProblem.plan_steps`), so that a
+resumed run builds the same solvers as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -225,7 +228,8 @@ class PennesProblem:
         """The step matrices (built on first use), the bottom values, work vectors, ledger."""
         self._rungs: dict[tuple, tuple[PETSc.Mat, PETSc.Vec, PETSc.KSP]] = {}
         self._dt: dict[tuple, float] = {}
-        self._amg: list[tuple[float, SurfaceState, PETSc.KSP]] = []  # own AMG setups
+        self._plan: dict[tuple, tuple | None] = {}  # key -> the key of its AMG (None: own)
+        self._plan_dt: dict[tuple, float] = {}  # key -> its step size (its first step)
         self._bc_values = self.f0.duplicate()  # core temperature at the bottom dofs
         self._bc_values.zeroEntries()
         dolfinx.fem.petsc.set_bc(self._bc_values, [self.bc])
@@ -319,27 +323,57 @@ class PennesProblem:
         A.setOption(PETSc.Mat.Option.SPD, True)
         return A, c
 
-    def _rung(self, dt: float, state: SurfaceState):
-        """Matrix, constant right-hand side and solver for a step size and surface state
-        (built once; sizes equal to 12 digits share one)."""
-        key = (float(f"{dt:.12g}"), state)
-        if key not in self._rungs:
-            A, c = self._system(state, 1.0 / dt)
-            prefix = f"heat{len(self._rungs)}_"
-            near = [(max(dt / d, d / dt), k) for d, st, k in self._amg if st == state]
+    @staticmethod
+    def _key(dt: float, state: SurfaceState) -> tuple:
+        return (float(f"{dt:.12g}"), state)  # sizes equal to 12 digits share one matrix
+
+    def plan_steps(self, steps) -> None:
+        """Decide, from the whole schedule (``[(t0, t1), ...]``), which step size and surface
+        state owns an AMG hierarchy and which borrows the AMG of a nearby size (see
+        :meth:`_assign`). The choice is then a function of the schedule alone, not of which
+        steps this process has run, so a run resumed at any step builds the same matrices and
+        solvers as the uninterrupted run and repeats its arithmetic."""
+        self._plan, self._plan_dt = {}, {}
+        for t0, t1 in steps:
+            self._assign(t1 - t0, self.surface.state_at(0.5 * (t0 + t1)))
+
+    def _assign(self, dt: float, state: SurfaceState) -> tuple:
+        """The key of a step size and state, planned: the first size of each surface state
+        owns an AMG, a later one within :data:`AMG_REUSE_RATIO` of an owner borrows the
+        nearest owner's (in the order sizes are planned: the schedule's, or of first use when
+        no schedule was planned)."""
+        key = self._key(dt, state)
+        if key not in self._plan:
+            near = [(max(dt / self._plan_dt[k], self._plan_dt[k] / dt), k)
+                    for k, owner in self._plan.items() if owner is None and k[1] == state]
             ratio, base = min(near, key=lambda r: r[0]) if near else (math.inf, None)
+            self._plan[key] = base if ratio <= AMG_REUSE_RATIO else None
+            self._plan_dt[key] = dt
+        return key
+
+    def _rung(self, dt: float, state: SurfaceState):
+        """Matrix, constant right-hand side and solver for a step size and surface state,
+        built once with the AMG of its own or of its owner (:meth:`_assign`), with the planned
+        step size whichever step comes first."""
+        key = self._assign(dt, state)
+        if key not in self._rungs:
+            dt, owner = self._plan_dt[key], self._plan[key]
+            if owner is not None and owner not in self._rungs:
+                self._rung(self._plan_dt[owner], owner[1])  # the owner first (a resumed run)
+            A, c = self._system(state, 1.0 / dt)
+            prefix = f"heat{list(self._plan).index(key)}_"
             rtol, max_it = self.solver.rtol, self.solver.max_it
-            if ratio <= AMG_REUSE_RATIO:  # the AMG of a nearby step size
-                ksp = make_lagged_solver(self.comm, A, base.getPC(), prefix, rtol, max_it)
+            if owner is not None:  # the AMG of a nearby step size
+                ksp = make_lagged_solver(self.comm, A, self._rungs[owner][2].getPC(), prefix,
+                                         rtol, max_it)
             else:
                 ksp = make_spd_solver(self.comm, A, prefix, rtol, max_it,
                                       smoothed=SMOOTHED_AGGREGATION)
                 ksp.setUp()
-                self._amg.append((dt, state, ksp))
             self._rungs[key] = (A, c, ksp)
             self._dt[key] = dt
-            log.debug("heat: new step size %.4g ms, surface %s (%d matrices)", dt * 1e3,
-                      state.name, len(self._rungs))
+            log.debug("heat: new step size %.4g ms, surface %s (%d matrices, %s)", dt * 1e3,
+                      state.name, len(self._rungs), "own AMG" if owner is None else "lagged")
         return key, self._rungs[key]
 
     # -- explicit terms -------------------------------------------------------------------
@@ -451,13 +485,16 @@ class PennesProblem:
 
     def _account(self, dt: float, state: SurfaceState, absorbed: float,
                  surface_x: float, perfusion_x: float) -> None:
-        """Add this step's terms to the energy ledger (consistent bottom flux)."""
+        """Add this step's terms to the energy ledger (consistent bottom flux), the energy the
+        solve leaves over at the free dofs and the heat content that bounds it
+        (:mod:`fem.physics.ledger`)."""
         T1, T0, r, dT = self.T.x.petsc_vec, self.T_n.x.petsc_vec, self._r, self._dT
         dT.waxpy(-1.0, T0, T1)  # dT = T1 - T0
         # Residual of the step with every test function, bottom rows included:
         # r = M dT / dt + K T1 - f - e - sum_g p_g b_g. It vanishes at free dofs (to solver
         # tolerance) and is the heat flowing in through the bottom at the Dirichlet dofs;
-        # only the bottom rows are summed, where the laser and the explicit terms count too.
+        # the bottom rows are summed, where the laser and the explicit terms count too, and
+        # apart the free rows: what the solve leaves unbooked (the ledger's imbalance).
         self.K0.mult(T1, r)
         for h, S in ((state.h_top, self.S_top), (state.h_wall, self.S_wall)):
             if h:
@@ -468,8 +505,11 @@ class PennesProblem:
         r.axpy(-1.0, self._surface_load(state, self._x))
         r.axpy(-1.0, self._extra)
         r.axpy(-1.0, self._q)
-        with r.localForm() as r_local:
-            inflow = self.comm.allreduce(float(np.sum(r_local.array[self.bc_owned])), MPI.SUM)
+        r_own = r.array_r
+        bottom = float(np.sum(r_own[self.bc_owned]))
+        local = np.array([bottom, float(np.sum(r_own)) - bottom,
+                          float(self.m_row.array_r @ T1.array_r)])  # H = sum_i C_i T_i
+        inflow, residual, heat_content = self.comm.allreduce(local, MPI.SUM)
         surf_T1 = state.h_top * self.s_top.dot(T1) + state.h_wall * self.s_wall.dot(T1)
         surf_const = state.g_top * self.area_top + state.g_wall * self.area_wall
         led = self.ledger
@@ -479,6 +519,8 @@ class PennesProblem:
         led.perfusion_out += dt * (self.perf_vec.dot(T1) - self.perf_const + perfusion_x)
         led.surface_out += dt * (surf_T1 - surf_const + surface_x)
         led.stored += self.m_row.dot(dT)
+        led.solver_residual += dt * residual
+        led.heat_content += heat_content
 
     # -- state ----------------------------------------------------------------------------
 
@@ -501,10 +543,10 @@ class PennesProblem:
 
     def reset(self, T: np.ndarray) -> None:
         """Back to the temperature ``T`` (all local values) as at the start of a run: no step
-        matrices or solvers (rebuilt by the next steps), an empty ledger."""
+        matrices or solvers (rebuilt by the next steps, as planned), an empty ledger."""
         for A, c, ksp in self._rungs.values():
             ksp.destroy(), A.destroy(), c.destroy()
-        self._rungs, self._dt, self._amg = {}, {}, []
+        self._rungs, self._dt = {}, {}  # the plan of the step sizes is kept
         self.T.x.array[:] = T
         self.T_n.x.array[:] = T
         self.ledger = EnergyLedger()

@@ -416,8 +416,7 @@ class ElasticityProblem:
         ``r_a`` that of ``u_held``'s stress, so that the net force on every pair of sides is
         zero (the stationary point of the energy over the sides' motions).
         """
-        if self.sides and self._units is None:
-            self._units = self._unit_motions()
+        self.prepare()
         self.T.x.array[:] = T.x.array
         self.omega.x.array[:] = omega_collagen.x.array
         self.remodelling.x.array[:] = 0.0 if remodelling is None else remodelling.x.array
@@ -434,6 +433,12 @@ class ElasticityProblem:
         self.u.x.scatter_forward()
         self._update_stress()
         return self.u
+
+    def prepare(self) -> None:
+        """The unit motions of the plane sides (solved once, before the first solve; they
+        leave the displacement at zero, the first guess of the first solve)."""
+        if self.sides and self._units is None:
+            self._units = self._unit_motions()
 
     @contextmanager
     def preserved(self):

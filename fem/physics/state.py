@@ -8,7 +8,7 @@ stores what it is handed and never reaches into the problems.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import dolfinx.fem as dfem
 import numpy as np
@@ -19,8 +19,9 @@ class State:
     """The state of one problem.
 
     Attributes:
-        fields: nodal fields on the temperature space (P1), as functions when handed to the
-            checkpoint and as arrays of the owned values when handed back.
+        fields: nodal fields, as functions when handed to the checkpoint; handed back, those on
+            the temperature space (P1) as arrays of the owned values, those on another space
+            (the displacement) as what :func:`fem.run.checkpoint.set_by_coordinates` takes.
         values: numbers and lists (JSON).
         arrays: other arrays, the same on every rank.
     """
@@ -30,6 +31,7 @@ class State:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+@runtime_checkable
 class Stateful(Protocol):
     """A problem whose state a checkpoint can save and restore."""
 

@@ -1,4 +1,5 @@
-"""The report of one case (:func:`write_report`): key results, the pictures with their
+"""The report of one case (:func:`write_report`): the run's warnings (a box at the top, from
+``metrics.json``, :mod:`fem.post.sanity`), key results, the pictures with their
 captions, the interactive 3D view, all metrics, probes, the healing stage ("After the treatment",
 :mod:`fem.report.healing`), the resolved settings, the provenance and the case file.
 """
@@ -38,10 +39,16 @@ from fem.report.page import (
     _write_page,
     format_number,
     split_unit,
+    warning_list,
+    warnings_box,
 )
 
 logger = logging.getLogger(__name__)
 
+
+#: The key of ``metrics.json`` that lists the run's warnings (fem.post.sanity), shown in a
+#: box at the top of the page rather than in the tables.
+WARNINGS_KEY = "warnings"
 
 #: Metrics shown in the headline table, in this order (those present).
 HEADLINE_KEYS: tuple[str, ...] = (
@@ -276,7 +283,8 @@ def _provenance_section(prov: Mapping[str, Any]) -> str:
 def write_report(result_dir: Path) -> Path:
     """Write ``result_dir/report.html`` for a finished run.
 
-    The page holds the headline metrics, the pictures in ``renders/`` (made by
+    The page holds the run's warnings (``warnings`` of ``metrics.json``, in a box at the top;
+    none in older results), the headline metrics, the pictures in ``renders/`` (made by
     :func:`fem.render.render_all`, which should run first) with captions, the
     full metrics table, the provenance and the resolved case file. Missing
     inputs are noted on the page and logged; they never raise.
@@ -367,7 +375,8 @@ def write_report(result_dir: Path) -> Path:
 
     # Full metrics.
     if metrics:
-        sections.append(("metrics", "All metrics", _metrics_table(metrics, list(metrics))))
+        keys = [k for k in metrics if k != WARNINGS_KEY]
+        sections.append(("metrics", "All metrics", _metrics_table(metrics, keys)))
 
     # Probes.
     if PROBES_PNG in available:
@@ -404,7 +413,9 @@ def write_report(result_dir: Path) -> Path:
     sections.append(("case", f"Resolved case ({CASE_TOML})", body))
 
     nav = "<nav>" + "".join(f'<a href="#{a}">{_esc(h)}</a>' for a, h, _ in sections) + "</nav>"
-    body = nav + "".join(f'<h2 id="{a}">{_esc(h)}</h2>\n{b}\n' for a, h, b in sections)
+    # The run's warnings (fem.post.sanity) above everything else.
+    box = warnings_box(warning_list((metrics or {}).get(WARNINGS_KEY)))
+    body = box + nav + "".join(f'<h2 id="{a}">{_esc(h)}</h2>\n{b}\n' for a, h, b in sections)
     subtitle = (
         f"MTZ-FEM results <code>{_esc(result_dir.resolve().name)}</code> · report written {_now()}"
     )

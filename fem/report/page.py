@@ -96,6 +96,10 @@ iframe.view3d { width: 100%; max-width: 1100px; height: 640px; border: 1px solid
 figure.thumb { margin: 0.3em 0; width: 300px; }
 figure.thumb img { width: 300px; }
 figure.thumb figcaption { text-align: center; }
+.warnings { background: #fff4e0; border: 2px solid #e08a00; border-radius: 4px; color: #5a3800;
+            padding: 0.6em 1em; margin: 1em 0 1.5em; }
+.warnings h2 { border: none; margin: 0 0 0.3em; padding: 0; font-size: 1.15em; color: #a34f00; }
+.warnings ul { margin: 0.2em 0; padding-left: 1.3em; }
 """
 
 
@@ -186,6 +190,26 @@ def _kv_table(items: Mapping[str, Any], head: tuple[str, str] = ("Key", "Value")
         f"<table><thead><tr><th>{_esc(head[0])}</th><th>{_esc(head[1])}</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def warning_list(value: Any) -> list[str]:
+    """The warnings of ``metrics.json`` (a list of strings; absent in older results) as a
+    list of non-empty strings: a lone string is one warning, anything else none."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [str(w).strip() for w in value if isinstance(w, str) and w.strip()]
+
+
+def warnings_box(warnings: Iterable[str], title: str = "Warnings") -> str:
+    """A box for the top of a page listing ``warnings`` (already plain text); "" if none."""
+    items = [w for w in warnings if w]
+    if not items:
+        return ""
+    rows = "".join(f"<li>{_esc(w)}</li>" for w in items)
+    return (f'<div class="warnings" id="warnings" role="alert"><h2>{_esc(title)} '
+            f"({len(items)})</h2><ul>{rows}</ul></div>\n")
 
 
 def _figure(src: str, title: str, caption: str) -> str:

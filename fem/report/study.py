@@ -23,7 +23,7 @@ from fem.output.names import (
     TEMPERATURE_PEAK_PNG,
 )
 from fem.report.captions import CAPTIONS
-from fem.report.case import _read_json_quiet, write_report
+from fem.report.case import WARNINGS_KEY, _read_json_quiet, write_report
 from fem.report.page import (
     _esc,
     _figure,
@@ -33,6 +33,8 @@ from fem.report.page import (
     _write_page,
     format_number,
     split_unit,
+    warning_list,
+    warnings_box,
 )
 
 logger = logging.getLogger(__name__)
@@ -107,7 +109,9 @@ def write_study_report(
     Args:
         study_dir: The study's output directory.
         rows: One dict per case; the union of their keys (in order of first
-            appearance) gives the table columns. Values naming a case
+            appearance) gives the table columns, but for ``warnings`` (the
+            warnings of the case's ``metrics.json``), listed per case in a box
+            at the top. Values naming a case
             directory that holds a ``report.html`` become links to it.
         plots: Pictures to show below the table (referenced relative to
             ``study_dir``).
@@ -137,8 +141,10 @@ def write_study_report(
     columns: list[str] = []
     for row in rows:
         for key in row:
-            if key not in columns:
+            if key not in columns and key != WARNINGS_KEY:  # listed in the box at the top
                 columns.append(str(key))
+    warned = [f"{row.get('case', f'case {i}')}: {w}" for i, row in enumerate(rows)
+              for w in warning_list(row.get(WARNINGS_KEY))]
 
     head = []
     for key in columns:
@@ -203,4 +209,5 @@ def write_study_report(
         mode = _esc(study.get("mode", "grid"))
         base = _esc(study.get("base", ""))
         body = f"<p>Sweep ({mode}): {swept}; base case <code>{base}</code>.</p>" + body
+    body = warnings_box(warned, "Warnings of the cases") + body
     return _write_page(study_dir / REPORT_HTML, _page(title, subtitle, body))

@@ -40,16 +40,21 @@ import numpy as np
 
 from fem.config import CaseError
 from fem.output import names
+from fem.parallel import on_root
 from fem.physics.state import State, Stateful
+from fem.run import signals
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def case_fingerprint(resolved: dict) -> str:
-    """A hash of the resolved case (what makes a checkpoint belong to it)."""
-    text = json.dumps(resolved, sort_keys=True, default=str)
+    """A hash of the resolved case (what makes a checkpoint belong to it), but for what does
+    not change the solution (``solver.energy_checks``: a run stopped by its energy checks
+    resumes to be kept)."""
+    solver = {k: v for k, v in resolved.get("solver", {}).items() if k != "energy_checks"}
+    text = json.dumps({**resolved, "solver": solver}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -67,8 +72,34 @@ def node_keys(V: dfem.FunctionSpace) -> np.ndarray:
     return np.asarray(mesh.geometry.input_global_indices, dtype=np.int64)[node_of_dof[:n_owned]]
 
 
+def _by_coordinates(f: dfem.Function) -> tuple[np.ndarray, np.ndarray]:
+    """The owned dofs of a field on a space other than the temperature's (the displacement of
+    any degree): their coordinates and values, ``(n, 3)`` and ``(n, block size)``."""
+    V = f.function_space
+    n, bs = V.dofmap.index_map.size_local, V.dofmap.index_map_bs
+    return V.tabulate_dof_coordinates()[:n].copy(), f.x.array[:n * bs].reshape(n, bs).copy()
+
+
+def set_by_coordinates(f: dfem.Function, saved: tuple[np.ndarray, np.ndarray]) -> None:
+    """Set the owned dofs of ``f`` from what :func:`_by_coordinates` saved (on any partition:
+    each dof is found by its coordinates, within a billionth of the mesh size), and update
+    the ghosts."""
+    from scipy.spatial import cKDTree
+
+    coords, values = saved
+    V = f.function_space
+    n, bs = V.dofmap.index_map.size_local, V.dofmap.index_map_bs
+    mine = V.tabulate_dof_coordinates()[:n]
+    scale = float(np.ptp(coords, axis=0).max()) if len(coords) else 1.0
+    dist, at = cKDTree(coords).query(mine)
+    if np.any(dist > 1e-9 * scale):
+        raise CaseError("checkpoint: a saved field was written on another mesh")
+    f.x.array[:n * bs] = values[at].ravel()
+    f.x.scatter_forward()
+
+
 def _space(states: dict[str, State]) -> dfem.FunctionSpace:
-    """The (shared) temperature space of the problems' fields."""
+    """The (shared) temperature space of the problems' fields (the heat problem's, first)."""
     for s in states.values():
         for f in s.fields.values():
             return f.function_space
@@ -99,6 +130,9 @@ class Checkpointer:
         self.resume = resume
         self._last = time.perf_counter()
         self._keys: np.ndarray | None = None
+        self.problems: dict[str, Stateful] | None = None  # those of the loop, once it ran
+        self.n_steps = 0
+        self.saved = -1  # the step of the last checkpoint written
 
     def _node_keys(self, V: dfem.FunctionSpace) -> np.ndarray:
         if self._keys is None:
@@ -117,21 +151,49 @@ class Checkpointer:
         return bool(self.comm.bcast(due, root=0))
 
     def after_step(self, n: int, n_steps: int, problems: dict[str, Stateful]) -> None:
-        """Called by the time loop after step ``n`` of ``n_steps``: save when due."""
+        """Called by the time loop after step ``n`` of ``n_steps``: save when due, and when a
+        signal asked the run to stop (on any rank: collective), save and stop
+        (:class:`fem.run.signals.Interrupted` on every rank)."""
+        self.problems, self.n_steps = problems, n_steps
+        signum = signals.requested(self.comm)
+        if signum:
+            self.save(n, problems)
+            signals.stop(self.comm, signum, f"checkpoint written after step {n} of {n_steps} "
+                         f"in {self.path}")
         if self.due(n, n_steps):
             self.save(n, problems)
+
+    def stop_saving(self) -> bool:
+        """Save the state of the loop's last step unless it is on disk already (a stop between
+        phases: ``--resume`` then skips the loop); whether there is one (collective)."""
+        if self.problems is None:
+            return False
+        if self.saved != self.n_steps:
+            self.save(self.n_steps, self.problems)
+        return True
+
+    def stop(self, signum: int, where: str) -> None:
+        """Stop between phases of the case, the state of the last step saved."""
+        if self.stop_saving():
+            where += f"; checkpoint of the last step in {self.path}"
+        signals.stop(self.comm, signum, where)
 
     def save(self, n: int, problems: dict[str, Stateful]) -> None:
         """Write the state of the problems after step ``n`` (collective; rank 0 writes)."""
         states = {name: p.state() for name, p in problems.items()}
         V = _space(states)
         n_owned = V.dofmap.index_map.size_local
-        columns = [(name, field, f) for name, s in states.items() for field, f in s.fields.items()]
-        local = (self._node_keys(V), np.stack([f.x.array[:n_owned] for *_, f in columns], axis=1))
+        columns = [(name, field, f) for name, s in states.items() for field, f in s.fields.items()
+                   if f.function_space == V]
+        others = [(name, field, f) for name, s in states.items() for field, f in s.fields.items()
+                  if f.function_space != V]
+        local = (self._node_keys(V), np.stack([f.x.array[:n_owned] for *_, f in columns], axis=1),
+                 [_by_coordinates(f) for *_, f in others])
         pieces = self.comm.gather(local, root=0)
-        if self.comm.rank == 0:
-            keys = np.concatenate([k for k, _ in pieces])
-            values = np.concatenate([v for _, v in pieces])
+
+        def write() -> None:  # rank 0; its error (a full disk) is raised on every rank
+            keys = np.concatenate([k for k, _, _ in pieces])
+            values = np.concatenate([v for _, v, _ in pieces])
             order = np.argsort(keys)
             meta = {
                 "format": FORMAT_VERSION,
@@ -139,21 +201,31 @@ class Checkpointer:
                 "step": n,
                 "ranks": self.comm.size,
                 "columns": [[name, field] for name, field, _ in columns],
+                "other_fields": [[name, field] for name, field, _ in others],
                 "values": {name: s.values for name, s in states.items()},
                 "arrays": {name: list(s.arrays) for name, s in states.items()},
             }
             arrays = {f"{name}.{key}": a for name, s in states.items()
                       for key, a in s.arrays.items()}
+            for i, (name, field, _) in enumerate(others):
+                arrays[f"field.{name}.{field}.x"] = np.concatenate([p[2][i][0] for p in pieces])
+                arrays[f"field.{name}.{field}.v"] = np.concatenate([p[2][i][1] for p in pieces])
             self.dir.mkdir(parents=True, exist_ok=True)
             tmp = self.dir / (self.path.name + ".tmp")
-            with open(tmp, "wb") as f:
-                np.savez(f, keys=keys[order], values=values[order], meta=np.array(json.dumps(meta)),
-                         **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        self.comm.Barrier()
+            try:
+                with open(tmp, "wb") as f:
+                    np.savez(f, keys=keys[order], values=values[order],
+                             meta=np.array(json.dumps(meta)), **arrays)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, self.path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+
+        on_root(self.comm, write)
         self._last = time.perf_counter()
+        self.saved = n
         log.debug("checkpoint after step %d", n)
 
     # ---------------------------------------------------------------------------- restoring
@@ -180,12 +252,17 @@ class Checkpointer:
             keys, values = z["keys"], z["values"]
             arrays = {name: {key: z[f"{name}.{key}"] for key in listed}
                       for name, listed in meta["arrays"].items()}
+            other = {(name, field): (z[f"field.{name}.{field}.x"], z[f"field.{name}.{field}.v"])
+                     for name, field in meta.get("other_fields", [])}
         live = {name: p.state() for name, p in problems.items()}
-        saved = {}
+        saved, held = {}, {}
         for i, (name, field) in enumerate(meta["columns"]):
             saved.setdefault(name, {})[field] = i
+        for name, field in meta.get("other_fields", []):
+            held.setdefault(name, set()).add(field)
         if meta["step"] > n_steps or set(meta["values"]) != set(problems) or any(
-                not set(s.fields) <= set(saved.get(name, {})) for name, s in live.items()):
+                not set(s.fields) <= set(saved.get(name, {})) | held.get(name, set())
+                for name, s in live.items()):
             raise CaseError(f"{self.path}: the checkpoint does not match the time steps or "
                             "damage kinetics of the case")
         mine = self._node_keys(_space(live))
@@ -194,9 +271,12 @@ class Checkpointer:
             raise CaseError(f"{self.path}: the checkpoint was written on another mesh")
         for name, problem in problems.items():
             fields = {field: values[at, i] for field, i in saved.get(name, {}).items()}
+            fields.update({field: saved_field for (owner, field), saved_field in other.items()
+                           if owner == name})
             problem.restore(State(fields, meta["values"][name], arrays[name]))
         log.info("resume: continuing after step %d of %d (checkpoint written on %d rank(s))",
                  meta["step"], n_steps, meta["ranks"])
+        self.problems, self.n_steps, self.saved = problems, n_steps, meta["step"]
         return meta["step"]
 
     def finished(self, n_steps: int, problems: dict[str, Stateful]) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 
 from fem.physics.heat import PennesProblem
 from fem.physics.source import BeamSource
-from fem.physics.state import State, set_owned
+from fem.physics.state import State, Stateful, set_owned
 from fem.post.probes import PointEvaluator
 from fem.run.schedule import Schedule
 from fem.solvers import SolverError
@@ -124,12 +124,15 @@ def run_thermal_damage(heat: PennesProblem, damage: dict, schedule: Schedule,
             hist.probe_values.append(np.stack(vals, axis=1))
 
     steps = schedule.steps
+    heat.plan_steps(steps)  # which sizes own an AMG: from the schedule, as on a resume
     record(schedule.start)
     if 0 in schedule.frame_steps:
         hist.frames.append((schedule.start, T.copy()))
     if "cell" in damage:
         heat.set_cell_damage(damage["cell"].omega)  # perfusion stops as cells die
     problems = {"heat": heat, **{f"damage_{p}": d for p, d in damage.items()}, "history": hist}
+    if isinstance(on_output, Stateful):  # the mechanics: its last solution, the next guess
+        problems["mechanics"] = on_output
     done = checkpoint.restore(problems, len(steps)) if checkpoint else 0
     if done:
         for d in damage.values():

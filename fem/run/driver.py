@@ -23,13 +23,15 @@ from fem.config import Case
 from fem.output import names
 from fem.output.fields import (write_frames, write_healing_vtx, write_mesh_xdmf,
                                write_snapshot, write_vtx)
-from fem.output.files import (KELVIN, atomic_write_text, write_case_toml, write_json,
-                              write_probes_csv)
+from fem.output.files import (KELVIN, OutputError, atomic_write_text, write_case_toml,
+                              write_json, write_probes_csv)
 from fem.output.provenance import provenance
 from fem.parallel import on_root
 from fem.physics.mechanics import ElasticityProblem
 from fem.post.metrics import ColumnSampler, columns_csv, damage_metrics
 from fem.post.probes import PointEvaluator
+from fem.post.sanity import case_warnings, energy_check_failures, result_warnings
+from fem.run import signals
 from fem.run.checkpoint import Checkpointer
 from fem.run.coupled import run_thermal_damage
 from fem.run.course import HealingStage, healing_csv
@@ -37,8 +39,25 @@ from fem.run.mesh import build_mesh, mesh_case, region_cell_data
 from fem.run.problems import beam_source, damage_integrals, heat_problem, surface_conditions
 from fem.run.schedule import Schedule
 from fem.run.staggered import StaggeredMechanics, mechanics_csv
+from fem.solvers import SolverError
 
 log = logging.getLogger(__name__)
+
+# Disk space of a result (fem/output): 2.5 kB per temperature unknown measured on the coarse
+# tone plan's verifying run with healing (4.9 MB of fields for 2000 unknowns; the healing
+# days dominate) and 1.7 MB of pictures; doubled for the margin.
+BYTES_PER_DOF = 5000
+RESULT_BYTES = 4_000_000
+
+
+def shutil_free(path: Path) -> int:
+    """Free bytes on the file system of ``path`` (or of its nearest existing parent)."""
+    import shutil
+
+    path = Path(path).resolve()
+    while not path.exists():
+        path = path.parent
+    return shutil.disk_usage(path).free
 
 
 class Timer:
@@ -100,11 +119,16 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: boo
     run = CaseRun(case, Path(out), comm)
     run.start()
     run.mesh()
+    run.stop_point("the mesh")
     run.heat_and_damage(resume, checkpoint_every)
+    run.stop_point("the heat and damage")
     run.mechanics()
+    run.stop_point("the mechanics")
     run.healing(resume, checkpoint_every)
+    run.stop_point("the healing")
     run.measure()
     run.write_results()
+    run.stop_point("the result files")
     draw = draw and case.output.render
     if draw:
         run.draw()
@@ -124,22 +148,80 @@ class CaseRun:
         self.case, self.out, self.comm = case, out, comm
         self.t_total = time.perf_counter()
         self.timer = Timer(comm)
+        self.checkpoints: list[Checkpointer] = []  # of the loops, in order
+
+    def stop_point(self, phase: str) -> None:
+        """Between two phases: when a signal asked for a stop (on any rank), checkpoint the
+        loops that ran (their last step) and stop every rank (:mod:`fem.run.signals`)."""
+        signum = signals.requested(self.comm)
+        if not signum:
+            return
+        where = f"stopped after {phase} of {self.out}"
+        for ck in self.checkpoints[:-1]:
+            ck.stop_saving()
+        if self.checkpoints:
+            self.checkpoints[-1].stop(signum, where)
+        signals.stop(self.comm, signum, where + " (nothing to checkpoint yet)")
 
     def start(self) -> None:
         """The result directory and ``case.toml``; a ``metrics.json`` of an earlier run of
-        the directory is removed (it is not finished until this run writes it)."""
+        the directory is removed (it is not finished until this run writes it). A directory
+        that cannot be written is an :class:`OutputError` before anything is solved."""
         def start() -> None:
             (self.out / names.FIELDS_DIR).mkdir(parents=True, exist_ok=True)
             (self.out / names.METRICS_JSON).unlink(missing_ok=True)
             write_case_toml(self.out / names.CASE_TOML, self.case.resolved)
 
-        on_root(self.comm, start)
+        with self.writing("create the result directory"):
+            on_root(self.comm, start)
+        self.case_warnings = case_warnings(self.case)
+        for w in self.case_warnings:
+            log.warning("warning: %s", w)
+
+    @contextmanager
+    def writing(self, what: str):
+        """Writes of the results: an ``OSError`` (no permission, a full disk; raised on every
+        rank, the writers hand rank 0's error to all) removes what this run wrote but the
+        case and the checkpoint, so that no partial result is left, and becomes an
+        :class:`OutputError` naming the path and the reason (exit status 1)."""
+        try:
+            yield
+        except OSError as e:
+            try:  # the state of the loops' last steps, for --resume once there is room
+                for ck in self.checkpoints:
+                    ck.stop_saving()
+            except OSError:
+                pass
+            on_root(self.comm, self.remove_partial)
+            path = e.filename or self.out
+            raise OutputError(f"cannot {what}: {path}: {e.strerror or e}") from e
+
+    def remove_partial(self) -> None:
+        """Everything in the result directory but ``case.toml`` and the checkpoint."""
+        import shutil
+
+        keep = {names.CASE_TOML, names.CHECKPOINT_DIR}
+        for p in self.out.iterdir() if self.out.is_dir() else []:
+            if p.name not in keep:
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+
+    def check_space(self) -> None:
+        """Enough free space for the result files (estimated from the unknowns, measured on
+        the demo's results: about :data:`BYTES_PER_DOF` per temperature unknown with the
+        healing stage and every field, plus the pictures), before anything is solved."""
+        need = RESULT_BYTES + BYTES_PER_DOF * self.dofs_estimate
+        free = on_root(self.comm, lambda: shutil_free(self.out))
+        if free < need:
+            raise OutputError(f"cannot write the results: {self.out}: about {need / 1e6:.0f} MB "
+                              f"needed, {free / 1e6:.0f} MB free")
 
     def mesh(self) -> None:
         """The mesh, from the cache when it has it."""
         with self.timer("mesh"):
             self.case, self.data, self.quality = mesh_case(self.case, self.comm)
         self.cells = self.data.mesh.topology.index_map(3).size_global
+        self.dofs_estimate = self.data.mesh.geometry.index_map().size_global
+        self.check_space()
         log.info("mesh: %d cells, %d column(s), min quality %.3f (%.1f s%s)", self.cells,
                  self.case.pattern.layout.count, self.quality["min_quality"],
                  self.timer.phases["mesh"],
@@ -155,18 +237,21 @@ class CaseRun:
             self.heat = heat_problem(data.mesh, data.cell_tags, data.facet_tags, case,
                                      self.source, surface)
             self.damage = damage_integrals(self.heat.V, case)
-            self.probes = (PointEvaluator(data.mesh, np.array(case.output.probes))
+            self.probes = (PointEvaluator(data.mesh, np.array(case.output.probes),
+                                          key="output.probes_um")
                            if case.output.probes else None)
             self.schedule = Schedule.of(case, self.source, surface)
             log.info("heat: %d dofs, %d steps", self.heat.dofs, len(self.schedule.steps))
             self.checkpoint = Checkpointer(self.out, case.resolved, self.comm,
                                            every_steps=checkpoint_every, resume=resume)
+            self.checkpoints.append(self.checkpoint)
             self.staggered = StaggeredMechanics(data, case, self.heat)
-            self.hist = run_thermal_damage(
-                self.heat, self.damage, self.schedule, self.source, self.probes,
-                checkpoint=self.checkpoint,
-                on_output=self.staggered if case.mechanics.enabled else None,
-                keep_final=case.healing.enabled)
+            with self.writing("write the checkpoint"):
+                self.hist = run_thermal_damage(
+                    self.heat, self.damage, self.schedule, self.source, self.probes,
+                    checkpoint=self.checkpoint,
+                    on_output=self.staggered if case.mechanics.enabled else None,
+                    keep_final=case.healing.enabled)
         phases = self.timer.phases
         phases["heat"] -= self.hist.damage_seconds + self.staggered.seconds
         phases["damage"] = self.hist.damage_seconds
@@ -216,8 +301,9 @@ class CaseRun:
             checkpoint = Checkpointer(self.out, case.resolved, self.comm,
                                       every_steps=checkpoint_every, resume=resume,
                                       state_file=names.CHECKPOINT_HEALING)
+            self.checkpoints.append(checkpoint)
             keep = self.elasticity.preserved() if self.elasticity else nullcontext()
-            with keep:
+            with keep, self.writing("write the checkpoint"):
                 self.healed = stage.run(checkpoint)
         m = self.healed.metrics
         log.info("healing: epidermis closed at %.1f h, MENDs shed by day %.1f (pigment "
@@ -262,6 +348,7 @@ class CaseRun:
             **self.source.ledger().metrics(),
             **self.light_metrics(),
             energy_balance_error=ledger.error,
+            energy_balance_bound=ledger.bound(case.solver.rtol),
             stored_energy_J=sym * ledger.stored,
             perfusion_loss_J=sym * ledger.perfusion_out,
             surface_loss_J=sym * ledger.surface_out,
@@ -280,65 +367,87 @@ class CaseRun:
             ranks=self.comm.size,
         )
         self.metrics = metrics
+        self.check(metrics)
+
+    def check(self, metrics: dict) -> None:
+        """The energy checks (:func:`fem.post.sanity.energy_check_failures`): a failure stops
+        the run (exit status 1, no result) unless ``solver.energy_checks = "warn"``; and the
+        warnings of the case and of its result, logged and kept in ``metrics["warnings"]``."""
+        failures = energy_check_failures(metrics)
+        if failures and self.case.solver.energy_checks == "stop":
+            for ck in self.checkpoints:  # the loops' last steps: a rerun that keeps it resumes
+                ck.stop_saving()
+            raise SolverError("energy check: " + "; ".join(failures) + "; to keep the run: "
+                              "--resume --set solver.energy_checks=warn")
+        warnings = case_warnings(self.case) + result_warnings(self.case, metrics) + [
+            "energy check: " + f for f in failures]
+        for w in warnings[len(self.case_warnings):]:
+            log.warning("warning: %s", w)
+        metrics["warnings"] = warnings
 
     def write_results(self) -> None:
-        """The tables, the fields for ParaView, the snapshot and the animation frames."""
+        """The tables, the fields for ParaView, the snapshot and the animation frames (no
+        partial result: :meth:`writing`)."""
+        with self.writing("write the results"), self.timer("output"):
+            self._write_results()
+
+    def _write_results(self) -> None:
         case, out, comm, heat, hist = self.case, self.out, self.comm, self.heat, self.hist
         mech = self.elasticity
-        with self.timer("output"):
-            if comm.rank == 0:
-                atomic_write_text(out / names.COLUMNS_CSV, columns_csv(self.per_column))
-                if case.mechanics.enabled:
-                    atomic_write_text(out / names.MECHANICS_CSV,
-                                      mechanics_csv(self.mechanics_rows))
-                if self.healed:
-                    atomic_write_text(out / names.HEALING_CSV, healing_csv(self.healed.rows))
-            if comm.rank == 0 and self.probes is not None:
+
+        def tables() -> None:
+            atomic_write_text(out / names.COLUMNS_CSV, columns_csv(self.per_column))
+            if case.mechanics.enabled:
+                atomic_write_text(out / names.MECHANICS_CSV, mechanics_csv(self.mechanics_rows))
+            if self.healed:
+                atomic_write_text(out / names.HEALING_CSV, healing_csv(self.healed.rows))
+            if self.probes is not None:
                 probe_names = [f"p{i}_z{int(round(p[2] * 1e6))}um"
                                for i, p in enumerate(case.output.probes)]
                 write_probes_csv(out / names.PROBES_CSV, probe_names, list(self.damage),
                                  hist.probe_times, hist.probe_values)
-            if case.output.fields:
-                T_end = heat.T.copy()
-                T_end.name = "temperature_end"
-                write_vtx(comm, out / names.HEAT_BP,
-                          [hist.T_end_of_pulse, hist.T_peak, T_end]
-                          + [d.omega for d in self.damage.values()], case.time.end)
-                if mech:
-                    write_vtx(comm, out / names.DISPLACEMENT_BP, [mech.u], case.time.end)
-                if self.healed:
-                    write_healing_vtx(comm, out / names.HEALING_BP, self.healed.day_fields)
-            cell_data = region_cell_data(self.data.mesh, self.data.cell_tags)
-            point_data = {
-                "temperature_end_of_pulse_C": hist.T_end_of_pulse,
-                "temperature_peak_C": hist.T_peak,
-                "temperature_end_C": heat.T,
-                "omega_cell": self.damage["cell"].omega,
-                "omega_collagen": self.damage["collagen"].omega,
-            }
+
+        on_root(comm, tables)
+        if case.output.fields:
+            T_end = heat.T.copy()
+            T_end.name = "temperature_end"
+            write_vtx(comm, out / names.HEAT_BP,
+                      [hist.T_end_of_pulse, hist.T_peak, T_end]
+                      + [d.omega for d in self.damage.values()], case.time.end)
             if mech:
-                cell_data.update(mech.cell_stress_kPa())  # von Mises, principal stresses 1-3
-                point_data["displacement_um"] = _displacement_um_p1(mech, heat.V)
+                write_vtx(comm, out / names.DISPLACEMENT_BP, [mech.u], case.time.end)
             if self.healed:
-                point_data["heat_shock_stimulus"] = self.healed.stimulus
-                for fields in self.healed.day_fields.values():
-                    point_data.update(fields)
-                write_snapshot(out / names.EPIDERMIS_VTU, self.healed.plane.V,
-                               self.healed.plane_fields, {})
-            write_snapshot(out / names.SNAPSHOT_VTU, heat.V, point_data, cell_data)
-            info = snapshot_info(case, self.quality)
-            if self.healed:
-                info["healing"] = self.healed.info
-            if comm.rank == 0:
-                write_json(out / names.SNAPSHOT_JSON, info)
-            if hist.frames:
-                write_frames(out / names.FRAMES_VTU, heat.V, hist.frames, info)
+                write_healing_vtx(comm, out / names.HEALING_BP, self.healed.day_fields)
+        cell_data = region_cell_data(self.data.mesh, self.data.cell_tags)
+        point_data = {
+            "temperature_end_of_pulse_C": hist.T_end_of_pulse,
+            "temperature_peak_C": hist.T_peak,
+            "temperature_end_C": heat.T,
+            "omega_cell": self.damage["cell"].omega,
+            "omega_collagen": self.damage["collagen"].omega,
+        }
+        if mech:
+            cell_data.update(mech.cell_stress_kPa())  # von Mises, principal stresses 1-3
+            point_data["displacement_um"] = _displacement_um_p1(mech, heat.V)
+        if self.healed:
+            point_data["heat_shock_stimulus"] = self.healed.stimulus
+            for fields in self.healed.day_fields.values():
+                point_data.update(fields)
+            write_snapshot(out / names.EPIDERMIS_VTU, self.healed.plane.V,
+                           self.healed.plane_fields, {})
+        write_snapshot(out / names.SNAPSHOT_VTU, heat.V, point_data, cell_data)
+        info = snapshot_info(case, self.quality)
+        if self.healed:
+            info["healing"] = self.healed.info
+        on_root(comm, lambda: write_json(out / names.SNAPSHOT_JSON, info))
+        if hist.frames:
+            write_frames(out / names.FRAMES_VTU, heat.V, hist.frames, info)
 
     def draw(self) -> None:
         """The renders, drawn on rank 0 from the written files."""
         from fem.render import render_all
 
-        with self.timer("render"):
+        with self.writing("draw the results"), self.timer("render"):
             on_root(self.comm, lambda: render_all(self.out))
 
     def finish(self, report: bool) -> dict:
@@ -359,7 +468,8 @@ class CaseRun:
             if report:
                 render_and_report(self.out, renders=False)  # the report, with provenance
 
-        on_root(self.comm, finish)
+        with self.writing("write the results"):
+            on_root(self.comm, finish)
         return metrics
 
 

@@ -25,6 +25,7 @@ from fem.config import Case
 from fem.config.crater import depth_of_optical_depth, resample_crater
 from fem.parallel import on_root
 from fem.physics.source import attenuation
+from fem.run import signals
 from meshes import skin
 from meshes.skin import COLUMN_OFFSET, SkinGeometry, build_skin_block, layer_tag, quality_summary
 
@@ -157,6 +158,7 @@ def to_dolfinx(geo: SkinGeometry, comm: MPI.Comm = MPI.COMM_WORLD,
     if gmsh.isInitialized():  # start from gmsh's default options, whatever a caller set
         gmsh.finalize()
     gmsh.initialize(interruptible=False)
+    signals.reinstall()  # gmsh sets handlers of its own, which would end the run at once
     gmsh.option.setNumber("General.Terminal", 0)
     gmsh.option.setNumber("General.NumThreads", 1)  # deterministic meshes (regression tests)
     try:
@@ -169,6 +171,7 @@ def to_dolfinx(geo: SkinGeometry, comm: MPI.Comm = MPI.COMM_WORLD,
         if comm.rank == 0:
             gmsh.model.remove()
         gmsh.finalize()
+        signals.reinstall()
     return data, summary
 
 

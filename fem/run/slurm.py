@@ -8,6 +8,9 @@ from pathlib import Path
 from fem.output import names
 from fem.output.files import atomic_write_text
 
+#: Seconds before the time limit at which Slurm sends SIGTERM (``--signal=TERM@...``).
+SIGNAL_SECONDS = 300
+
 
 def write_slurm(study, out: Path, study_arg: str | None = None) -> Path:
     """``OUT/slurm.sh``: a job array with one task per case, each ``srun -n <ranks>``.
@@ -17,6 +20,12 @@ def write_slurm(study, out: Path, study_arg: str | None = None) -> Path:
     container (``MTZ="apptainer exec mtz-fem.sif mtz" sbatch slurm.sh``). Gather the table
     afterwards with ``mtz study STUDY -o OUT --resume`` (every case finished: it only writes
     ``metrics.csv`` and the report).
+
+    Slurm sends SIGTERM to every rank :data:`SIGNAL_SECONDS` before the time limit
+    (``--signal``) and on preemption: the case checkpoints at the end of its step and exits
+    with 143 (:mod:`fem.run.signals`), and the task requeues itself (``scontrol requeue``) to
+    continue with ``--resume``; :data:`SIGNAL_SECONDS` covers the longest step or phase of a
+    100-column patch (the mechanics, about 2 minutes on 2 ranks) and the checkpoint.
     """
     out = Path(out).resolve()
     study_path = Path(study_arg or study.path).resolve()
@@ -35,12 +44,21 @@ def write_slurm(study, out: Path, study_arg: str | None = None) -> Path:
         f"#SBATCH --ntasks={max(ranks)}",
         "#SBATCH --cpus-per-task=1",
         f"#SBATCH --output={out}/{names.SLURM_DIR}/%A_%a.out",
+        "#SBATCH --open-mode=append",
+        "# SIGTERM to every rank before the time limit: checkpoint after the step, exit 143",
+        f"#SBATCH --signal=TERM@{SIGNAL_SECONDS}",
+        "#SBATCH --requeue",
         "set -euo pipefail",
         "MTZ=${MTZ:-mtz}",
         "export OMP_NUM_THREADS=1 PYVISTA_OFF_SCREEN=true",
         f"RANKS=({' '.join(str(r) for r in ranks)})",
         "n=${RANKS[$SLURM_ARRAY_TASK_ID]}",
-        f"srun -n \"$n\" $MTZ {cmd} --case \"$SLURM_ARRAY_TASK_ID\" --resume",
+        "status=0",
+        f"srun -n \"$n\" $MTZ {cmd} --case \"$SLURM_ARRAY_TASK_ID\" --resume || status=$?",
+        "if [ \"$status\" -eq 143 ]; then  # stopped by the signal, checkpointed: continue",
+        "  scontrol requeue \"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"",
+        "fi",
+        "exit \"$status\"",
         "",
     ]
     (out / names.SLURM_DIR).mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,8 @@ from fem.config import Case
 from fem.output.files import csv_text
 from fem.physics.heat import PennesProblem
 from fem.physics.mechanics import ElasticityProblem
+from fem.physics.state import State
+from fem.run.checkpoint import set_by_coordinates
 from fem.run.problems import elasticity_problem
 
 log = logging.getLogger(__name__)
@@ -44,13 +46,16 @@ class StaggeredMechanics:
         self.problem: ElasticityProblem | None = None
         self.seconds = 0.0  # spent in the calls so far
 
-    def _solve(self, T: dfem.Function, damage: dict) -> dict:
-        tic = time.perf_counter()
+    def _build(self) -> ElasticityProblem:
         if self.problem is None:
             d = self.data
             self.problem = elasticity_problem(d.mesh, d.cell_tags, d.facet_tags, self.case,
                                               self.heat.T_initial)
-        self.problem.solve(T, damage["collagen"].omega)
+        return self.problem
+
+    def _solve(self, T: dfem.Function, damage: dict) -> dict:
+        tic = time.perf_counter()
+        self._build().solve(T, damage["collagen"].omega)
         self.seconds += time.perf_counter() - tic
         return self.problem.metrics()
 
@@ -59,6 +64,27 @@ class StaggeredMechanics:
         log.info("mechanics at %.4g ms: tightening %.3f %%", row["time_ms"],
                  row["tightening_area_percent"])
         return row
+
+    def state(self) -> State:
+        """The displacement (and pressure) of the last solve: the first guess of the next one
+        (none before the first output time)."""
+        mech = self.problem
+        if mech is None:
+            return State()
+        fields = {"u": mech.u} if mech.p is None else {"u": mech.u, "p": mech.p}
+        return State(fields, {"iterations": mech.iterations})
+
+    def restore(self, state: State) -> None:
+        """Continue after a saved output time: the problem is built and its last solution
+        set, so that the next solve starts where the uninterrupted run's did."""
+        if "u" not in state.fields:
+            return
+        mech = self._build()
+        mech.prepare()
+        set_by_coordinates(mech.u, state.fields["u"])
+        if mech.p is not None:
+            set_by_coordinates(mech.p, state.fields["p"])
+        mech.iterations = state.values["iterations"]
 
     def cooled(self, damage: dict) -> dict:
         """The lasting state: the collagen shrinkage of ``damage`` with the tissue back at its

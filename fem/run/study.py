@@ -56,7 +56,9 @@ from fem.config import Case, CaseError, apply_overrides, case_from_dict, read_to
 from fem.config.resolve import set_dotted
 from fem.output import names
 from fem.output.files import atomic_write_text, write_json, write_table
+from fem.run import signals
 from fem.run.driver import run_case  # imports DOLFINx (PETSc starts collectively): every rank
+from fem.run.signals import Interrupted
 from fem.solvers import SolverError
 from meshes.skin import MeshError
 
@@ -288,6 +290,8 @@ def _run_one(sc: StudyCase, total: int, out: Path, sub: MPI.Comm, group: int, re
     try:
         run_case(sc.case, d, sub, resume=resume, checkpoint_every=checkpoint_every, draw=draw)
         status, error = "ok", None
+    except Interrupted:  # a signal: the study stops (run_cases), the case resumes later
+        raise
     except SolverError as e:
         status, error = "failed", f"numerical failure: {e}"
     except CaseError as e:
@@ -394,21 +398,46 @@ def run_cases(study: Study, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: 
         groups = comm.size // n
         color = comm.rank // n if comm.rank < groups * n else MPI.UNDEFINED
         sub = comm.Split(color, comm.rank)
-        if sub != MPI.COMM_NULL:
-            for i, sc in enumerate(todo):
-                if i % groups == color:
-                    _run_one(sc, total, out, sub, color, resume, checkpoint_every, draw)
-            sub.Free()
+
+        def groups_run() -> None:
+            if sub != MPI.COMM_NULL:
+                try:
+                    for i, sc in enumerate(todo):
+                        if i % groups == color:
+                            _run_one(sc, total, out, sub, color, resume, checkpoint_every, draw)
+                finally:
+                    sub.Free()
+
+        _stop_together(comm, groups_run)
     else:  # cases of different sizes (sweep.ranks): one after the other on the first ranks
         for sc in todo:
             sub = comm.Split(0 if comm.rank < sc.ranks else MPI.UNDEFINED, comm.rank)
-            if sub != MPI.COMM_NULL:
-                _run_one(sc, total, out, sub, 0, resume, checkpoint_every, draw)
-                sub.Free()
-            comm.Barrier()
+
+            def one_run(sc=sc, sub=sub) -> None:
+                if sub != MPI.COMM_NULL:
+                    try:
+                        _run_one(sc, total, out, sub, 0, resume, checkpoint_every, draw)
+                    finally:
+                        sub.Free()
+
+            _stop_together(comm, one_run)
     comm.Barrier()
     if common:
         draw_cases(study, out, comm)
+
+
+def _stop_together(comm: MPI.Comm, work) -> None:
+    """``work()`` on the groups of ``comm``; when a signal stopped some group (its case is
+    checkpointed), every rank of ``comm`` stops together once the others are done or stopped
+    too (they all got the signal), instead of waiting for ever in the next collective call."""
+    signum = 0
+    try:
+        work()
+    except Interrupted as e:
+        signum = e.signum
+    signum = comm.allreduce(max(signum, signals.requested(MPI.COMM_SELF)), op=MPI.MAX)
+    if signum:
+        signals.stop(comm, signum, "the study stopped; finished cases are kept")
 
 
 def draw_cases(study: Study, out: Path, comm: MPI.Comm) -> None:
