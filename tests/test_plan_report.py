@@ -10,6 +10,8 @@ from fem.post.tradeoff import pareto
 from fem.render.plan_plots import plot_tradeoff
 from fem.report.plan import write_plan_report
 
+pytestmark = pytest.mark.serial  # pure pictures and HTML: nothing about ranks
+
 SETTINGS = {"laser.energy_mJ": 6.2, "pattern.density_per_cm2": 900.0, "pattern.passes": 2,
             "course.sessions": 4, "course.interval_days": 28.0, "cooling.mode": "none"}
 PREDICTED = {"depth_um": 260.0, "width_um": 80.0, "coverage_percent": 12.0,

@@ -341,6 +341,7 @@ def full_result(tmp_path_factory) -> Path:
 
 
 @serial
+@pytest.mark.serial  # pictures of files: one process (rank independence below)
 def test_render_all_writes_every_picture(full_result: Path) -> None:
     """Every picture is written, non-trivial, and fields/ is left alone."""
     renders = sorted(p.name for p in (full_result / "renders").glob("*.png"))
@@ -355,6 +356,7 @@ def test_render_all_writes_every_picture(full_result: Path) -> None:
 
 
 @serial
+@pytest.mark.serial  # pictures of files: one process (rank independence below)
 def test_render_all_returns_paths(tmp_path: Path, monkeypatch) -> None:
     """render_all returns the written paths (no probes: no probes picture)."""
     pictures = (render_temperature, render_histology)
@@ -366,6 +368,7 @@ def test_render_all_returns_paths(tmp_path: Path, monkeypatch) -> None:
 
 
 @serial
+@pytest.mark.serial  # pictures of files: one process (rank independence below)
 def test_report_mentions_renders_and_metrics(full_result: Path) -> None:
     """The report is complete, escaped, offline and formats the metrics."""
     html = (full_result / "report.html").read_text(encoding="utf-8")
@@ -394,6 +397,7 @@ def test_report_mentions_renders_and_metrics(full_result: Path) -> None:
 
 
 @serial
+@pytest.mark.serial  # pictures of files: one process (rank independence below)
 def test_interactive_view(full_result: Path) -> None:
     """The 3D page is self-contained, holds both Omega = 1 surfaces, and the report embeds it."""
     page = (full_result / "renders" / VIEW3D_HTML).read_text(encoding="utf-8")
@@ -413,6 +417,7 @@ def test_interactive_view(full_result: Path) -> None:
 
 
 @serial
+@pytest.mark.serial  # pictures of files: one process (rank independence below)
 def test_report_settings_table(full_result: Path) -> None:
     """The resolved settings with units from the key names, and the layers as one table."""
     html = (full_result / "report.html").read_text(encoding="utf-8")
@@ -426,6 +431,7 @@ def test_report_settings_table(full_result: Path) -> None:
 
 
 @serial
+@pytest.mark.serial  # pictures of files: one process (rank independence below)
 def test_seams_merge_despite_roundoff(tmp_path: Path) -> None:
     """Points repeated on partition seams merge even when their coordinates differ in the last bits.
 
@@ -446,6 +452,7 @@ def test_seams_merge_despite_roundoff(tmp_path: Path) -> None:
 
 
 @serial
+@pytest.mark.serial  # pictures of files: one process (rank independence below)
 def test_animation(tmp_path: Path) -> None:
     """The temperature GIF: one frame per saved time, frames that differ, each a real picture."""
     from PIL import Image, ImageSequence
@@ -467,6 +474,7 @@ def test_animation(tmp_path: Path) -> None:
 
 
 @serial
+@pytest.mark.serial  # pictures of files: one process (rank independence below)
 def test_missing_inputs_degrade_gracefully(tmp_path: Path, caplog, monkeypatch) -> None:
     """No probes.csv, provenance.json or snapshot.json: warnings, no crash."""
     pictures = (render_temperature, render_damage)
@@ -488,6 +496,7 @@ def test_missing_inputs_degrade_gracefully(tmp_path: Path, caplog, monkeypatch) 
 
 
 @serial
+@pytest.mark.serial  # pictures of files: one process (rank independence below)
 def test_missing_fields_and_arrays(tmp_path: Path) -> None:
     """Missing point arrays, no damage, then no snapshot at all."""
     import pyvista as pv
@@ -515,6 +524,7 @@ def test_missing_fields_and_arrays(tmp_path: Path) -> None:
 
 
 @serial
+@pytest.mark.serial  # pictures of files: one process (rank independence below)
 def test_empty_dir_does_not_crash(tmp_path: Path) -> None:
     """An empty directory gives no pictures and a bare report."""
     assert render_all(tmp_path) == []
@@ -523,6 +533,7 @@ def test_empty_dir_does_not_crash(tmp_path: Path) -> None:
 
 
 @serial
+@pytest.mark.serial  # pictures of files: one process (rank independence below)
 def test_read_probes_generic(tmp_path: Path) -> None:
     """Probe columns are grouped by the name before the quantity suffix."""
     path = tmp_path / "probes.csv"
@@ -540,6 +551,7 @@ def test_read_probes_generic(tmp_path: Path) -> None:
 
 
 @serial
+@pytest.mark.serial  # pictures of files: one process (rank independence below)
 def test_study_report(tmp_path: Path) -> None:
     """The study page has the union of the row keys and the plots."""
     import matplotlib.image
@@ -571,6 +583,7 @@ def _rows_of(path: Path, rgb: tuple[int, int, int]) -> tuple[int, int]:
 
 
 @serial
+@pytest.mark.serial  # pictures of files: one process (rank independence below)
 def test_study_common_view(tmp_path: Path, monkeypatch) -> None:
     """The cases of a study are drawn with one camera and colour range, and linked."""
     monkeypatch.setattr(fem.render.all, "FIELD_PICTURES", (render_damage,))
@@ -663,6 +676,7 @@ def _mean_difference(a: Path, b: Path) -> float:
 
 
 @serial
+@pytest.mark.serial  # pictures of files: one process (rank independence below)
 def test_quarter_cell_is_unfolded(tmp_path: Path) -> None:
     """A mirrored quarter cell is shown as the full unit cell, vectors reflected."""
     root = make_result_dir(tmp_path / "quarter", n_xy=9, n_z=21, probes=False, pattern=QUARTER)
@@ -690,6 +704,7 @@ def test_quarter_cell_is_unfolded(tmp_path: Path) -> None:
 
 
 @serial
+@pytest.mark.serial  # pictures of files: one process (rank independence below)
 def test_several_columns(tmp_path: Path) -> None:
     """Several columns: the cut goes through the one nearest the centre; top view of coverage."""
     root = make_result_dir(tmp_path / "r", n_xy=17, n_z=21, probes=False, pattern=THREE_COLUMNS)
@@ -711,6 +726,7 @@ def test_several_columns(tmp_path: Path) -> None:
 
 
 @serial
+@pytest.mark.serial  # pictures of files: one process (rank independence below)
 def test_render_mesh(tmp_path: Path) -> None:
     """The mesh pictures: a cut always, a top view for several columns."""
     quarter = make_mesh_dir(tmp_path / "quarter", QUARTER)
@@ -725,6 +741,7 @@ def test_render_mesh(tmp_path: Path) -> None:
 
 
 @serial
+@pytest.mark.serial  # pictures of files: one process (rank independence below)
 @pytest.mark.filterwarnings("ignore::UserWarning")  # pyvista's warning about the bad file
 def test_render_mesh_never_raises(tmp_path: Path, monkeypatch) -> None:
     """No mesh, an unreadable one, or a failing picture: logged, never raised."""
