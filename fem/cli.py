@@ -195,15 +195,14 @@ def _verb(args, comm) -> int:
         return EXIT_OK
 
     out = _output_dir(args)
-    existed = out.exists()
-    from fem.output.files import OutputError
-    from fem.solvers import SolverError
-    from meshes.skin import MeshError
+    new_dir = None if out.exists() or getattr(args, "resume", False) else out
 
-    try:
+    def work() -> None:
+        from fem.run.driver import run_case, run_mesh
+
         if args.verb == "mesh":
-            return _mesh(case, out, comm)
-        from fem.run.driver import run_case
+            run_mesh(case, out, comm)
+            return
 
         log.info("mtz run %s -> %s on %d rank(s)", args.case, out, comm.size)
         metrics = run_case(case, out, comm, resume=args.resume,
@@ -216,38 +215,30 @@ def _verb(args, comm) -> int:
                     log.info("  %-26s %10.4g", k, metrics[k])
             log.info("wrote %s", out / (names.REPORT_HTML if case.output.render
                                         else names.METRICS_JSON))
-        return EXIT_OK
-    except (SolverError, MeshError) as e:  # raised on every rank
-        if comm.rank == 0:
-            print(f"mtz: numerical failure: {e}", file=sys.stderr)
-        return EXIT_NUMERICAL
-    except OutputError as e:  # raised on every rank; nothing partial is left
-        if comm.rank == 0:
-            print(f"mtz: error: {e}", file=sys.stderr)
-        return EXIT_NUMERICAL
-    except CaseError as e:  # a checkpoint of another case, a probe outside the mesh
-        if comm.rank == 0:
-            if not existed and not getattr(args, "resume", False):
-                shutil.rmtree(out, ignore_errors=True)  # no partial result of bad input
-            print(f"mtz: error: {e}", file=sys.stderr)
-        return EXIT_INPUT
-    except KeyboardInterrupt:
-        if comm.rank == 0 and not existed and not getattr(args, "resume", False):
-            shutil.rmtree(out, ignore_errors=True)
-        raise
+
+    return _exit_status(work, comm, new_dir)
 
 
-def _fit_or_plan(work, comm) -> int:
-    """Exit status of ``mtz calibrate`` and ``mtz plan``: bad input 2, a failed run 1 (an
-    infeasible plan is not a failure)."""
+def _exit_status(work, comm, new_dir: Path | None = None) -> int:
+    """The exit status of ``work()``: 0 when it returns, else that of its error, raised on
+    every rank: bad input 2 (a checkpoint of another case, a probe outside the mesh), a
+    numerical failure 1, results that cannot be written 1 (nothing partial is left). An
+    infeasible plan is not a failure. ``new_dir``: the result
+    directory this command created, removed after bad input or Ctrl-C (no partial result);
+    a run stopped by a signal keeps it (its checkpoint)."""
     from fem.config import CaseError
     from fem.output.files import OutputError
     from fem.solvers import SolverError
     from meshes.skin import MeshError
 
+    def remove_new_dir() -> None:
+        if new_dir is not None and comm.rank == 0:
+            shutil.rmtree(new_dir, ignore_errors=True)
+
     try:
         work()
     except CaseError as e:
+        remove_new_dir()
         if comm.rank == 0:
             print(f"mtz: error: {e}", file=sys.stderr)
         return EXIT_INPUT
@@ -259,6 +250,9 @@ def _fit_or_plan(work, comm) -> int:
         if comm.rank == 0:
             print(f"mtz: numerical failure: {e}", file=sys.stderr)
         return EXIT_NUMERICAL
+    except KeyboardInterrupt:
+        remove_new_dir()
+        raise
     return EXIT_OK
 
 
@@ -266,7 +260,7 @@ def _calibrate(args, comm) -> int:
     """``mtz calibrate``: fit.json in the output directory."""
     from fem.run.calibrate import run_calibration
 
-    status = _fit_or_plan(lambda: run_calibration(args.case, _output_dir(args), comm), comm)
+    status = _exit_status(lambda: run_calibration(args.case, _output_dir(args), comm), comm)
     if status == EXIT_OK and comm.rank == 0:
         log.info("wrote %s", _output_dir(args) / names.FIT_JSON)
     return status
@@ -276,7 +270,7 @@ def _plan(args, comm) -> int:
     """``mtz plan``: plan.json and plan.html in the output directory."""
     from fem.run.plan import run_plan
 
-    status = _fit_or_plan(lambda: run_plan(args.case, _output_dir(args), comm,
+    status = _exit_status(lambda: run_plan(args.case, _output_dir(args), comm,
                                            args.overrides), comm)
     if status == EXIT_OK and comm.rank == 0:
         log.info("wrote %s and %s", _output_dir(args) / names.PLAN_JSON,
@@ -324,13 +318,6 @@ def _study(args, comm) -> int:
     rows = run_study(study, out, comm, resume=args.resume, only=args.only,
                      checkpoint_every=args.checkpoint_every)
     return EXIT_OK if all(r["status"] != "failed" for r in rows) else EXIT_NUMERICAL
-
-
-def _mesh(case, out: Path, comm) -> int:
-    from fem.run.driver import run_mesh
-
-    run_mesh(case, out, comm)
-    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -25,13 +25,7 @@ from fem.config import CaseError, load_case
 from fem.run.driver import run_case
 from fem.run.schedule import Schedule
 
-from conftest import ROOT
-
-DEMO = ROOT / "studies" / "demo.toml"
-# Healing off: it runs after the thermal stage and has its own checkpoint tests
-# (tests/test_healing.py).
-CHEAP = ["mesh.resolution=coarse", "time.end_ms=5", "output.render=false",
-         "output.fields=false", "mechanics.enabled=false", "healing.enabled=false"]
+from conftest import CHEAP, DEMO, ROOT
 NOT_COMPARED = {"wall_time_s", "ranks"}
 ROUND_OFF = 1e-12  # a resumed run on the same ranks repeats the arithmetic
 # Across rank counts: the tolerances of tests/test_demo.py (solver-tolerance quantities apart).
@@ -67,16 +61,6 @@ def assert_same_metrics(a: dict, b: dict, rtol: float, special: dict | None = No
             assert np.isclose(a[key], b[key], rtol=tol, atol=1e-12), (key, a[key], b[key])
         else:
             assert a[key] == b[key], key
-
-
-@pytest.fixture(scope="module")
-def cheap_case():
-    return load_case(DEMO, CHEAP)
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(cheap_case, shared_tmp):
-    return run_case(cheap_case, shared_tmp / "ck_full", MPI.COMM_WORLD)
 
 
 def test_stop_and_resume_gives_the_same_metrics(cheap_case, uninterrupted, shared_tmp,

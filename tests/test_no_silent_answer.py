@@ -16,10 +16,7 @@ from fem.config import CaseError, load_case
 from fem.output import names
 from fem.post import sanity
 
-from conftest import ROOT
-from test_checkpoint import CHEAP
-
-DEMO = ROOT / "studies" / "demo.toml"
+from conftest import CHEAP, DEMO
 SETS = [a for s in CHEAP for a in ("--set", s)]
 
 

@@ -14,10 +14,7 @@ from fem import cli
 from fem.output import names
 from fem.run import driver
 
-from conftest import ROOT
-from test_checkpoint import CHEAP
-
-DEMO = ROOT / "studies" / "demo.toml"
+from conftest import CHEAP, DEMO
 SETS = [a for s in CHEAP for a in ("--set", s)]
 
 
@@ -47,7 +44,7 @@ def test_an_output_directory_under_a_file_is_refused_before_the_solve(shared_tmp
 
 def test_too_little_free_space_is_refused_before_the_solve(shared_tmp, capsys, monkeypatch):
     out = shared_tmp / "no_space"
-    monkeypatch.setattr(driver, "shutil_free", lambda path: 1_000_000)
+    monkeypatch.setattr(driver, "free_bytes", lambda path: 1_000_000)
     monkeypatch.setattr(driver.CaseRun, "heat_and_damage",
                         lambda *a: pytest.fail("solved although the disk is too small"))
     status, err = mtz_run(out, capsys)

@@ -18,30 +18,29 @@ from mpi4py import MPI
 
 import pytest
 
-from fem.config import load_case
 from fem.output import names
 from fem.run import checkpoint as ck
 from fem.run import driver, signals
 from fem.run.driver import run_case
 from fem.run.signals import Interrupted, catch_stop
 
-from conftest import ROOT
-from test_checkpoint import CHEAP, DEMO, ROUND_OFF, assert_same_metrics
+from conftest import CHEAP, DEMO, ROOT
+from test_checkpoint import ROUND_OFF, assert_same_metrics
 
 MPIEXEC = os.path.join(os.path.dirname(sys.executable), "mpiexec")
 
 
-@pytest.fixture(scope="module")
-def case():
-    return load_case(DEMO, CHEAP)
+def stopped_run(case, out, monkeypatch) -> Interrupted:
+    """Run ``case`` into ``out`` with the signal handlers set, to the stop that the patches of
+    ``monkeypatch`` ask for (then undone); the stop, with no ``metrics.json`` left."""
+    with catch_stop(), pytest.raises(Interrupted) as stopped:
+        run_case(case, out, MPI.COMM_WORLD)
+    monkeypatch.undo()
+    assert not (out / names.METRICS_JSON).exists()
+    return stopped.value
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(case, shared_tmp):
-    return run_case(case, shared_tmp / "sig_full", MPI.COMM_WORLD)
-
-
-def test_a_stop_during_the_loop_checkpoints_that_step(case, uninterrupted, shared_tmp,
+def test_a_stop_during_the_loop_checkpoints_that_step(cheap_case, uninterrupted, shared_tmp,
                                                       monkeypatch):
     comm, out = MPI.COMM_WORLD, shared_tmp / "sig_loop"
     after_step = ck.Checkpointer.after_step
@@ -52,18 +51,15 @@ def test_a_stop_during_the_loop_checkpoints_that_step(case, uninterrupted, share
         after_step(self, n, n_steps, problems)
 
     monkeypatch.setattr(ck.Checkpointer, "after_step", signal_at_7)
-    with catch_stop(), pytest.raises(Interrupted) as stopped:
-        run_case(case, out, comm)
-    monkeypatch.undo()
-    assert stopped.value.exit_status == 143
-    assert "after step 7 of" in str(stopped.value)
-    assert not (out / names.METRICS_JSON).exists()
+    stopped = stopped_run(cheap_case, out, monkeypatch)
+    assert stopped.exit_status == 143
+    assert "after step 7 of" in str(stopped)
     assert (out / names.CHECKPOINT_STATE).exists()
-    resumed = run_case(case, out, comm, resume=True)
+    resumed = run_case(cheap_case, out, comm, resume=True)
     assert_same_metrics(uninterrupted, resumed, rtol=ROUND_OFF)
 
 
-def test_a_stop_between_phases_keeps_the_last_step(case, uninterrupted, shared_tmp,
+def test_a_stop_between_phases_keeps_the_last_step(cheap_case, uninterrupted, shared_tmp,
                                                    monkeypatch):
     """A signal during the mechanics: the state after the last step is saved and the resumed
     run skips the time loop."""
@@ -75,12 +71,9 @@ def test_a_stop_between_phases_keeps_the_last_step(case, uninterrupted, shared_t
         signals.request(signal.SIGINT)
 
     monkeypatch.setattr(driver.CaseRun, "mechanics", signal_in_mechanics)
-    with catch_stop(), pytest.raises(Interrupted) as stopped:
-        run_case(case, out, comm)
-    monkeypatch.undo()
-    assert stopped.value.exit_status == 130
-    assert "after the mechanics" in str(stopped.value)
-    assert not (out / names.METRICS_JSON).exists()
+    stopped = stopped_run(cheap_case, out, monkeypatch)
+    assert stopped.exit_status == 130
+    assert "after the mechanics" in str(stopped)
     steps = []
     step = ck.Checkpointer.restore
 
@@ -89,7 +82,7 @@ def test_a_stop_between_phases_keeps_the_last_step(case, uninterrupted, shared_t
         return steps[-1][0]
 
     monkeypatch.setattr(ck.Checkpointer, "restore", restore)
-    resumed = run_case(case, out, comm, resume=True)
+    resumed = run_case(cheap_case, out, comm, resume=True)
     assert steps and steps[0][0] == steps[0][1]  # resumed after the last step
     assert_same_metrics(uninterrupted, resumed, rtol=ROUND_OFF)
 

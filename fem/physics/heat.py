@@ -227,7 +227,6 @@ class PennesProblem:
     def define_work_vectors(self) -> None:
         """The step matrices (built on first use), the bottom values, work vectors, ledger."""
         self._rungs: dict[tuple, tuple[PETSc.Mat, PETSc.Vec, PETSc.KSP]] = {}
-        self._dt: dict[tuple, float] = {}
         self._plan: dict[tuple, tuple | None] = {}  # key -> the key of its AMG (None: own)
         self._plan_dt: dict[tuple, float] = {}  # key -> its step size (its first step)
         self._bc_values = self.f0.duplicate()  # core temperature at the bottom dofs
@@ -371,7 +370,6 @@ class PennesProblem:
                                       smoothed=SMOOTHED_AGGREGATION)
                 ksp.setUp()
             self._rungs[key] = (A, c, ksp)
-            self._dt[key] = dt
             log.debug("heat: new step size %.4g ms, surface %s (%d matrices, %s)", dt * 1e3,
                       state.name, len(self._rungs), "own AMG" if owner is None else "lagged")
         return key, self._rungs[key]
@@ -454,7 +452,7 @@ class PennesProblem:
         """
         state = self.surface.state_at(0.5 * (t0 + t1))
         key, (A, c, ksp) = self._rung(t1 - t0, state)
-        dt = self._dt[key]
+        dt = self._plan_dt[key]  # the size the matrix was built with
         powers = np.atleast_1d(np.asarray(power, dtype=float))
         surface_x, perfusion_x = self._explicit(state)
         q = self._q  # the laser, sum_g p_g b_g
@@ -546,7 +544,7 @@ class PennesProblem:
         matrices or solvers (rebuilt by the next steps, as planned), an empty ledger."""
         for A, c, ksp in self._rungs.values():
             ksp.destroy(), A.destroy(), c.destroy()
-        self._rungs, self._dt = {}, {}  # the plan of the step sizes is kept
+        self._rungs = {}  # the plan of the step sizes is kept
         self.T.x.array[:] = T
         self.T_n.x.array[:] = T
         self.ledger = EnergyLedger()

@@ -126,6 +126,13 @@ def split_unit(key: str) -> tuple[str, str]:
     return label or key, unit
 
 
+def key_header(key: str) -> str:
+    """The ``<th>`` of a table column named by its key, the key's unit under it."""
+    _, unit = split_unit(key)
+    unit_html = f'<br><span class="sub">{_esc(unit)}</span>' if unit else ""
+    return f"<th>{_esc(key)}{unit_html}</th>"
+
+
 def format_number(value: Any) -> str:
     """Format a metric value with 4 significant digits (integers as they are).
 

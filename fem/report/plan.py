@@ -22,7 +22,7 @@ from fem.report.page import (
     _page,
     _write_page,
     format_number,
-    split_unit,
+    key_header,
 )
 
 logger = logging.getLogger(__name__)
@@ -228,11 +228,7 @@ def _runs_table(out: Path, runs: list) -> str:
     rows = [r for r in runs if isinstance(r, Mapping)]
     if not rows:
         return '<p class="missing">No model runs.</p>'
-    head = []
-    for key in RUN_COLUMNS:
-        _, unit = split_unit(key)
-        unit_html = f'<br><span class="sub">{_esc(unit)}</span>' if unit else ""
-        head.append(f"<th>{_esc(key)}{unit_html}</th>")
+    head = [key_header(key) for key in RUN_COLUMNS]
     body = []
     for r in rows:
         cells = []

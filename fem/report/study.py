@@ -32,7 +32,7 @@ from fem.report.page import (
     _page,
     _write_page,
     format_number,
-    split_unit,
+    key_header,
     warning_list,
     warnings_box,
 )
@@ -146,11 +146,7 @@ def write_study_report(
     warned = [f"{row.get('case', f'case {i}')}: {w}" for i, row in enumerate(rows)
               for w in warning_list(row.get(WARNINGS_KEY))]
 
-    head = []
-    for key in columns:
-        _, unit = split_unit(key)
-        unit_html = f'<br><span class="sub">{_esc(unit)}</span>' if unit else ""
-        head.append(f"<th>{_esc(key)}{unit_html}</th>")
+    head = [key_header(key) for key in columns]
     body_rows = []
     for row in rows:
         cells = []

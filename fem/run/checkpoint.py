@@ -172,12 +172,6 @@ class Checkpointer:
             self.save(self.n_steps, self.problems)
         return True
 
-    def stop(self, signum: int, where: str) -> None:
-        """Stop between phases of the case, the state of the last step saved."""
-        if self.stop_saving():
-            where += f"; checkpoint of the last step in {self.path}"
-        signals.stop(self.comm, signum, where)
-
     def save(self, n: int, problems: dict[str, Stateful]) -> None:
         """Write the state of the problems after step ``n`` (collective; rank 0 writes)."""
         states = {name: p.state() for name, p in problems.items()}

@@ -10,6 +10,7 @@ directory for a bad case.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -50,10 +51,8 @@ BYTES_PER_DOF = 5000
 RESULT_BYTES = 4_000_000
 
 
-def shutil_free(path: Path) -> int:
+def free_bytes(path: Path) -> int:
     """Free bytes on the file system of ``path`` (or of its nearest existing parent)."""
-    import shutil
-
     path = Path(path).resolve()
     while not path.exists():
         path = path.parent
@@ -156,12 +155,15 @@ class CaseRun:
         signum = signals.requested(self.comm)
         if not signum:
             return
-        where = f"stopped after {phase} of {self.out}"
-        for ck in self.checkpoints[:-1]:
-            ck.stop_saving()
-        if self.checkpoints:
-            self.checkpoints[-1].stop(signum, where)
-        signals.stop(self.comm, signum, where + " (nothing to checkpoint yet)")
+        saved = self.save_checkpoints()
+        signals.stop(self.comm, signum, f"stopped after {phase} of {self.out}" + (
+            f"; checkpoint of the last step in {saved[-1]}" if saved
+            else " (nothing to checkpoint yet)"))
+
+    def save_checkpoints(self) -> list[Path]:
+        """The state of the last step of each loop that ran, unless on disk already (a stop
+        between phases: ``--resume`` then skips the loops); their files (collective)."""
+        return [ck.path for ck in self.checkpoints if ck.stop_saving()]
 
     def start(self) -> None:
         """The result directory and ``case.toml``; a ``metrics.json`` of an earlier run of
@@ -188,8 +190,7 @@ class CaseRun:
             yield
         except OSError as e:
             try:  # the state of the loops' last steps, for --resume once there is room
-                for ck in self.checkpoints:
-                    ck.stop_saving()
+                self.save_checkpoints()
             except OSError:
                 pass
             on_root(self.comm, self.remove_partial)
@@ -198,19 +199,17 @@ class CaseRun:
 
     def remove_partial(self) -> None:
         """Everything in the result directory but ``case.toml`` and the checkpoint."""
-        import shutil
-
         keep = {names.CASE_TOML, names.CHECKPOINT_DIR}
         for p in self.out.iterdir() if self.out.is_dir() else []:
             if p.name not in keep:
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
-    def check_space(self) -> None:
-        """Enough free space for the result files (estimated from the unknowns, measured on
-        the demo's results: about :data:`BYTES_PER_DOF` per temperature unknown with the
-        healing stage and every field, plus the pictures), before anything is solved."""
-        need = RESULT_BYTES + BYTES_PER_DOF * self.dofs_estimate
-        free = on_root(self.comm, lambda: shutil_free(self.out))
+    def check_space(self, dofs: int) -> None:
+        """Enough free space for the result files of ``dofs`` temperature unknowns (about
+        :data:`BYTES_PER_DOF` each with the healing stage and every field, plus the
+        pictures), before anything is solved."""
+        need = RESULT_BYTES + BYTES_PER_DOF * dofs
+        free = on_root(self.comm, lambda: free_bytes(self.out))
         if free < need:
             raise OutputError(f"cannot write the results: {self.out}: about {need / 1e6:.0f} MB "
                               f"needed, {free / 1e6:.0f} MB free")
@@ -220,8 +219,7 @@ class CaseRun:
         with self.timer("mesh"):
             self.case, self.data, self.quality = mesh_case(self.case, self.comm)
         self.cells = self.data.mesh.topology.index_map(3).size_global
-        self.dofs_estimate = self.data.mesh.geometry.index_map().size_global
-        self.check_space()
+        self.check_space(self.data.mesh.geometry.index_map().size_global)  # P1: one per node
         log.info("mesh: %d cells, %d column(s), min quality %.3f (%.1f s%s)", self.cells,
                  self.case.pattern.layout.count, self.quality["min_quality"],
                  self.timer.phases["mesh"],
@@ -375,15 +373,13 @@ class CaseRun:
         warnings of the case and of its result, logged and kept in ``metrics["warnings"]``."""
         failures = energy_check_failures(metrics)
         if failures and self.case.solver.energy_checks == "stop":
-            for ck in self.checkpoints:  # the loops' last steps: a rerun that keeps it resumes
-                ck.stop_saving()
+            self.save_checkpoints()  # a rerun that keeps the run resumes after the loops
             raise SolverError("energy check: " + "; ".join(failures) + "; to keep the run: "
                               "--resume --set solver.energy_checks=warn")
-        warnings = case_warnings(self.case) + result_warnings(self.case, metrics) + [
-            "energy check: " + f for f in failures]
-        for w in warnings[len(self.case_warnings):]:
+        found = result_warnings(self.case, metrics) + ["energy check: " + f for f in failures]
+        for w in found:  # those of the case were logged at the start
             log.warning("warning: %s", w)
-        metrics["warnings"] = warnings
+        metrics["warnings"] = self.case_warnings + found
 
     def write_results(self) -> None:
         """The tables, the fields for ParaView, the snapshot and the animation frames (no

@@ -85,9 +85,14 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+def pending() -> int:
+    """The signal that asked this process to stop (0: none)."""
+    return _pending[0] if _pending else 0
+
+
 def requested(comm: MPI.Comm) -> int:
     """The signal that asked the run to stop on any rank of ``comm`` (0: none); collective."""
-    return comm.allreduce(_pending[0] if _pending else 0, op=MPI.MAX)
+    return comm.allreduce(pending(), op=MPI.MAX)
 
 
 def request(signum: int = signal.SIGTERM) -> None:

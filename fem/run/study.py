@@ -435,7 +435,7 @@ def _stop_together(comm: MPI.Comm, work) -> None:
         work()
     except Interrupted as e:
         signum = e.signum
-    signum = comm.allreduce(max(signum, signals.requested(MPI.COMM_SELF)), op=MPI.MAX)
+    signum = comm.allreduce(max(signum, signals.pending()), op=MPI.MAX)
     if signum:
         signals.stop(comm, signum, "the study stopped; finished cases are kept")
 
