@@ -15,7 +15,7 @@ PYTHON_CANDIDATES := python3 python3.13 python3.12 $(wildcard $(HOME)/.pyenv/ver
 FIND_PYTHON = for p in $(PYTHON_CANDIDATES); do \
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo $$p; break; fi; done
 
-.PHONY: install demo test test-serial test-mpi bench bench-mesh clean clean-cache distclean help
+.PHONY: install demo test test-serial test-mpi bench bench-mesh bench-pipeline clean clean-cache distclean help
 .PHONY: study studies render
 .PHONY: browser
 
@@ -28,6 +28,7 @@ help:
 	@echo "make test    - install into .venv and run the test suite, serial and on 2 MPI ranks"
 	@echo "make bench   - transient heat solve against the DOLFINx tutorial pattern -> results/bench/bench.json"
 	@echo "make bench-mesh - mesh time against the number of columns -> results/bench/mesh_scaling.json"
+	@echo "make bench-pipeline - studies/patch_100.toml end to end on NP ranks: phases, peak memory -> results/bench/pipeline.json"
 	@echo "make clean   - remove results and caches (keeps .venv); make distclean removes .venv"
 	@echo "make install - create .venv and install the package with its test extras"
 	@echo "make test-serial / make test-mpi - the serial half / the 2-rank half of make test"
@@ -60,6 +61,9 @@ bench: install
 
 bench-mesh: install
 	$(PY) -m fem.bench.mesh --out results/bench
+
+bench-pipeline: install
+	$(PY) -m fem.bench.pipeline --ranks $(NP) --out results/bench
 
 study: install
 	$(MPIEXEC) -n $(NP) $(MTZ) study $(STUDY_FILE) -o results/studies/$(STUDY_NAME)$(if $(RESUME), --resume)

@@ -32,3 +32,20 @@ def test_quick_bench(tmp_path):
     assert r["peak_rss_MB"] > 0
     assert r["max_rel_diff"] <= 1e-6
     assert r["speedup"] > 1
+
+
+@pytest.mark.serial
+def test_pipeline_memory_sampler_sees_the_children():
+    """``make bench-pipeline`` sums the resident memory of every process below the one it
+    started (mpiexec, its proxies, the ranks): a grandchild holding 300 MB is seen."""
+    from fem.bench.pipeline import MemorySampler
+
+    code = "import time; b = bytearray(300_000_000); b[::4096] = b'x' * len(b[::4096]); " \
+           "time.sleep(2.0)"
+    p = subprocess.Popen(["sh", "-c", f"{sys.executable} -c \"{code}\"; true"])
+    sampler = MemorySampler(p.pid, period=0.2)
+    sampler.start()
+    p.wait()
+    sampler.done.set()
+    sampler.join()
+    assert 0.3e9 <= sampler.peak < 1.0e9
