@@ -41,19 +41,24 @@ def _sum_beams(x: np.ndarray, j: np.ndarray, centres, r_fine: np.ndarray, table:
     q = np.zeros(x.shape[1])
     order = np.argsort(x[0])
     xs = x[0][order]
-    step = r_fine[1]
     for cx, cy in centres:
         lo, hi = np.searchsorted(xs, [cx - cut, cx + cut])
         idx = order[lo:hi]
         idx = idx[np.abs(x[1][idx] - cy) < cut]
         r = np.hypot(x[0][idx] - cx, x[1][idx] - cy)
         idx, r = idx[r < cut], r[r < cut]
-        t = r / step
-        i = np.minimum(t.astype(int), len(r_fine) - 2)
-        f = t - i
+        i, f = _radial(r, r_fine)
         jj = j[idx]
         q[idx] += (1.0 - f) * table[i, jj] + f * table[i + 1, jj]
     return q
+
+
+def _radial(r: np.ndarray, r_fine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The fine-radius interval ``i`` of each radius and its fraction ``f`` in it (``r_fine``
+    equally spaced from 0): a table is ``(1 - f) t[i] + f t[i + 1]`` there."""
+    t = r / r_fine[1]
+    i = np.minimum(t.astype(int), len(r_fine) - 2)
+    return i, t - i
 
 
 def _quadrant_area(x: np.ndarray, y: np.ndarray, radius: np.ndarray) -> np.ndarray:
@@ -127,6 +132,17 @@ class ScatteredBeam:
         layers = np.asarray(beam_map.layer_of_bin)
         self.layer_bins = [(int(np.argmax(layers == i)), int(len(layers) - np.argmax(
             layers[::-1] == i) - 1)) for i in range(int(layers.max()) + 1)]
+        # The core/halo split of a sum over many columns (density): the core radius, where
+        # the density has fallen below CORE_FRACTION of its peak at every depth; the halo
+        # q(max(r, r_core)) and the core q - q_halo (zero beyond r_core).
+        peak = self.q_fine.max(axis=1)
+        above = np.flatnonzero(peak > CORE_FRACTION * peak.max())
+        k = min(int(above.max()) + 1 if above.size else 1, len(self.r_fine) - 1)
+        self.r_core = float(self.r_fine[k])
+        self.q_halo = self.q_fine.copy()
+        self.q_halo[:k] = self.q_fine[k]
+        self.q_core = self.q_fine - self.q_halo
+        self._halo_lattice: dict[tuple, np.ndarray] = {}  # the patch's lattice, one at a time
 
     @property
     def specular(self) -> float:
@@ -172,29 +188,6 @@ class ScatteredBeam:
         j = self._bins(layer_index, -x[2])
         return _sum_beams(x, j, centres, self.r_fine, self.q_fine, self.r_max)
 
-    @property
-    def r_core(self) -> float:
-        """Radius beyond which the density is below :data:`CORE_FRACTION` of its peak."""
-        peak = self.q_fine.max(axis=1)
-        above = np.flatnonzero(peak > CORE_FRACTION * peak.max())
-        k = min(int(above.max()) + 1 if above.size else 1, len(self.r_fine) - 1)
-        return float(self.r_fine[k])
-
-    @property
-    def q_core(self) -> np.ndarray:
-        """``q - q_halo``: the density less its value at ``r_core`` inside the core."""
-        return self.q_fine - self.q_halo
-
-    @property
-    def q_halo(self) -> np.ndarray:
-        """``q(max(r, r_core))`` on the fine radii."""
-        if getattr(self, "_q_halo", None) is None:
-            k = int(np.searchsorted(self.r_fine, self.r_core))
-            halo = self.q_fine.copy()
-            halo[:k] = self.q_fine[k]
-            self._q_halo = halo
-        return self._q_halo
-
     def _halo_at(self, x: np.ndarray, j: np.ndarray, centres) -> np.ndarray:
         """The halos of the columns at the points, bilinear on the lattice (see
         :meth:`density`)."""
@@ -202,21 +195,19 @@ class ScatteredBeam:
         ix0, iy0 = (int(math.floor(v.min() / step)) for v in (x[0], x[1]))
         ix1, iy1 = (int(math.floor(v.max() / step)) + 1 for v in (x[0], x[1]))
         key = (tuple(map(tuple, centres)), ix0, ix1, iy0, iy1)
-        cache = self.__dict__.setdefault("_halo_cache", {})
+        cache = self._halo_lattice
         if key not in cache:
-            cache.clear()  # one patch at a time (the layers of one call share it)
+            cache.clear()  # one patch at a time (the layers of one source share it)
             gx = np.arange(ix0, ix1 + 1) * step
             gy = np.arange(iy0, iy1 + 1) * step
             X, Y = np.meshgrid(gx, gy, indexing="ij")
             nodes = np.stack([X.ravel(), Y.ravel()])
             grid = np.zeros((nodes.shape[1], self.q_halo.shape[1]))
-            dr = self.r_fine[1]
             for cx, cy in centres:
                 r = np.hypot(nodes[0] - cx, nodes[1] - cy)
                 near = np.flatnonzero(r < self.r_max)
-                t = r[near] / dr
-                i = np.minimum(t.astype(int), len(self.r_fine) - 2)
-                f = (t - i)[:, None]
+                i, f = _radial(r[near], self.r_fine)
+                f = f[:, None]
                 grid[near] += (1.0 - f) * self.q_halo[i] + f * self.q_halo[i + 1]
             cache[key] = grid.reshape(len(gx), len(gy), -1)
         grid = cache[key]

@@ -265,6 +265,8 @@ def render_wound_closure(result_dir: Path, out_dir: Path,
     defect_area = float(np.sum(areas * defect[cells].mean(axis=1)))
     times = _wound_times(healing, np.where(finite, closure, 0.0))
 
+    from matplotlib.patches import Patch, Rectangle
+
     X, Y, closure_g, follicle_g, barrier_g = _raster(
         mesh, {"closure": closure, "follicle": follicle, "barrier": barrier})
     n = len(times)
@@ -274,8 +276,6 @@ def render_wound_closure(result_dir: Path, out_dir: Path,
     xmin, xmax, ymin, ymax = mesh.bounds[:4]
     panel = (width - 1.2) / ncols
     height = nrows * panel * (ymax - ymin) / max(xmax - xmin, 1e-9) + 0.65 * nrows + 1.6
-    from matplotlib.patches import Rectangle
-
     fig = _figure(width, min(max(height, 4.5), 14.0))
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
     for k, ax in enumerate(axes.flat):
@@ -317,7 +317,6 @@ def render_wound_closure(result_dir: Path, out_dir: Path,
             ax.xaxis.set_tick_params(labelbottom=True)
 
     from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
 
     handles = [
         Patch(color=WOUND_COLOR, label="open wound"),
