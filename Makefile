@@ -15,7 +15,7 @@ PYTHON_CANDIDATES := python3 python3.13 python3.12 $(wildcard $(HOME)/.pyenv/ver
 FIND_PYTHON = for p in $(PYTHON_CANDIDATES); do \
 	  if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo $$p; break; fi; done
 
-.PHONY: install demo test test-serial test-mpi bench bench-mesh bench-pipeline clean clean-cache distclean help
+.PHONY: install demo test test-serial test-mpi bench bench-mesh bench-pipeline bench-mechanics clean clean-cache distclean help
 .PHONY: study studies render
 .PHONY: browser
 
@@ -27,8 +27,9 @@ help:
 	@echo "make render DIR=results/<case> - renders and report again from saved results"
 	@echo "make test    - install into .venv and run the test suite, serial and on 2 MPI ranks"
 	@echo "make bench   - transient heat solve against the DOLFINx tutorial pattern -> results/bench/bench.json"
-	@echo "make bench-mesh - mesh time against the number of columns -> results/bench/mesh_scaling.json"
+	@echo "make bench-mesh - cells per region and mesh time against columns and patch size -> results/bench/mesh_scaling.json"
 	@echo "make bench-pipeline - studies/patch_100.toml end to end on NP ranks: phases, peak memory -> results/bench/pipeline.json"
+	@echo "make bench-mechanics - elasticity solver against the DOLFINx demo pattern (1.5 mm patch, NP ranks) -> results/bench/mechanics.json"
 	@echo "make clean   - remove results and caches (keeps .venv); make distclean removes .venv"
 	@echo "make install - create .venv and install the package with its test extras"
 	@echo "make test-serial / make test-mpi - the serial half / the 2-rank half of make test"
@@ -64,6 +65,9 @@ bench-mesh: install
 
 bench-pipeline: install
 	$(PY) -m fem.bench.pipeline --ranks $(NP) --out results/bench
+
+bench-mechanics: install
+	$(PY) -m fem.bench.mechanics --ranks $(NP) --out results/bench
 
 study: install
 	$(MPIEXEC) -n $(NP) $(MTZ) study $(STUDY_FILE) -o results/studies/$(STUDY_NAME)$(if $(RESUME), --resume)

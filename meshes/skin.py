@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 TOP, BOTTOM, SIDES, WALL = 1, 2, 3, 4
 COLUMN_OFFSET = 100
+COLUMN_SLABS = 4  # slabs of a column graded in depth (SkinGeometry.column_slabs)
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,8 @@ class SkinGeometry:
     centres: tuple[tuple[float, float], ...]  # column axes
     column_radius: float  # refined column region
     column_depth: float
-    column_size: float  # element size in the column
-    surface_size: float  # element size through the stratum corneum and epidermis
+    column_size: float  # element size in the column (at the surface)
+    surface_size: float  # element size through the stratum corneum and epidermis, near columns
     far_size: float  # element size far from the columns
     quarter: bool = False  # quarter cell: one quarter column on the corner x = y = 0
     crater_profile: tuple[tuple[float, float], ...] = ()  # (r, depth) from axis to mouth
@@ -65,6 +66,12 @@ class SkinGeometry:
     top_depth: float = 0.0
     growth: float = 0.4  # element size increase per unit distance (smooth transition)
     surface_layers: int = 2  # the top layers resolved with surface_size
+    # element size at the bottom of the column (graded in depth from column_element at the
+    # surface, :attr:`column_slabs`); 0: the column size all the way down
+    column_bottom_size: float = 0.0
+    # element size of the top layers away from the columns (their boundary conditions are
+    # uniform there); 0: surface_size everywhere
+    surface_far_size: float = 0.0
 
     @property
     def depth(self) -> float:
@@ -81,6 +88,19 @@ class SkinGeometry:
     def column_element(self) -> float:
         """Element size in the columns: >= ~12 segments round a column."""
         return min(self.column_size, 0.5 * self.column_radius)
+
+    @property
+    def column_slabs(self) -> tuple[tuple[float, float, float], ...]:
+        """The refined column as ``(top depth, bottom depth, element size)`` slabs: the size
+        grows linearly in depth from :attr:`column_element` in the top slab to
+        ``column_bottom_size`` in the bottom one (one slab when it is not graded)."""
+        h0, d = self.column_element, self.column_depth
+        h1 = min(max(self.column_bottom_size, h0), 0.5 * self.column_radius)  # >= 12 round
+        if h1 <= h0 * (1 + 1e-9):
+            return ((0.0, d, h0),)
+        n = COLUMN_SLABS
+        return tuple((d * k / n, d * (k + 1) / n, h0 + (h1 - h0) * k / (n - 1))
+                     for k in range(n))
 
     @property
     def conforming_columns(self) -> bool:
@@ -239,14 +259,16 @@ def _size_field(model, geo: SkinGeometry, surface_scale: float = 1.0) -> None:
     """Element size: fine in the columns and on crater walls, resolved through the top layers,
     growing linearly (rate ``growth``) with distance up to the far-field size.
 
-    One gmsh Box field per column (a box of half-width ``column_radius`` with a linear
-    transition layer), combined with a Min field: evaluated in compiled code, cheap per column.
+    gmsh Box fields (a box with a linear transition layer) combined with a Min field,
+    evaluated in compiled code, cheap per column: the top layers at ``surface_far_size`` over
+    the whole block; per column, boxes of half-width ``column_radius``: the top layers at
+    ``surface_size`` and the column's slabs (:attr:`SkinGeometry.column_slabs`, the element
+    size graded in depth).
     """
     field = model.mesh.field
     for f in field.list():
         field.remove(f)
     g, far = geo.growth, geo.far_size
-    h_col = geo.column_element
     surf_depth = float(sum(geo.thicknesses[: geo.surface_layers]))
     x0, x1, y0, y1 = geo.extent
     big = 2.0 * max(x1 - x0, y1 - y0, geo.depth)
@@ -259,9 +281,15 @@ def _size_field(model, geo: SkinGeometry, surface_scale: float = 1.0) -> None:
             field.setNumber(f, key, value)
         return f
 
-    r, d = geo.column_radius, geo.column_depth
-    fields = [box(surface_scale * geo.surface_size, x0 - big, x1 + big, y0 - big, y1 + big, -surf_depth, big)]
-    fields += [box(h_col, cx - r, cx + r, cy - r, cy + r, -d, big) for cx, cy in geo.centres]
+    r = geo.column_radius
+    h_surf = surface_scale * geo.surface_size
+    h_away = max(surface_scale * geo.surface_far_size, h_surf)
+    fields = [box(h_away, x0 - big, x1 + big, y0 - big, y1 + big, -surf_depth, big)]
+    if h_away > h_surf:  # the top layers resolved finely over the columns only
+        fields += [box(h_surf, cx - r, cx + r, cy - r, cy + r, -surf_depth, big)
+                   for cx, cy in geo.centres]
+    fields += [box(h, cx - r, cx + r, cy - r, cy + r, -bottom, big if top == 0.0 else -top)
+               for cx, cy in geo.centres for top, bottom, h in geo.column_slabs]
     if geo.top_size > 0.0:
         fields.append(box(surface_scale * geo.top_size, x0 - big, x1 + big, y0 - big, y1 + big,
                           -geo.top_depth, big))

@@ -237,7 +237,8 @@ def test_a_mesh_larger_than_the_memory_is_refused(monkeypatch):
     monkeypatch.delenv(budget.MEMORY_ENV, raising=False)
     msg = refused(["pattern.patch_um=20000"], "pattern.patch_um = 20000.0", "cells",
                   "GB of this machine", "MTZ_MEMORY_GB", "mesh.resolution")
-    assert float(msg.split("about ")[1].split(" cells")[0]) > 1e7
+    # at least the far field: 4.5 cells per (100 um)^3 of the 20 x 20 x 2.265 mm block
+    assert float(msg.split("about ")[1].split(" cells")[0]) > 4.5 * 20**2 * 2.265 / 0.1**3
     # a memory between what the demo needs at medium and at coarse resolution
     need = {res: budget.memory_bytes(budget.estimate_cells(geometry_from_case(
         load_case(DEMO, [f"mesh.resolution={res!r}"]))), None) for res in ("coarse", "medium")}

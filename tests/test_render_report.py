@@ -837,3 +837,20 @@ def test_written_snapshot_is_rank_independent(shared_tmp: Path) -> None:
     frames_snap, frames = load_frames(out)
     assert [t for t, _ in frames] == [0.0, 1.0] and frames_snap.mesh.n_points == vertices
     _assert_real_picture(render_damage(snap, out / "renders"))
+
+
+@pytest.mark.serial
+def test_3d_view_surfaces_with_degenerate_triangles_are_decimated() -> None:
+    """An isosurface whose points merge (cleaning makes lines of its degenerate triangles, as
+    on a 98-column patch) is still decimated to the 3D page's budget."""
+    import pyvista as pv
+
+    from fem.render.interactive import _scene_mesh
+
+    s = pv.Sphere(theta_resolution=400, phi_resolution=400)
+    pts = s.points.copy()
+    pts[5:40] = pts[4]
+    surface = pv.PolyData(pts, faces=s.faces)
+    assert surface.triangulate().clean().n_lines > 0
+    scene = _scene_mesh(surface, "necrosis", "red", 0.5)
+    assert 0 < len(scene["tris"]) // 3 <= VIEW3D_MAX_TRIANGLES

@@ -68,12 +68,15 @@ def test_case_names_follow_the_parameters():
         "end_ms-0.1_probes_um-0x0x1"
 
 
+CLUSTER_STUDIES = {"weak_scaling"}  # cases larger than this machine (MTZ_MEMORY_GB)
+
+
 def test_every_shipped_study_validates():
     names = {p.stem for p in (ROOT / "studies").glob("*.toml")}
     assert {"energy_sweep_1550", "density_sweep", "co2_vs_1550", "calibration_1550",
-            "convergence", "scaling"} <= names
+            "convergence", "scaling"} | CLUSTER_STUDIES <= names
     studies = {p.stem: st.load_study(p) for p in (ROOT / "studies").glob("*.toml")
-               if st.is_study_file(p)}  # each loaded once: resolving a case can take a while
+               if st.is_study_file(p) and p.stem not in CLUSTER_STUDIES}  # each loaded once
     for s in studies.values():
         assert s.cases and len({c.name for c in s.cases}) == len(s.cases)
     small = [name for name, s in studies.items() if s.small]
@@ -274,6 +277,21 @@ def test_slurm_script_has_one_task_per_case(tmp_path, mtz_cmd):
     assert 'if [ "$status" -eq 143 ]' in script  # checkpointed by the signal: requeued
     assert subprocess.run(["bash", "-n", str(out / "slurm.sh")]).returncode == 0
     assert not any(p.is_dir() and p.name != "slurm" for p in out.iterdir())  # nothing ran
+
+
+@pytest.mark.serial
+def test_weak_scaling_study_has_the_columns_proportional_to_the_ranks(monkeypatch):
+    """studies/weak_scaling.toml: about 25 columns per rank from 1 to 64 ranks; refused on
+    this machine from 8 ranks on unless MTZ_MEMORY_GB gives the allocation's memory."""
+    path = ROOT / "studies" / "weak_scaling.toml"
+    monkeypatch.delenv("MTZ_MEMORY_GB", raising=False)
+    with pytest.raises(CaseError, match="MTZ_MEMORY_GB"):
+        st.load_study(path)
+    monkeypatch.setenv("MTZ_MEMORY_GB", "4000")
+    study = st.load_study(path)
+    assert [c.ranks for c in study.cases] == [1, 2, 4, 8, 16, 32, 64]
+    per_rank = [len(c.case.pattern.layout.centres) / c.ranks for c in study.cases]
+    assert 20 <= min(per_rank) and max(per_rank) <= 30, per_rank
 
 
 def test_one_case_of_a_study_as_an_array_task(shared_tmp):

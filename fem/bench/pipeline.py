@@ -62,17 +62,33 @@ def _rss(pids: list[int]) -> int:
 
 
 class MemorySampler(threading.Thread):
-    """The largest summed resident memory of a process tree, sampled every ``period`` s."""
+    """The summed resident memory of a process tree, sampled every ``period`` s: its peak and
+    its series ``[(Unix time, bytes), ...]``."""
 
     def __init__(self, pid: int, period: float = 1.0):
         super().__init__(daemon=True)
         self.pid, self.period, self.peak = pid, period, 0
+        self.series: list[tuple[float, int]] = []
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.is_set():
-            self.peak = max(self.peak, _rss([self.pid] + _children(self.pid)))
+            rss = _rss([self.pid] + _children(self.pid))
+            self.series.append((time.time(), rss))
+            self.peak = max(self.peak, rss)
             self.done.wait(self.period)
+
+
+def peak_per_phase(series: list[tuple[float, int]], started: dict[str, float]) -> dict:
+    """The peak memory (GB) within each phase: from its start to the next phase's start (the
+    last to the end of the series); the heat phase holds the mechanics solved in its loop."""
+    order = sorted(started.items(), key=lambda kv: kv[1])
+    peaks = {}
+    for k, (name, t0) in enumerate(order):
+        t1 = order[k + 1][1] if k + 1 < len(order) else float("inf")
+        inside = [b for t, b in series if t0 <= t < t1]
+        peaks[name] = round(max(inside) / 1e9, 2) if inside else None
+    return peaks
 
 
 def run(case: Path, ranks: int, sets: list[str], out: Path) -> dict:
@@ -103,6 +119,8 @@ def run(case: Path, ranks: int, sets: list[str], out: Path) -> dict:
             "set": sets, "ranks": ranks, "wall_s": round(wall, 1),
             "peak_memory_GB": round(sampler.peak / 1e9, 2),
             "phases_s": {k: round(float(v), 1) for k, v in phases.items()},
+            "peak_memory_GB_per_phase": peak_per_phase(
+                sampler.series, prov.get("phase_started_unix_s", {})),
             "cells": prov.get("cells"), "heat_dofs": prov.get("dofs"),
             "mechanics_dofs": prov.get("mechanics_dofs"), "result": str(result)}
 
@@ -119,8 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[bench] {rec['case']} on {rec['ranks']} ranks: {rec['wall_s']} s, peak "
           f"{rec['peak_memory_GB']} GB, {rec['cells']} cells, {rec['heat_dofs']} heat DOFs")
     for k, v in rec["phases_s"].items():
-        print(f"[bench]   {k:<10} {v:8.1f} s")
-    write_json(args.out / "pipeline.json", rec)
+        gb = rec["peak_memory_GB_per_phase"].get(k)
+        print(f"[bench]   {k:<10} {v:8.1f} s" + (f"  peak {gb:6.2f} GB" if gb else ""))
+    write_json(args.out / names.BENCH_PIPELINE_JSON, rec)
     return 0
 
 

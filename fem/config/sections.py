@@ -290,7 +290,12 @@ class Mesh:
     resolution: str = key("resolution", "str", default="medium",
                           choices=("coarse", "medium", "fine"))
     column_size: float = key("column_size_um", si=UM, lo=0.5, hi=1e4)  # m
+    # element size at the bottom of the refined column, graded linearly in depth from
+    # column_size_um at the surface (meshes.skin.SkinGeometry.column_slabs)
+    column_bottom_size: float = key("column_bottom_size_um", si=UM, lo=0.5, hi=1e4)  # m
     surface_size: float = key("surface_size_um", si=UM, lo=0.5, hi=1e4)  # m
+    # element size of the stratum corneum and epidermis away from the columns
+    surface_far_size: float = key("surface_far_size_um", si=UM, lo=0.5, hi=1e4)  # m
     far_size: float = key("far_size_um", si=UM, lo=0.5, hi=1e5)  # m
     column_radius: float = key("column_radius_um", si=UM, lo=1.0, hi=1e5)  # m
     column_depth: float = key("column_depth_um", si=UM, lo=1.0, hi=1e5)  # m

@@ -82,6 +82,12 @@ TRADEOFF_PNG = "tradeoff.png"
 SLURM_SH = "slurm.sh"
 SLURM_DIR = "slurm"
 
+# -- the benchmarks (results/bench/, make bench-*) -------------------------------------------
+BENCH_MESH_JSON = "mesh_scaling.json"  # make bench-mesh: cells against columns and area
+BENCH_PIPELINE_JSON = "pipeline.json"  # make bench-pipeline: a patch end to end
+BENCH_MECHANICS_JSON = "mechanics.json"  # make bench-mechanics: demo pattern against production
+BENCH_MECHANICS_RUNS_DIR = "mechanics_runs"  # its workers' records and displacements
+
 
 def format_value(value: Any) -> str:
     """A value as it appears in a directory name."""

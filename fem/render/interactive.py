@@ -45,6 +45,9 @@ def _scene_mesh(surface: pv.PolyData, label: str, color: str, alpha: float) -> d
     import pyvista as pv
 
     tri = surface.extract_surface(algorithm=None).triangulate().clean()
+    # cleaning turns triangles that merged points made degenerate into lines and vertices,
+    # which the decimation refuses: the triangles only
+    tri = pv.PolyData(tri.points, faces=tri.faces) if tri.n_faces else pv.PolyData()
     if tri.n_cells > VIEW3D_MAX_TRIANGLES:
         tri = tri.decimate(1.0 - VIEW3D_MAX_TRIANGLES / tri.n_cells)
     faces = np.asarray(tri.faces).reshape(-1, 4)[:, 1:] if tri.n_cells else np.zeros((0, 3))

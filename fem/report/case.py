@@ -269,7 +269,8 @@ def _provenance_section(prov: Mapping[str, Any]) -> str:
     others = {
         k: v
         for k, v in prov.items()
-        if isinstance(v, (Mapping, list)) and k not in ("versions", "phases_s")
+        if isinstance(v, (Mapping, list))
+        and k not in ("versions", "phases_s", "phase_started_unix_s")
     }
     for key, value in others.items():
         if isinstance(value, Mapping):

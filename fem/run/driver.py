@@ -64,10 +64,12 @@ class Timer:
 
     def __init__(self, comm: MPI.Comm):
         self.comm, self.phases = comm, {}
+        self.started: dict[str, float] = {}  # when each phase first started (Unix time, s)
 
     @contextmanager
     def __call__(self, name: str):
         self.comm.Barrier()
+        self.started.setdefault(name, time.time())
         t0 = time.perf_counter()
         yield
         self.comm.Barrier()
@@ -460,7 +462,8 @@ class CaseRun:
                 {"dofs": self.heat.dofs, "mechanics_dofs": metrics["mechanics_dofs"],
                  "cells": self.cells, "mesh_quality": self.quality,
                  "time_steps": self.hist.steps, "heat_step_sizes": self.heat.step_sizes,
-                 "wall_time_s": metrics["wall_time_s"]}))
+                 "wall_time_s": metrics["wall_time_s"],
+                 "phase_started_unix_s": self.timer.started}))
             if report:
                 render_and_report(self.out, renders=False)  # the report, with provenance
 
