@@ -356,6 +356,21 @@ def test_render_all_writes_every_picture(full_result: Path) -> None:
 
 
 @serial
+@pytest.mark.serial
+def test_the_ranks_share_the_pictures_out(tmp_path: Path, monkeypatch) -> None:
+    """``render_all(share=(rank, ranks))``: each picture drawn by exactly one rank, the
+    slowest ones first and on different ranks; together all of them."""
+    pictures = (render_temperature, render_histology)
+    monkeypatch.setattr(fem.render.all, "FIELD_PICTURES", pictures)
+    root = make_result_dir(tmp_path / "r", n_xy=7, n_z=15)
+    every = {p.name for p in render_all(root)}
+    parts = [{p.name for p in render_all(root, share=(r, 2))} for r in range(2)]
+    assert parts[0] and parts[1] and not parts[0] & parts[1]
+    assert parts[0] | parts[1] == every
+    assert VIEW3D_HTML in parts[0]  # render_interactive is first in PICTURE_ORDER here
+
+
+@serial
 @pytest.mark.serial  # pictures of files: one process (rank independence below)
 def test_render_all_returns_paths(tmp_path: Path, monkeypatch) -> None:
     """render_all returns the written paths (no probes: no probes picture)."""

@@ -442,11 +442,12 @@ class CaseRun:
             write_frames(out / names.FRAMES_VTU, heat.V, hist.frames, info)
 
     def draw(self) -> None:
-        """The renders, drawn on rank 0 from the written files."""
+        """The renders, drawn from the written files, shared out between the ranks (each
+        picture is drawn by one rank)."""
         from fem.render import render_all
 
         with self.writing("draw the results"), self.timer("render"):
-            on_root(self.comm, lambda: render_all(self.out))
+            render_all(self.out, share=(self.comm.rank, self.comm.size))
 
     def finish(self, report: bool) -> dict:
         """``metrics.json`` (atomic: it marks the case finished), provenance and the report;
