@@ -1,5 +1,7 @@
 """Transient heat benchmark (``make bench``): :class:`fem.physics.heat.PennesProblem` against the
-DOLFINx tutorial pattern on the same discrete problem.
+DOLFINx tutorial pattern on the same discrete problem (records of kind ``solver``), then the
+heat step in production against that solver alone, its floor (records of kind
+``production``: :mod:`fem.bench.production`).
 
 Cases: the demo (medium mesh) on one rank, and the demo with a fine column mesh of about 500k
 DOFs on one and on two ranks (``--quick``: the coarse demo on one rank only). For each, two
@@ -16,7 +18,8 @@ variants solve the same time steps from the same initial state:
 
 Both start from the steady state of :meth:`~fem.physics.heat.PennesProblem.solve_steady` (the
 baseline copies it), use the time points of :class:`fem.run.schedule.Schedule` and the exact
-mean power of :func:`fem.physics.source.mean_power`.
+mean power of :func:`fem.physics.source.mean_power`, with the physics both can write
+(:data:`fem.bench.workers.SAME_PHYSICS`).
 
 What is timed: the whole time loop (all the steps of the schedule), which includes for each
 new step size the matrix assembly and the solver setup (GAMG hierarchy, or the MUMPS
@@ -24,16 +27,19 @@ factorisation), between barriers, best of ``--repeats`` runs; ``seconds_per_step
 time over the number of steps. Not timed: the mesh, the constant assembly of
 :class:`~fem.physics.heat.PennesProblem`, the steady state, the JIT compilation of the forms.
 
-Each variant runs in its own process (``mpiexec -n RANKS`` for several ranks, one BLAS/OpenMP
-thread per rank) so that ``peak_rss_MB`` (``ru_maxrss``, the largest over the ranks) is its
-own. A worker writes its record and its final temperature sorted by the DOF coordinates (so
-that runs on different partitions compare); the driver compares them:
-``max_rel_diff = max |T_fast - T_base| / max |T_base - T_initial|`` (relative to the largest
-temperature rise; ``max_rel_diff_K`` is relative to the temperature in kelvin), and writes
-``results/bench/bench.json`` atomically.
+Each variant runs in its own process (:func:`fem.bench.workers.launch`: ``mpiexec -n RANKS``
+for several ranks, one BLAS/OpenMP thread per rank) so that ``peak_rss_MB`` (``ru_maxrss``,
+the largest over the ranks) is its own. A worker writes its record and its final temperature
+sorted by the DOF coordinates (so that runs on different partitions compare); the driver
+compares them: ``max_rel_diff = max |T_fast - T_base| / max |T_base - T_initial|`` (relative
+to the largest temperature rise; ``max_rel_diff_K`` is relative to the temperature in
+kelvin), and writes ``results/bench/bench.json`` atomically, a list of the records of both
+kinds (``kind``).
 
     python -m fem.bench [--quick] [--out results/bench] [--repeats N]
+        [--only CASE:RANKS | --only production:CASE:RANKS ...]
     mpiexec -n 2 python -m fem.bench --worker fast --case large --save DIR/large_fast_n2
+    mpiexec -n 2 python -m fem.bench --worker production --case patch --save DIR/patch_n2
 
 The driver starts its workers itself (do not start the driver under ``mpiexec``); a worker
 runs on the ranks it is given.
@@ -45,10 +51,6 @@ import argparse
 import gc
 import json
 import math
-import os
-import resource
-import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -61,6 +63,9 @@ import dolfinx.fem.petsc
 import numpy as np
 import ufl
 
+from fem.bench import production
+from fem.bench.workers import (COORDINATE_GRID, DEMO, ROOT, SAME_PHYSICS, launch, peak_rss_mb,
+                               save_fields, say, time_loop)
 from fem.config import Case, load_case
 from fem.config.presets import BLOOD_DENSITY, BLOOD_SPECIFIC_HEAT
 from fem.output.files import write_json
@@ -73,8 +78,6 @@ from fem.run.schedule import Schedule
 from fem.solvers import check_converged
 from meshes.skin import BOTTOM, TOP, WALL, layer_tag
 
-ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "studies" / "demo.toml"
 # Overrides per benchmark case (on top of studies/demo.toml).
 CASES = {
     "coarse": ["mesh.resolution='coarse'"],
@@ -83,21 +86,9 @@ CASES = {
     # column of 140 um radius (fixed, so that the size does not follow the preset's spot).
     "large": ["mesh.resolution='fine'", "mesh.column_size_um=5", "mesh.column_radius_um=140"],
 }
-# The baseline writes the tutorial's linear Pennes problem: plain convection on the surface, no
-# explicit terms (evaporation beyond its tangent, perfusion shutdown, boiling), so both solve
-# the same problem.
-SAME_PHYSICS = ["boundary.evaporation=false", "tissue.perfusion_shutdown=false",
-                "tissue.vaporisation=false", "laser.light='beer_lambert'"]  # an expression
 # (case, ranks) of the records, in order.
 FULL_PLAN = [("demo", 1), ("large", 1), ("large", 2)]
 QUICK_PLAN = [("coarse", 1)]
-SINGLE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-
-
-def say(comm: MPI.Comm, msg: str) -> None:
-    """A progress line on rank 0."""
-    if comm.rank == 0:
-        print(f"[bench] {msg}", flush=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -217,60 +208,15 @@ class TutorialHeat:
         """Krylov iterations (none: a direct solve)."""
         return 0
 
-
-def setups(problem) -> int:
-    """How many matrices and solvers (one per step size) a variant has set up so far."""
-    return problem.setups if isinstance(problem, TutorialHeat) else problem.step_sizes
+    @property
+    def step_sizes(self) -> int:
+        """How many matrices and factorisations (one per step size) it has set up so far."""
+        return self.setups
 
 
 # --------------------------------------------------------------------------------------------
 # One worker: one variant of one case on the ranks it is started on
 # --------------------------------------------------------------------------------------------
-
-
-COORDINATE_GRID = 1e-11  # m: DOF coordinates snapped to it for sorting (ulps differ by rank)
-
-
-def sorted_values(V: dfem.FunctionSpace, arrays: list[np.ndarray], comm: MPI.Comm):
-    """On rank 0: the owned DOF coordinates and the given DOF arrays of all ranks, sorted by
-    coordinate (snapped to :data:`COORDINATE_GRID`: the coordinates of a DOF differ in the
-    last bits between partitions), a partition-independent order; ``None`` elsewhere."""
-    n = V.dofmap.index_map.size_local
-    x = V.tabulate_dof_coordinates()[:n]
-    parts = comm.gather([x] + [a[:n] for a in arrays], root=0)
-    if comm.rank != 0:
-        return None
-    x = np.concatenate([p[0] for p in parts])
-    key = np.round(x / COORDINATE_GRID)
-    order = np.lexsort((key[:, 2], key[:, 1], key[:, 0]))
-    return [x[order]] + [np.concatenate([p[k] for p in parts])[order]
-                         for k in range(1, len(arrays) + 1)]
-
-
-def peak_rss_mb(comm: MPI.Comm) -> tuple[float, float]:
-    """(largest, summed) peak resident memory over the ranks, MB (``ru_maxrss`` is in kB)."""
-    mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return comm.allreduce(mb, op=MPI.MAX), comm.allreduce(mb, op=MPI.SUM)
-
-
-def time_loop(problem, case: Case, steps: list[tuple[float, float]]) -> dict:
-    """Run all the steps once; wall times (rank 0, after barriers) of the loop and of the steps
-    that set up a new step size (matrix assembly and solver setup included)."""
-    comm = problem.comm
-    setup_seconds, iterations, n_setups = 0.0, problem.iterations, setups(problem)
-    comm.Barrier()
-    t_start = time.perf_counter()
-    for n, (t0, t1) in enumerate(steps, start=1):
-        tic, before = time.perf_counter(), setups(problem)
-        problem.step(t0, t1, mean_power(case.laser, t0, t1), step=n)
-        if setups(problem) != before:
-            comm.Barrier()
-            setup_seconds += time.perf_counter() - tic
-    comm.Barrier()
-    total = time.perf_counter() - t_start
-    return {"loop_seconds": total, "new_step_size_seconds": setup_seconds,
-            "step_sizes": setups(problem) - n_setups,
-            "iterations": problem.iterations - iterations}
 
 
 def run_worker(variant: str, case_name: str, save: Path, repeats: int,
@@ -304,14 +250,13 @@ def run_worker(variant: str, case_name: str, save: Path, repeats: int,
     for r in range(repeats):
         if r:
             reset()
-        runs.append(time_loop(problem, case, steps))
+        runs.append(time_loop(problem, steps, lambda t0, t1: mean_power(case.laser, t0, t1)))
         say(comm, f"{tag}: run {r + 1}/{repeats}: {runs[-1]['loop_seconds']:.2f} s "
                   f"({runs[-1]['loop_seconds'] / len(steps):.4f} s/step)")
     best = min(runs, key=lambda run: run["loop_seconds"])
     rss_max, rss_sum = peak_rss_mb(comm)
-    out = sorted_values(problem.V, [T_initial, problem.T.x.array], comm)
+    save_fields(save, problem.V, T_initial, problem.T.x.array, comm)
     if comm.rank == 0:
-        np.savez(save.with_suffix(".npz"), x=out[0], T_initial=out[1], T=out[2])
         write_json(save.with_suffix(".json"), {
             "variant": variant, "case": case_name, "dofs": dofs, "ranks": comm.size,
             "steps": len(steps), "step_sizes": best["step_sizes"],
@@ -326,36 +271,6 @@ def run_worker(variant: str, case_name: str, save: Path, repeats: int,
 # --------------------------------------------------------------------------------------------
 # The driver: one process per variant, records compared and written
 # --------------------------------------------------------------------------------------------
-
-
-def launch(variant: str, case_name: str, ranks: int, work: Path, repeats: int,
-           reuse: bool = False) -> dict:
-    """Run one worker in its own process(es); returns its record and its fields (``reuse``:
-    those of an earlier run in ``work`` when there is one)."""
-    save = work / f"{case_name}_{variant}_n{ranks}"
-    if reuse and save.with_suffix(".json").exists() and save.with_suffix(".npz").exists():
-        print(f"[bench] {case_name}/{variant}/{ranks} rank(s): reusing {save}.json", flush=True)
-        return load_run(save)
-    cmd = [sys.executable, "-m", "fem.bench", "--worker", variant, "--case", case_name,
-           "--save", str(save), "--repeats", str(repeats)]
-    if ranks > 1:
-        mpiexec = Path(sys.executable).parent / "mpiexec"
-        cmd = [str(mpiexec) if mpiexec.exists() else shutil.which("mpiexec") or "mpiexec",
-               "-n", str(ranks)] + cmd
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "PMIX_", "HYDRA_"))}
-    env.update(SINGLE_THREAD)
-    p = subprocess.run(cmd, env=env, cwd=ROOT)
-    if p.returncode != 0:
-        raise RuntimeError(f"bench worker failed (exit {p.returncode}): {' '.join(cmd)}")
-    return load_run(save)
-
-
-def load_run(save: Path) -> dict:
-    """The record and fields a worker saved."""
-    record = json.loads(save.with_suffix(".json").read_text())
-    with np.load(save.with_suffix(".npz")) as f:
-        fields = {k: f[k] for k in f.files}
-    return {"record": record, "fields": fields}
 
 
 def differences(fast: dict, base: dict) -> tuple[float, float]:
@@ -375,7 +290,7 @@ def combine(case_name: str, fast: dict, base: dict) -> dict:
     f, b = fast["record"], base["record"]
     rel, rel_K = differences(fast["fields"], base["fields"])
     return {
-        "name": case_name, "dofs": f["dofs"], "ranks": f["ranks"],
+        "kind": "solver", "name": case_name, "dofs": f["dofs"], "ranks": f["ranks"],
         "seconds_per_step": f["seconds_per_step"],
         "baseline_seconds_per_step": b["seconds_per_step"],
         "speedup": b["seconds_per_step"] / f["seconds_per_step"],
@@ -397,8 +312,9 @@ def combine(case_name: str, fast: dict, base: dict) -> dict:
 def add_parallel_speedups(records: list[dict]) -> None:
     """``parallel_speedup`` (and the baseline's) of each multi-rank record against the
     one-rank record of the same case."""
-    serial = {r["name"]: r for r in records if r["ranks"] == 1}
-    for r in records:
+    solver = [r for r in records if kind(r) == "solver"]
+    serial = {r["name"]: r for r in solver if r["ranks"] == 1}
+    for r in solver:
         s = serial.get(r["name"])
         if r["ranks"] > 1 and s is not None:
             r["parallel_speedup"] = s["seconds_per_step"] / r["seconds_per_step"]
@@ -406,8 +322,20 @@ def add_parallel_speedups(records: list[dict]) -> None:
                                               / r["baseline_seconds_per_step"])
 
 
+def kind(record: dict) -> str:
+    """``solver`` (fast against the tutorial baseline) or ``production`` (against the floor);
+    records written before there were production records are of the solver."""
+    return record.get("kind", "solver")
+
+
+def order(record: dict) -> tuple:
+    """Where a record goes in ``bench.json``: the solver's, then production's, by case."""
+    cases = list(CASES) if kind(record) == "solver" else list(production.CASES)
+    return (kind(record) != "solver", cases.index(record["name"]), record["ranks"])
+
+
 def table(records: list[dict]) -> str:
-    """The records as a text table."""
+    """The solver records as a text table."""
     lines = [f"{'name':8s} {'dofs':>8s} {'ranks':>5s} {'s/step':>9s} {'base s/step':>11s} "
              f"{'speedup':>8s} {'max rel diff':>12s} {'RSS MB':>8s} {'base RSS':>8s} "
              f"{'par. sp.':>8s}"]
@@ -430,81 +358,106 @@ def default_repeats(case_name: str, variant: str) -> int:
 
 
 def run_bench(out: Path, quick: bool = False, repeats: int | None = None,
-              only: list[tuple[str, int]] | None = None,
+              only: list[tuple[str, str, int]] | None = None,
               reuse_baseline: bool = False) -> list[dict]:
-    """All the records of the plan (or the ``only`` entries, merged into an existing
-    ``out/bench.json``: a long benchmark can be taken in parts, e.g. the 2-rank records on a
-    quiet machine); writes ``out/bench.json`` and returns the records."""
+    """All the records of the plan, the solver's (:data:`FULL_PLAN`, :data:`QUICK_PLAN`)
+    then production's (:data:`fem.bench.production.FULL_PLAN`, ``QUICK_PLAN``), or the
+    ``only`` entries ``(kind, case, ranks)``, merged into an existing ``out/bench.json`` (a
+    long benchmark can be taken in parts, e.g. the 2-rank records on a quiet machine); writes
+    ``out/bench.json`` and returns the records."""
     out = Path(out)
     work = out / "runs"
     work.mkdir(parents=True, exist_ok=True)
     records, serial_fields = [], {}
-    plan = QUICK_PLAN if quick else FULL_PLAN
+    plan = ([("solver", c, n) for c, n in (QUICK_PLAN if quick else FULL_PLAN)]
+            + [("production", c, n)
+               for c, n in (production.QUICK_PLAN if quick else production.FULL_PLAN)])
     if only:
         old = out / "bench.json"
         keep = json.loads(old.read_text()) if old.exists() else []
-        records = [r for r in keep if (r["name"], r["ranks"]) not in only]
+        records = [r for r in keep if (kind(r), r["name"], r["ranks"]) not in only]
         for r in records:  # the fields of earlier serial runs, for the rank comparison
             npz = work / f"{r['name']}_fast_n1.npz"
-            if r["ranks"] == 1 and npz.exists():
+            if kind(r) == "solver" and r["ranks"] == 1 and npz.exists():
                 with np.load(npz) as f:
                     serial_fields[r["name"]] = {k: f[k] for k in f.files}
         plan = only
-    for case_name, ranks in plan:
-        print(f"[bench] {case_name} on {ranks} rank(s)", flush=True)
-        runs = {v: launch(v, case_name, ranks, work, repeats or default_repeats(case_name, v),
-                          reuse=reuse_baseline and v == "baseline")
-                for v in ("fast", "baseline")}
-        rec = combine(case_name, runs["fast"], runs["baseline"])
+    for what, case_name, ranks in plan:
+        print(f"[bench] {what} {case_name} on {ranks} rank(s)", flush=True)
+        if what == "production":
+            rec = production.measure(case_name, ranks, work, repeats)
+        else:
+            runs = {v: launch(v, case_name, ranks, work,
+                              repeats or default_repeats(case_name, v),
+                              reuse=reuse_baseline and v == "baseline")
+                    for v in ("fast", "baseline")}
+            rec = combine(case_name, runs["fast"], runs["baseline"])
+            if ranks == 1:
+                serial_fields[case_name] = runs["fast"]["fields"]
+            elif case_name in serial_fields:  # the answer does not depend on the partition
+                rec["max_rel_diff_vs_1_rank"] = differences(runs["fast"]["fields"],
+                                                            serial_fields[case_name])[0]
         records.append(rec)
-        records.sort(key=lambda r: (list(CASES).index(r["name"]), r["ranks"]))
-        if ranks == 1:
-            serial_fields[case_name] = runs["fast"]["fields"]
-        elif case_name in serial_fields:  # the answer does not depend on the partition
-            rec["max_rel_diff_vs_1_rank"] = differences(runs["fast"]["fields"],
-                                                        serial_fields[case_name])[0]
+        records.sort(key=order)
         add_parallel_speedups(records)
         write_json(out / "bench.json", records)
-        print(table([rec]), flush=True)
-    print(table(records), flush=True)
+        print((production.table if what == "production" else table)([rec]), flush=True)
+    print(table([r for r in records if kind(r) == "solver"]), flush=True)
+    print(production.table([r for r in records if kind(r) == "production"]), flush=True)
     print(f"[bench] wrote {out / 'bench.json'}", flush=True)
     return records
 
 
+def parse_only(entries: list[str]) -> list[tuple[str, str, int]] | None:
+    """``--only`` entries: ``CASE:RANKS`` (a solver record) or ``production:CASE:RANKS``;
+    None if one is not valid."""
+    out = []
+    for entry in entries:
+        parts = entry.split(":")
+        what = parts.pop(0) if len(parts) == 3 else "solver"
+        cases = {"solver": CASES, "production": production.CASES}.get(what, {})
+        if len(parts) != 2 or parts[0] not in cases or not parts[1].isdigit() \
+                or int(parts[1]) < 1:
+            return None
+        out.append((what, parts[0], int(parts[1])))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="the coarse demo only (tests)")
+    parser.add_argument("--quick", action="store_true",
+                        help="the coarse demo and the coarse patch's production only (tests)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "bench")
     parser.add_argument("--repeats", type=int, default=None,
                         help="timed runs per variant, best taken (default: see default_repeats)")
-    parser.add_argument("--only", action="append", metavar="CASE:RANKS",
-                        help="run only these records (e.g. large:2) and merge them into an "
-                             f"existing bench.json; cases: {', '.join(CASES)}")
+    parser.add_argument("--only", action="append", metavar="[production:]CASE:RANKS",
+                        help="run only these records (e.g. large:2, production:patch:2) and "
+                             "merge them into an existing bench.json; cases: "
+                             f"{', '.join(CASES)}; production: {', '.join(production.CASES)}")
     parser.add_argument("--reuse-baseline", action="store_true",
                         help="take the baseline's runs from an earlier bench in OUT/runs (it "
                              "does not change when only the fast solver does)")
-    parser.add_argument("--worker", choices=("fast", "baseline"), help=argparse.SUPPRESS)
-    parser.add_argument("--case", choices=tuple(CASES), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=("fast", "baseline") + production.VARIANTS,
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--case", choices=tuple(dict.fromkeys([*CASES, *production.CASES])),
+                        help=argparse.SUPPRESS)
     parser.add_argument("--save", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        run_worker(args.worker, args.case, args.save, args.repeats or 1)
+        worker = production.run_worker if args.worker in production.VARIANTS else run_worker
+        worker(args.worker, args.case, args.save, args.repeats or 1)
         return 0
     if MPI.COMM_WORLD.size > 1:
         if MPI.COMM_WORLD.rank == 0:
             print("fem.bench: start the driver on one process; it runs its workers under "
                   "mpiexec itself", file=sys.stderr)
         return 2
-    only = None
-    if args.only:
-        try:
-            only = [(c, int(n)) for c, n in (o.split(":") for o in args.only)]
-        except ValueError:
-            only = []
-        if not only or any(c not in CASES or n < 1 for c, n in only):
-            print(f"fem.bench: --only {args.only!r}: expected CASE:RANKS with CASE one of "
-                  f"{', '.join(CASES)} and RANKS >= 1", file=sys.stderr)
-            return 2
+    only = parse_only(args.only) if args.only else None
+    if args.only and not only:
+        print(f"fem.bench: --only {args.only!r}: expected CASE:RANKS with CASE one of "
+              f"{', '.join(CASES)}, or production:CASE:RANKS with CASE one of "
+              f"{', '.join(production.CASES)}, and RANKS >= 1", file=sys.stderr)
+        return 2
     run_bench(args.out, args.quick, args.repeats, only, args.reuse_baseline)
     return 0
 

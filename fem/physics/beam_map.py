@@ -32,6 +32,12 @@ FINE = 4  # radial samples of the interpolated density per ring
 SPLIT_COLUMNS = 4
 CORE_FRACTION = 0.003
 HALO_LATTICE = 8
+# The points of a layer are sorted once into lateral bins of this fraction of the cut radius
+# of a sum (at most MAX_BINS_PER_SIDE bins across), so that the points near a column are a few
+# contiguous runs; the halos are interpolated HALO_CHUNK points at a time.
+BINS_PER_CUT = 4
+MAX_BINS_PER_SIDE = 2048
+HALO_CHUNK = 1 << 18
 
 
 def _sum_beams(x: np.ndarray, j: np.ndarray, centres, r_fine: np.ndarray, table: np.ndarray,
@@ -51,6 +57,70 @@ def _sum_beams(x: np.ndarray, j: np.ndarray, centres, r_fine: np.ndarray, table:
         jj = j[idx]
         q[idx] += (1.0 - f) * table[i, jj] + f * table[i + 1, jj]
     return q
+
+
+class _BinnedPoints:
+    """The points of one layer sorted into lateral bins of width ``h`` (``x``, ``y`` and depth
+    bin ``j`` in that order), for the sums of :func:`_sum_beams` over several sets of columns:
+    the points within a cut of a column are then a few contiguous runs, found without a search
+    over all points. :meth:`sum_beams` selects and sums exactly as :func:`_sum_beams` does, so
+    the result is the same to the last bit."""
+
+    def __init__(self, x: np.ndarray, j: np.ndarray, h: float):
+        span = max(float(np.ptp(x[0])), float(np.ptp(x[1])), 0.0)
+        self.h = h = max(h, span / MAX_BINS_PER_SIDE)
+        bx, by = (np.floor(v / h).astype(np.int64) for v in (x[0], x[1]))
+        self.bx0, self.by0 = int(bx.min()), int(by.min())
+        self.nx, self.ny = int(bx.max()) - self.bx0 + 1, int(by.max()) - self.by0 + 1
+        key = (bx - self.bx0) * self.ny + (by - self.by0)
+        del bx, by
+        self.order = np.argsort(key)
+        self.starts = np.concatenate([[0], np.cumsum(np.bincount(key, minlength=self.nx
+                                                                 * self.ny))])
+        del key
+        self.x, self.y, self.j = x[0][self.order], x[1][self.order], j[self.order]
+
+    def near(self, cx: float, cy: float, cut: float) -> np.ndarray:
+        """The (sorted) indices of the points in the bins about a column, a bin of margin
+        beyond the cut on every side (a superset of the points :func:`_sum_beams` selects)."""
+        h = self.h
+        ix0 = max(math.floor((cx - cut) / h) - self.bx0 - 1, 0)
+        ix1 = min(math.floor((cx + cut) / h) - self.bx0 + 1, self.nx - 1)
+        iy0 = max(math.floor((cy - cut) / h) - self.by0 - 1, 0)
+        iy1 = min(math.floor((cy + cut) / h) - self.by0 + 1, self.ny - 1)
+        if ix1 < ix0 or iy1 < iy0:
+            return np.zeros(0, dtype=np.int64)
+        rows = np.arange(ix0, ix1 + 1) * self.ny
+        lo, hi = self.starts[rows + iy0], self.starts[rows + iy1 + 1]
+        return np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)])
+
+    def sum_beams(self, centres, r_fine: np.ndarray, table: np.ndarray,
+                  cut: float) -> np.ndarray:
+        """:func:`_sum_beams` at the sorted points: the same points per column (``cx - cut <=
+        x < cx + cut``, ``|y - cy| < cut``, ``r < cut``), the same arithmetic, the columns
+        added in the same order."""
+        q = np.zeros(self.x.shape[0])
+        nz, flat = table.shape[1], table.reshape(-1)  # table[i, j] = flat[i * nz + j]
+        for cx, cy in centres:
+            lo, hi = cx - cut, cx + cut
+            idx = self.near(cx, cy, cut)
+            xi, yi = self.x[idx], self.y[idx]
+            box = (xi >= lo) & (xi < hi)
+            box &= np.abs(yi - cy) < cut
+            k = np.flatnonzero(box)
+            r = np.hypot(xi[k] - cx, yi[k] - cy)  # the most of the time: 20 ns a point
+            inside = r < cut
+            idx, r = idx[k[inside]], r[inside]
+            i, f = _radial(r, r_fine)
+            at = i * nz + self.j[idx]
+            q[idx] += (1.0 - f) * flat[at] + f * flat[at + nz]
+        return q
+
+    def unsort(self, q: np.ndarray) -> np.ndarray:
+        """Values at the sorted points back in the order of the points given."""
+        out = np.empty_like(q)
+        out[self.order] = q
+        return out
 
 
 def _radial(r: np.ndarray, r_fine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -142,7 +212,7 @@ class ScatteredBeam:
         self.q_halo = self.q_fine.copy()
         self.q_halo[:k] = self.q_fine[k]
         self.q_core = self.q_fine - self.q_halo
-        self._halo_lattice: dict[tuple, np.ndarray] = {}  # the patch's lattice, one at a time
+        self._halo_lattice: dict[tuple, np.ndarray] = {}  # the lattices of the last sum
 
     @property
     def specular(self) -> float:
@@ -174,49 +244,92 @@ class ScatteredBeam:
         instead of a hundred times (:func:`direct_density` is the exact sum, the reference of
         ``tests/test_light.py``). The lattice is anchored at the origin, so every rank
         computes the same value at a point whatever the partition."""
+        return self.densities(layer_index, x, [centres], flat_top)[0]
+
+    def densities(self, layer_index: int, x: np.ndarray, column_sets,
+                  flat_top: bool) -> list[np.ndarray]:
+        """:meth:`density` of each set of columns (the firing groups of a source) at the same
+        points, equal to it to the last bit; what depends on the points alone (their depth
+        bins, their lateral bins, the weights of the lattice) is computed once for all."""
         j = self._bins(layer_index, -x[2])
         if flat_top:
-            return self.flat_fluence * self.depth_profile[j]
-        if len(centres) < SPLIT_COLUMNS:
-            return _sum_beams(x, j, centres, self.r_fine, self.q_fine, self.r_max)
-        q = _sum_beams(x, j, centres, self.r_fine, self.q_core, self.r_core)
-        q += self._halo_at(x, j, centres)
-        return q
+            return [self.flat_fluence * self.depth_profile[j] for _ in column_sets]
+        if x.shape[1] == 0:
+            return [np.zeros(0) for _ in column_sets]
+        split = [len(c) >= SPLIT_COLUMNS for c in column_sets]
+        binned: dict[float, _BinnedPoints] = {}
+        out = []
+        for centres, s in zip(column_sets, split):
+            cut, table = (self.r_core, self.q_core) if s else (self.r_max, self.q_fine)
+            h = cut / BINS_PER_CUT
+            if h not in binned:
+                binned[h] = _BinnedPoints(x, j, h)
+            out.append((binned[h], binned[h].sum_beams(centres, self.r_fine, table, cut)))
+        sets = [c for c, s in zip(column_sets, split) if s]
+        if sets:  # the halos at the points in the order of the cores' bins
+            pts = binned[self.r_core / BINS_PER_CUT]
+            halos = iter(self._halo_at(pts.x, pts.y, pts.j, sets))
+            for (p, q), s in zip(out, split):
+                if s:
+                    q += next(halos)
+        return [p.unsort(q) for p, q in out]
 
     def direct_density(self, layer_index: int, x: np.ndarray, centres) -> np.ndarray:
         """The exact sum of the beams at ``centres`` (no lattice), ``q / P`` (1/m^3)."""
         j = self._bins(layer_index, -x[2])
         return _sum_beams(x, j, centres, self.r_fine, self.q_fine, self.r_max)
 
-    def _halo_at(self, x: np.ndarray, j: np.ndarray, centres) -> np.ndarray:
-        """The halos of the columns at the points, bilinear on the lattice (see
-        :meth:`density`)."""
+    def _lattice(self, centres, step: float, extent: tuple[int, int, int, int]) -> np.ndarray:
+        """The sum of the halos of the columns at the nodes ``(ix, iy) * step`` of the lattice
+        ``ix0 <= ix <= ix1``, ``iy0 <= iy <= iy1``, shape ``(nx, ny, depth bins)``."""
+        ix0, ix1, iy0, iy1 = extent
+        gx = np.arange(ix0, ix1 + 1) * step
+        gy = np.arange(iy0, iy1 + 1) * step
+        X, Y = np.meshgrid(gx, gy, indexing="ij")
+        nodes = np.stack([X.ravel(), Y.ravel()])
+        grid = np.zeros((nodes.shape[1], self.q_halo.shape[1]))
+        for cx, cy in centres:
+            r = np.hypot(nodes[0] - cx, nodes[1] - cy)
+            near = np.flatnonzero(r < self.r_max)
+            i, f = _radial(r[near], self.r_fine)
+            f = f[:, None]
+            grid[near] += (1.0 - f) * self.q_halo[i] + f * self.q_halo[i + 1]
+        return grid.reshape(len(gx), len(gy), -1)
+
+    def _halo_at(self, x: np.ndarray, y: np.ndarray, j: np.ndarray,
+                 column_sets) -> list[np.ndarray]:
+        """The halos of each set of columns at the points, bilinear on the lattice (see
+        :meth:`density`); the weights of a point, computed once for all the sets, a chunk of
+        points at a time. The lattices of the last call are kept (the layers of a source
+        share them)."""
         step = self.r_core / HALO_LATTICE
-        ix0, iy0 = (int(math.floor(v.min() / step)) for v in (x[0], x[1]))
-        ix1, iy1 = (int(math.floor(v.max() / step)) + 1 for v in (x[0], x[1]))
-        key = (tuple(map(tuple, centres)), ix0, ix1, iy0, iy1)
+        ix0, iy0 = (int(math.floor(v.min() / step)) for v in (x, y))
+        ix1, iy1 = (int(math.floor(v.max() / step)) + 1 for v in (x, y))
+        keys = [(tuple(map(tuple, c)), ix0, ix1, iy0, iy1) for c in column_sets]
         cache = self._halo_lattice
-        if key not in cache:
-            cache.clear()  # one patch at a time (the layers of one source share it)
-            gx = np.arange(ix0, ix1 + 1) * step
-            gy = np.arange(iy0, iy1 + 1) * step
-            X, Y = np.meshgrid(gx, gy, indexing="ij")
-            nodes = np.stack([X.ravel(), Y.ravel()])
-            grid = np.zeros((nodes.shape[1], self.q_halo.shape[1]))
-            for cx, cy in centres:
-                r = np.hypot(nodes[0] - cx, nodes[1] - cy)
-                near = np.flatnonzero(r < self.r_max)
-                i, f = _radial(r[near], self.r_fine)
-                f = f[:, None]
-                grid[near] += (1.0 - f) * self.q_halo[i] + f * self.q_halo[i + 1]
-            cache[key] = grid.reshape(len(gx), len(gy), -1)
-        grid = cache[key]
-        tx, ty = x[0] / step - ix0, x[1] / step - iy0
-        kx = np.clip(tx.astype(int), 0, grid.shape[0] - 2)
-        ky = np.clip(ty.astype(int), 0, grid.shape[1] - 2)
-        fx, fy = tx - kx, ty - ky
-        return ((1 - fx) * (1 - fy) * grid[kx, ky, j] + fx * (1 - fy) * grid[kx + 1, ky, j]
-                + (1 - fx) * fy * grid[kx, ky + 1, j] + fx * fy * grid[kx + 1, ky + 1, j])
+        for key in [k for k in cache if k not in keys]:
+            del cache[key]
+        for key, centres in zip(keys, column_sets):
+            if key not in cache:
+                cache[key] = self._lattice(centres, step, key[1:])
+        grids = [cache[k] for k in keys]
+        nx, ny, nz = grids[0].shape
+        flat = [g.reshape(-1) for g in grids]
+        out = [np.empty(x.shape[0]) for _ in grids]
+        for lo in range(0, x.shape[0], HALO_CHUNK):
+            c = slice(lo, lo + HALO_CHUNK)
+            tx, ty = x[c] / step - ix0, y[c] / step - iy0
+            kx = np.clip(tx.astype(int), 0, nx - 2)
+            ky = np.clip(ty.astype(int), 0, ny - 2)
+            fx, fy = tx - kx, ty - ky
+            w00, w10 = (1 - fx) * (1 - fy), fx * (1 - fy)
+            w01, w11 = (1 - fx) * fy, fx * fy
+            k00 = (kx * ny + ky) * nz + j[c]
+            k10, k01 = k00 + ny * nz, k00 + nz
+            k11 = k10 + nz
+            for g, o in zip(flat, out):
+                o[c] = w00 * g[k00] + w10 * g[k10] + w01 * g[k01] + w11 * g[k11]
+        return out
 
     def budget(self, layout, flat_top: bool) -> dict[str, float]:
         """Absorbed, transmitted and side-lost energy per unit pulse energy of one column,

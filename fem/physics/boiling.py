@@ -50,7 +50,12 @@ class TissueBoiling:
         n = V.dofmap.index_map.size_local
         self.latent_left.x.array[:n] = vec.array_r
         self.latent_left.x.scatter_forward()
+        self.latent_initial = self.latent_left.x.array.copy()
         vec.destroy()
+
+    def reset(self) -> None:
+        """All the water back, as before the first step."""
+        self.latent_left.x.array[:] = self.latent_initial
 
     def apply(self, T: dfem.Function, ledger: EnergyLedger) -> None:
         """Recover the temperature of the nodes above 100 C that still hold water."""

@@ -47,6 +47,7 @@ import dolfinx.fem as dfem
 import dolfinx.fem.petsc
 import numpy as np
 import ufl
+from dolfinx import cpp as _cpp
 from dolfinx import mesh
 
 from fem.config.presets import BLOOD_DENSITY, BLOOD_SPECIFIC_HEAT
@@ -64,6 +65,10 @@ from meshes.skin import BOTTOM, TOP, WALL, layer_tag
 log = logging.getLogger(__name__)
 
 SOURCE_QUADRATURE_DEGREE = 4  # fixed: exp() of coordinates must not drive the degree
+# The source values of the firing groups evaluated together, at most (bytes per rank): one
+# quadrature function per group of the batch (14 values per cell, 233 MB for the 2.09 M cells
+# of the 98-column patch), so that a scan of one column per group stays within memory.
+SOURCE_BATCH_BYTES = 1.0e9
 
 # AMG for the heat matrices (make bench, 505k DOFs, demo schedule of 41 steps and 7 sizes):
 # unsmoothed aggregation with an AMG per size within 4x ran 0.72 s/step on 1 rank but only
@@ -72,6 +77,17 @@ SOURCE_QUADRATURE_DEGREE = 4  # fixed: exp() of coordinates must not drive the d
 # more than 10x faster than the tutorial pattern on both. The latter is the default.
 SMOOTHED_AGGREGATION = True
 AMG_REUSE_RATIO = 16.0  # a step size within this factor of one with an AMG of its own uses it
+
+
+def _assemble_like(pattern: PETSc.Mat, form: dfem.Form) -> PETSc.Mat:
+    """A bilinear form assembled into a copy of the nonzero structure of ``pattern``, a matrix
+    of a form over the same cells and spaces (``M``, ``K0`` and ``P_w``: one sparsity): the
+    same matrix, to the last bit, as a matrix of its own, without building the sparsity again
+    (as long as the assembly itself: a second at 2 M cells)."""
+    A = pattern.duplicate(copy=False)
+    dolfinx.fem.petsc.assemble_matrix(A, form)
+    A.assemble()
+    return A
 
 
 @dataclass
@@ -175,7 +191,7 @@ class PennesProblem:
         """``M``, ``K0`` (no bcs: for the bottom flux), the surface matrices and vectors, the
         constant load ``f0``, and the row sums the energy ledger uses (sum_j phi_j = 1)."""
         self.M = assemble_matrix(self.a_M)
-        self.K0 = assemble_matrix(self.a_K0)
+        self.K0 = _assemble_like(self.M, self.a_K0)
         self.S_top = assemble_matrix(self.a_S_top)
         self.S_wall = assemble_matrix(self.a_S_wall)
         self.f0 = assemble_vector(self.L_f0)
@@ -207,10 +223,15 @@ class PennesProblem:
         by the coupled loop), the change of conductivity with temperature."""
         T, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
         self.evaporation = self.surface.evaporation
+        # The owned dofs on the skin and the crater walls, where the evaporation is evaluated:
+        # S_top, S_wall and s_top, s_wall hold exact zeros at every other dof (a facet's
+        # integral of the basis function of a vertex off the facet).
+        self.surface_dofs = np.flatnonzero((self.s_top.array_r != 0.0)
+                                           | (self.s_wall.array_r != 0.0))
         self.omega_cell: dfem.Function | None = None
         self.P_w = None
         if self.tissue.perfusion_shutdown and self.perf_vec.norm() > 0:
-            self.P_w = assemble_matrix(dfem.form(self.w_b * T * v * self.dx))
+            self.P_w = _assemble_like(self.M, dfem.form(self.w_b * T * v * self.dx))
         self.L_k = None
         if self.tissue.conductivity_slope:
             # -int k slope (T_n - 37 C) grad T_n . grad v: the change of conductivity with
@@ -247,13 +268,17 @@ class PennesProblem:
     def _laser_groups(self, v) -> list[SourceGroup]:
         """One source vector per firing group: ``q / P`` at the quadrature points of a fixed
         degree (:data:`SOURCE_QUADRATURE_DEGREE`), evaluated with numpy
-        (:meth:`fem.physics.source.BeamSource.density`), integrated against the test functions.
-        No form has an ``exp()`` of coordinates, and any number of columns costs one evaluation
-        per point."""
+        (:meth:`fem.physics.source.BeamSource.densities`), integrated against the test
+        functions. No form has an ``exp()`` of coordinates, and any number of columns costs one
+        evaluation per point. The groups are evaluated :data:`SOURCE_BATCH_BYTES` of values at
+        a time, layer by layer: the points of a layer are computed once for the groups of a
+        batch, which share the work that depends on the points alone (as
+        ``Function.interpolate`` of each group would, to the last bit)."""
         domain, source = self.mesh, self.source
         Qe = basix.ufl.quadrature_element(domain.basix_cell(), value_shape=(), scheme="default",
                                           degree=SOURCE_QUADRATURE_DEGREE)
-        q = dfem.Function(dfem.functionspace(domain, Qe), name="laser_profile")
+        Q = dfem.functionspace(domain, Qe)
+        q = dfem.Function(Q, name="laser_profile")
         dxq = ufl.Measure("dx", domain=domain,
                           metadata={"quadrature_degree": SOURCE_QUADRATURE_DEGREE})
         heat = q * v * dxq
@@ -264,15 +289,27 @@ class PennesProblem:
         form = dfem.form(heat)
         layers = [np.concatenate([self.cell_tags.find(layer_tag(i, c)) for c in (False, True)])
                   for i in range(len(self.layers))]
+        size = max(1, int(SOURCE_BATCH_BYTES // max(q.x.array.nbytes, 1)))
         groups = []
-        for g in source.groups:
+        for first in range(0, len(source.groups), size):
+            batch = source.groups[first:first + size]
+            values = [q] + [dfem.Function(Q) for _ in batch[1:]]
             for i, cells in enumerate(layers):
-                q.interpolate(lambda x, i=i: source.density(i, x, g.columns), cells0=cells)
-            q.x.scatter_forward()
-            if source.steady:
-                wall.interpolate(lambda x: source.wall_flux(x, g.columns))
-                wall.x.scatter_forward()
-            groups.append(self._group(assemble_vector(form)))
+                # the interpolation points of the cells, as Function.interpolate computes them
+                x = _cpp.fem.interpolation_coords(Q.element._cpp_object,
+                                                  domain.geometry._cpp_object, cells)
+                for f, d in zip(values, source.densities(i, x, [g.columns for g in batch])):
+                    f._cpp_object.interpolate_f(np.asarray(d, dtype=f.dtype), cells)
+                del x
+            for f, g in zip(values, batch):
+                if f is not q:
+                    q.x.array[:] = f.x.array
+                q.x.scatter_forward()
+                if source.steady:
+                    wall.interpolate(lambda x: source.wall_flux(x, g.columns))
+                    wall.x.scatter_forward()
+                groups.append(self._group(assemble_vector(form)))
+            del values
         return groups
 
     # -- properties ---------------------------------------------------------------------
@@ -388,8 +425,9 @@ class PennesProblem:
             e.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         surface = perfusion = 0.0
         T_n = self.T_n.x.petsc_vec.array_r  # owned values
-        if self.evaporation is not None:
-            x.array_w[:] = self.evaporation.remainder(T_n)  # flux beyond the tangent, W/m^2
+        if self.evaporation is not None and (state.evaporating_top or state.evaporating_wall):
+            x.zeroEntries()  # the flux beyond the tangent, W/m^2, on the surface dofs
+            x.array_w[self.surface_dofs] = self.evaporation.remainder(T_n[self.surface_dofs])
             for on, S, s in ((state.evaporating_top, self.S_top, self.s_top),
                              (state.evaporating_wall, self.S_wall, self.s_wall)):
                 if on:
@@ -505,9 +543,12 @@ class PennesProblem:
         r.axpy(-1.0, self._q)
         r_own = r.array_r
         bottom = float(np.sum(r_own[self.bc_owned]))
-        local = np.array([bottom, float(np.sum(r_own)) - bottom,
-                          float(self.m_row.array_r @ T1.array_r)])  # H = sum_i C_i T_i
-        inflow, residual, heat_content = self.comm.allreduce(local, MPI.SUM)
+        local = np.array([bottom, float(np.sum(r_own)) - bottom])
+        inflow, residual = self.comm.allreduce(local, MPI.SUM)
+        # H = sum_i C_i T_i by PETSc's dot, not numpy's: numpy's BLAS is threaded, and waiting
+        # for its threads doubled the time of a run's step on a busy 2-core machine (29k
+        # DOFs; 4x on 2 ranks); its last bits also depended on the number of threads
+        heat_content = self.m_row.dot(T1)
         surf_T1 = state.h_top * self.s_top.dot(T1) + state.h_wall * self.s_wall.dot(T1)
         surf_const = state.g_top * self.area_top + state.g_wall * self.area_wall
         led = self.ledger
@@ -541,7 +582,8 @@ class PennesProblem:
 
     def reset(self, T: np.ndarray) -> None:
         """Back to the temperature ``T`` (all local values) as at the start of a run: no step
-        matrices or solvers (rebuilt by the next steps, as planned), an empty ledger."""
+        matrices or solvers (rebuilt by the next steps, as planned), an empty ledger, no
+        cell damage stopping the perfusion, all the tissue water left to boil."""
         for A, c, ksp in self._rungs.values():
             ksp.destroy(), A.destroy(), c.destroy()
         self._rungs = {}  # the plan of the step sizes is kept
@@ -549,3 +591,6 @@ class PennesProblem:
         self.T_n.x.array[:] = T
         self.ledger = EnergyLedger()
         self.iterations = 0
+        self.omega_cell = None
+        if self.boiling is not None:
+            self.boiling.reset()

@@ -14,7 +14,7 @@ the Gaussian tails that leave through the sides of the domain:
 :meth:`BeamSource.expected_absorbed_fraction` evaluates that exactly (1D quadrature), and the
 finite-element integral of ``q`` is compared with it. A pattern sums one such beam per column;
 :meth:`BeamSource.density` evaluates the sum with numpy at the quadrature points, once per run
-and firing group.
+and firing group (:meth:`BeamSource.densities`: the firing groups at the same points).
 
 Surface: a share ``R = ((n - 1) / (n + 1))^2`` of the beam is reflected at the skin
 (Fresnel at normal incidence, ``laser.refractive_index``); ``(1 - R) P`` enters.
@@ -308,6 +308,18 @@ class BeamSource:
                 contribution[r2 < self.mouth**2] = 0.0
             q[idx] += contribution
         return q
+
+    def densities(self, layer_index: int, x: np.ndarray,
+                  column_sets: list[tuple[int, ...]]) -> list[np.ndarray]:
+        """:meth:`density` of each set of columns (the firing groups) at the same points, each
+        equal to it; the Monte Carlo map shares the work that depends on the points alone
+        (:meth:`fem.physics.beam_map.ScatteredBeam.densities`)."""
+        if self.scattered is None:
+            return [self.density(layer_index, x, cols) for cols in column_sets]
+        centres = self.layout.centres
+        return self.scattered.densities(layer_index, x, [[centres[i] for i in cols]
+                                                         for cols in column_sets],
+                                        self.flat_top)
 
     def wall_flux(self, x: np.ndarray, columns: tuple[int, ...] | None = None) -> np.ndarray:
         """The heat a steady-state crater wall holds per joule of pulse energy and per area
