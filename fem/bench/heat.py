@@ -64,8 +64,8 @@ import numpy as np
 import ufl
 
 from fem.bench import production
-from fem.bench.workers import (COORDINATE_GRID, DEMO, ROOT, SAME_PHYSICS, launch, peak_rss_mb,
-                               save_fields, say, time_loop)
+from fem.bench.workers import (COORDINATE_GRID, DEMO, ROOT, SAME_PHYSICS, driver_under_mpiexec,
+                               launch, peak_rss_mb, repeat_loop, save_fields, say)
 from fem.config import Case, load_case
 from fem.config.presets import BLOOD_DENSITY, BLOOD_SPECIFIC_HEAT
 from fem.output.files import write_json
@@ -246,13 +246,8 @@ def run_worker(variant: str, case_name: str, save: Path, repeats: int,
     t_setup = time.perf_counter() - t0
     say(comm, f"{tag}: {dofs} dofs, mesh {t_mesh:.1f} s, setup {t_setup:.1f} s, "
               f"{len(steps)} steps")
-    runs = []
-    for r in range(repeats):
-        if r:
-            reset()
-        runs.append(time_loop(problem, steps, lambda t0, t1: mean_power(case.laser, t0, t1)))
-        say(comm, f"{tag}: run {r + 1}/{repeats}: {runs[-1]['loop_seconds']:.2f} s "
-                  f"({runs[-1]['loop_seconds'] / len(steps):.4f} s/step)")
+    runs = repeat_loop(problem, steps, lambda t0, t1: mean_power(case.laser, t0, t1), repeats,
+                       reset, tag)
     best = min(runs, key=lambda run: run["loop_seconds"])
     rss_max, rss_sum = peak_rss_mb(comm)
     save_fields(save, problem.V, T_initial, problem.T.x.array, comm)
@@ -447,10 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         worker = production.run_worker if args.worker in production.VARIANTS else run_worker
         worker(args.worker, args.case, args.save, args.repeats or 1)
         return 0
-    if MPI.COMM_WORLD.size > 1:
-        if MPI.COMM_WORLD.rank == 0:
-            print("fem.bench: start the driver on one process; it runs its workers under "
-                  "mpiexec itself", file=sys.stderr)
+    if driver_under_mpiexec("fem.bench"):
         return 2
     only = parse_only(args.only) if args.only else None
     if args.only and not only:

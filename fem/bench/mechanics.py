@@ -55,69 +55,36 @@ The driver starts its workers itself (do not start it under ``mpiexec``).
 
 from __future__ import annotations
 
+from mpi4py import MPI
+from petsc4py import PETSc
+
 import argparse
 import hashlib
 import json
-import os
-import resource
-import shutil
-import subprocess
 import sys
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mpi4py import MPI
-from petsc4py import PETSc
-
 import dolfinx.fem as dfem
 import dolfinx.fem.petsc
 import numpy as np
 
 from fem.bench.mechanics_demo import DEMO_OPTIONS, DemoElasticity, Stopwatch, load_states
+from fem.bench.workers import (COORDINATE_GRID, ROOT, driver_under_mpiexec, load_run,
+                               peak_rss_mb, say, sorted_values, start_worker, suffixed)
 from fem.config import Case, load_case
 from fem.output import names
 from fem.output.files import write_json
 from fem.run.mesh import build_mesh
 from fem.run.problems import elasticity_problem
 
-ROOT = Path(__file__).resolve().parents[2]
 CASE = ROOT / "studies" / "patch_100.toml"
 FULL_SETS = ["pattern.patch_um=1500"]
 QUICK_SETS = ["pattern.patch_um=1000", "mesh.resolution='coarse'"]
 REFERENCE_RTOL = 1e-12
 SAME_ANSWER = 1e-6  # the issue's "same answer", relative to max |u|
-SINGLE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-COORDINATE_GRID = 1e-11  # m: DOF coordinates snapped to it for sorting (ulps differ by rank)
-
-
-def say(comm: MPI.Comm, msg: str) -> None:
-    """A progress line on rank 0."""
-    if comm.rank == 0:
-        print(f"[bench] {msg}", flush=True)
-
-
-def sorted_values(V: dfem.FunctionSpace, arrays: list[np.ndarray], comm: MPI.Comm):
-    """On rank 0: the owned DOF coordinates and the given (owned-first) DOF arrays of all
-    ranks, sorted by coordinate snapped to :data:`COORDINATE_GRID` (a partition-independent
-    order, as in :mod:`fem.bench.heat`); ``None`` elsewhere."""
-    n = V.dofmap.index_map.size_local
-    x = V.tabulate_dof_coordinates()[:n]
-    parts = comm.gather([x] + [a[:n] for a in arrays], root=0)
-    if comm.rank != 0:
-        return None
-    x = np.concatenate([p[0] for p in parts])
-    key = np.round(x / COORDINATE_GRID)
-    order = np.lexsort((key[:, 2], key[:, 1], key[:, 0]))
-    return [x[order]] + [np.concatenate([p[k] for p in parts])[order]
-                         for k in range(1, len(arrays) + 1)]
-
-
-def peak_rss_mb(comm: MPI.Comm) -> tuple[float, float]:
-    """(largest, summed) peak resident memory over the ranks, MB (``ru_maxrss`` is in kB)."""
-    mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return comm.allreduce(mb, op=MPI.MAX), comm.allreduce(mb, op=MPI.SUM)
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,11 +195,6 @@ def production(data, case: Case, T0, tweak: Tweak, rtol: float | None = None):
 # --------------------------------------------------------------------------------------------
 # One worker: one variant on the ranks it is started on
 # --------------------------------------------------------------------------------------------
-
-
-def suffixed(save: Path, suffix: str) -> Path:
-    """``save`` with ``suffix`` appended (a run's stem may hold dots: ``threshold_0.05``)."""
-    return save.with_name(save.name + suffix)
 
 
 def petsc_event_seconds() -> dict[str, float]:
@@ -360,27 +322,11 @@ def launch(variant: str, sets: list[str], ranks: int, save: Path, tweak: str = "
     if reuse and suffixed(save, ".json").exists() and suffixed(save, ".npz").exists():
         print(f"[bench] mechanics {variant}: reusing {save}.json", flush=True)
         return load_run(save)
-    cmd = [sys.executable, "-m", "fem.bench.mechanics", "--worker", variant, "--save",
-           str(save), "--tweak", tweak, "--repeats", str(repeats), "--demo-rtol",
-           repr(demo_rtol)] + [a for s in sets for a in ("--set", s)]
-    if ranks > 1:
-        mpiexec = Path(sys.executable).parent / "mpiexec"
-        cmd = [str(mpiexec) if mpiexec.exists() else shutil.which("mpiexec") or "mpiexec",
-               "-n", str(ranks)] + cmd
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "PMIX_", "HYDRA_"))}
-    env.update(SINGLE_THREAD)
-    p = subprocess.run(cmd, env=env, cwd=ROOT)
-    if p.returncode != 0:
-        raise RuntimeError(f"bench worker failed (exit {p.returncode}): {' '.join(cmd)}")
+    start_worker("fem.bench.mechanics",
+                 ["--worker", variant, "--save", str(save), "--tweak", tweak, "--repeats",
+                  str(repeats), "--demo-rtol", repr(demo_rtol)]
+                 + [a for s in sets for a in ("--set", s)], ranks)
     return load_run(save)
-
-
-def load_run(save: Path) -> dict:
-    """The record and the fields a worker saved."""
-    record = json.loads(suffixed(save, ".json").read_text())
-    with np.load(suffixed(save, ".npz")) as f:
-        fields = {k: f[k] for k in f.files}
-    return {"record": record, "fields": fields}
 
 
 def rel_diff(run: dict, ref: dict) -> list[float]:
@@ -529,10 +475,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.flush()
             MPI.COMM_WORLD.Abort(1)
         return 0
-    if MPI.COMM_WORLD.size > 1:
-        if MPI.COMM_WORLD.rank == 0:
-            print("fem.bench.mechanics: start the driver on one process; it runs its "
-                  "workers under mpiexec itself", file=sys.stderr)
+    if driver_under_mpiexec("fem.bench.mechanics"):
         return 2
     options = list(TWEAKS) if args.options == "all" else args.options.split(",")
     unknown = [o for o in options if o not in TWEAKS]

@@ -50,8 +50,8 @@ from mpi4py import MPI
 
 import numpy as np
 
-from fem.bench.workers import (DEMO, ROOT, SAME_PHYSICS, launch, peak_rss_mb, save_fields, say,
-                               time_loop)
+from fem.bench.workers import (DEMO, ROOT, SAME_PHYSICS, launch, peak_rss_mb, repeat_loop,
+                               save_fields, say)
 from fem.config import Case, load_case
 from fem.output.files import write_json
 from fem.post.probes import PointEvaluator
@@ -172,13 +172,8 @@ def run_floor(case_name: str, data, repeats: int, comm: MPI.Comm, tag: str) -> d
     t_setup = time.perf_counter() - t0
     say(comm, f"{tag}: {heat.dofs} dofs, setup {t_setup:.1f} s, {len(steps)} steps, "
               f"{len(source.groups)} firing group(s)")
-    runs = []
-    for r in range(repeats):
-        if r:
-            heat.reset(T_initial)
-        runs.append(time_loop(heat, steps, source.mean_powers))
-        say(comm, f"{tag}: run {r + 1}/{repeats}: {runs[-1]['loop_seconds']:.2f} s "
-                  f"({runs[-1]['loop_seconds'] / len(steps):.4f} s/step)")
+    runs = repeat_loop(heat, steps, source.mean_powers, repeats,
+                       lambda: heat.reset(T_initial), tag)
     return {"runs": runs, "heat": heat, "source": source, "T_initial": T_initial,
             "setup_seconds": t_setup, "steps": len(steps)}
 

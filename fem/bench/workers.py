@@ -1,5 +1,5 @@
-"""The worker processes of the heat benchmarks (:mod:`fem.bench.heat`,
-:mod:`fem.bench.production`): what both drivers and all their workers share.
+"""The worker processes of the benchmarks (:mod:`fem.bench.heat`, :mod:`fem.bench.production`,
+:mod:`fem.bench.mechanics`): what their drivers and workers share.
 
 A worker is ``python -m fem.bench --worker VARIANT --case CASE --save PATH`` on the ranks it
 is started on (:func:`launch`: ``mpiexec -n RANKS`` for several, one BLAS/OpenMP thread per
@@ -97,16 +97,41 @@ def time_loop(problem, steps: list[tuple[float, float]],
             "iterations": problem.iterations - iterations}
 
 
-def launch(variant: str, case_name: str, ranks: int, work: Path, repeats: int,
-           reuse: bool = False) -> dict:
-    """Run one worker in its own process(es); returns its record and its fields (``reuse``:
-    those of an earlier run in ``work`` when there is one)."""
-    save = work / f"{case_name}_{variant}_n{ranks}"
-    if reuse and save.with_suffix(".json").exists() and save.with_suffix(".npz").exists():
-        print(f"[bench] {case_name}/{variant}/{ranks} rank(s): reusing {save}.json", flush=True)
-        return load_run(save)
-    cmd = [sys.executable, "-m", "fem.bench", "--worker", variant, "--case", case_name,
-           "--save", str(save), "--repeats", str(repeats)]
+def repeat_loop(problem, steps: list[tuple[float, float]],
+                power: Callable[[float, float], float | np.ndarray], repeats: int,
+                reset: Callable[[], None], tag: str) -> list[dict]:
+    """:func:`time_loop` ``repeats`` times, ``reset()`` between runs, a progress line each."""
+    runs = []
+    for r in range(repeats):
+        if r:
+            reset()
+        runs.append(time_loop(problem, steps, power))
+        say(problem.comm, f"{tag}: run {r + 1}/{repeats}: {runs[-1]['loop_seconds']:.2f} s "
+                          f"({runs[-1]['loop_seconds'] / len(steps):.4f} s/step)")
+    return runs
+
+
+def driver_under_mpiexec(prog: str) -> bool:
+    """Whether a benchmark's driver was started under mpiexec (it must not be: it starts its
+    workers on their ranks itself); says so on rank 0."""
+    if MPI.COMM_WORLD.size == 1:
+        return False
+    if MPI.COMM_WORLD.rank == 0:
+        print(f"{prog}: start the driver on one process; it runs its workers under mpiexec "
+              "itself", file=sys.stderr)
+    return True
+
+
+def suffixed(save: Path, suffix: str) -> Path:
+    """``save`` with ``suffix`` appended (a run's stem may hold dots: ``threshold_0.05``)."""
+    return save.with_name(save.name + suffix)
+
+
+def start_worker(module: str, args: list[str], ranks: int) -> None:
+    """Run ``python -m module args`` on ``ranks`` ranks (``mpiexec -n`` for several) with one
+    BLAS/OpenMP thread per rank and without the launcher's variables of this process; a
+    failure raises."""
+    cmd = [sys.executable, "-m", module] + args
     if ranks > 1:
         mpiexec = Path(sys.executable).parent / "mpiexec"
         cmd = [str(mpiexec) if mpiexec.exists() else shutil.which("mpiexec") or "mpiexec",
@@ -116,12 +141,24 @@ def launch(variant: str, case_name: str, ranks: int, work: Path, repeats: int,
     p = subprocess.run(cmd, env=env, cwd=ROOT)
     if p.returncode != 0:
         raise RuntimeError(f"bench worker failed (exit {p.returncode}): {' '.join(cmd)}")
+
+
+def launch(variant: str, case_name: str, ranks: int, work: Path, repeats: int,
+           reuse: bool = False) -> dict:
+    """Run one worker in its own process(es); returns its record and its fields (``reuse``:
+    those of an earlier run in ``work`` when there is one)."""
+    save = work / f"{case_name}_{variant}_n{ranks}"
+    if reuse and suffixed(save, ".json").exists() and suffixed(save, ".npz").exists():
+        print(f"[bench] {case_name}/{variant}/{ranks} rank(s): reusing {save}.json", flush=True)
+        return load_run(save)
+    start_worker("fem.bench", ["--worker", variant, "--case", case_name, "--save", str(save),
+                               "--repeats", str(repeats)], ranks)
     return load_run(save)
 
 
 def load_run(save: Path) -> dict:
     """The record and fields a worker saved."""
-    record = json.loads(save.with_suffix(".json").read_text())
-    with np.load(save.with_suffix(".npz")) as f:
+    record = json.loads(suffixed(save, ".json").read_text())
+    with np.load(suffixed(save, ".npz")) as f:
         fields = {k: f[k] for k in f.files}
     return {"record": record, "fields": fields}
