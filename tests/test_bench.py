@@ -110,6 +110,6 @@ def test_quick_mechanics_bench(tmp_path):
         assert v["max_rel_err_vs_reference"] <= 1e-6
         assert v["total_seconds"] > 0 and v["peak_rss_MB"] > 0
     assert r["demo"]["rtol"] == 1e-8 and not r["demo"]["initial_guess_nonzero"]
-    assert r["production"]["rtol"] == 1e-9 and r["production"]["initial_guess_nonzero"]
+    assert r["production"]["rtol"] == 1e-8 and r["production"]["initial_guess_nonzero"]
     assert r["max_rel_diff"] <= 1e-6 and len(r["max_rel_diff_per_state"]) == 6
     assert r["speedup"] > 0

@@ -129,7 +129,7 @@ def test_free_block_thermal_expansion_is_stress_free(degree, formulation, layout
     e = alpha * dT
     err = max_error_to(problem, lambda x: np.vstack([e * (x[0] - x0), e * (x[1] - y0),
                                                      e * (x[2] + case.skin.depth)]))
-    assert err < 1e-7 * e * case.skin.depth
+    assert err < 1e-6 * e * case.skin.depth  # exact to the solver's tolerance (CG to 1e-8)
     m = problem.metrics()
     assert m["max_von_mises_kPa"] < 1e-6 * E * e * 1e-3  # zero stress to solver tolerance
     assert abs(m["residual_stress_kPa"]) < 1e-6 * E * e * 1e-3
@@ -260,8 +260,8 @@ def test_held_sides_give_biaxial_residual_stress(degree, formulation, layout):
     problem = solve_block(case, omega=omega)
     m = problem.metrics()
     sigma = E * s / (1.0 - NU)
-    assert m["residual_stress_kPa"] == pytest.approx(sigma * 1e-3, rel=1e-7)
-    assert abs(m["tightening_area_percent"]) < 1e-7
+    assert m["residual_stress_kPa"] == pytest.approx(sigma * 1e-3, rel=1e-6)
+    assert abs(m["tightening_area_percent"]) < 1e-6
     c = problem.cell_stress_kPa()
     if c["von_mises_kPa"].size:  # biaxial: principal stresses (sigma, sigma, 0), von Mises sigma
         assert np.allclose(c["principal_stress_1_kPa"], sigma * 1e-3, rtol=1e-6)

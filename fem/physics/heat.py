@@ -70,11 +70,9 @@ SOURCE_QUADRATURE_DEGREE = 4  # fixed: exp() of coordinates must not drive the d
 # of the 98-column patch), so that a scan of one column per group stays within memory.
 SOURCE_BATCH_BYTES = 1.0e9
 
-# AMG for the heat matrices (make bench, 505k DOFs, demo schedule of 41 steps and 7 sizes):
-# unsmoothed aggregation with an AMG per size within 4x ran 0.72 s/step on 1 rank but only
-# 1.51x faster on 2 (the memory-bound solves dominate); smoothed aggregation, reused across
-# step sizes within 16x (two setups), runs 1.25 s/step on 1 rank, 1.77x faster on 2, and
-# more than 10x faster than the tutorial pattern on both. The latter is the default.
+# AMG for the heat matrices (make bench, 505k DOFs, 41 steps of 7 sizes): smoothed aggregation,
+# reused across step sizes within 16x (two setups), 1.25 s/step on 1 rank and 1.77x faster on
+# 2; unsmoothed aggregation ran 0.72 s/step on 1 rank but scaled only 1.51x (memory-bound).
 SMOOTHED_AGGREGATION = True
 AMG_REUSE_RATIO = 16.0  # a step size within this factor of one with an AMG of its own uses it
 
@@ -248,6 +246,7 @@ class PennesProblem:
     def define_work_vectors(self) -> None:
         """The step matrices (built on first use), the bottom values, work vectors, ledger."""
         self._rungs: dict[tuple, tuple[PETSc.Mat, PETSc.Vec, PETSc.KSP]] = {}
+        self._built = 0  # step matrices built (released ones included)
         self._plan: dict[tuple, tuple | None] = {}  # key -> the key of its AMG (None: own)
         self._plan_dt: dict[tuple, float] = {}  # key -> its step size (its first step)
         self._bc_values = self.f0.duplicate()  # core temperature at the bottom dofs
@@ -332,7 +331,7 @@ class PennesProblem:
     @property
     def step_sizes(self) -> int:
         """How many step matrices (step size and surface state) have been built."""
-        return len(self._rungs)
+        return self._built
 
     # -- surface states and step sizes ----------------------------------------------------
 
@@ -407,6 +406,7 @@ class PennesProblem:
                                       smoothed=SMOOTHED_AGGREGATION)
                 ksp.setUp()
             self._rungs[key] = (A, c, ksp)
+            self._built += 1
             log.debug("heat: new step size %.4g ms, surface %s (%d matrices, %s)", dt * 1e3,
                       state.name, len(self._rungs), "own AMG" if owner is None else "lagged")
         return key, self._rungs[key]
@@ -580,13 +580,17 @@ class PennesProblem:
         if self.boiling is not None:
             self.boiling.restore(state)
 
+    def release_solvers(self) -> None:
+        """Free the step matrices and solvers (collective); a later step rebuilds its own."""
+        for A, c, ksp in self._rungs.values():
+            ksp.destroy(), A.destroy(), c.destroy()
+        self._rungs = {}  # the plan of the step sizes is kept
+
     def reset(self, T: np.ndarray) -> None:
         """Back to the temperature ``T`` (all local values) as at the start of a run: no step
         matrices or solvers (rebuilt by the next steps, as planned), an empty ledger, no
         cell damage stopping the perfusion, all the tissue water left to boil."""
-        for A, c, ksp in self._rungs.values():
-            ksp.destroy(), A.destroy(), c.destroy()
-        self._rungs = {}  # the plan of the step sizes is kept
+        self.release_solvers()
         self.T.x.array[:] = T
         self.T_n.x.array[:] = T
         self.ledger = EnergyLedger()

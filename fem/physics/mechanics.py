@@ -61,12 +61,14 @@ from meshes.patterns import Layout
 from meshes.skin import BOTTOM, TOP, WALL
 
 log = logging.getLogger(__name__)
-# GAMG for the displacement form: smoothed aggregation (True) or plain aggregation (False).
-# On a patch of 12 random columns (357k DOFs, one rank) plain aggregation sets up in 4.6 s
-# against 58 s, but needs 109 CG iterations against 43 (0.22 against 0.34 s each); on the
-# 18-column patch on 2 ranks (556k DOFs) a solve took 25 s against 12 s. With the hierarchy
-# kept for the six solves of a run with healing, smoothed aggregation is as fast or faster.
+# GAMG for the displacement form (make bench-mechanics, 98-column patch, 1.07M DOFs, 2 ranks,
+# six loads): smoothed aggregation coarsened aggressively on 2 levels, CG to 1e-8, sets up in
+# 16 s and solves in 37 iterations, 123 s in all, against 208 s (32 s, 55) with PETSc's 1 level
+# to 1e-9, the answer within 5e-8 of rtol 1e-12 either way; plain aggregation set up 12x
+# faster at 357k DOFs but solved 2x slower.
 MECHANICS_SMOOTHED = True
+MECHANICS_AGGRESSIVE = 2
+MECHANICS_RTOL = 1e-8
 
 
 @dataclass(frozen=True)
@@ -76,15 +78,16 @@ class MechanicsSettings:
     degree: int = 2  # Lagrange degree of the displacement (1 locks as nu -> 1/2)
     shrinkage_max: float = 0.2  # s_max (parameters.md: modelling choice, default 0.2)
     shrinkage_plane: str = "in_plane"  # "in_plane" (dermis plane) | "isotropic"
-    rtol: float = 1e-9  # relative residual of CG (MINRES for the mixed form)
+    rtol: float = MECHANICS_RTOL  # relative residual of CG (MINRES for the mixed form)
     max_it: int = 500
     formulation: str = "displacement"  # "displacement" | "mixed" (Taylor-Hood u-p)
 
     @classmethod
     def from_sections(cls, mechanics: Mechanics, solver: Solver) -> MechanicsSettings:
-        """The settings of a case's ``[mechanics]`` (CG to 1e-9, the case's iteration limit)."""
+        """The settings of a case's ``[mechanics]`` (CG to :data:`MECHANICS_RTOL`, the case's
+        iteration limit)."""
         return cls(mechanics.degree, mechanics.shrinkage_max, mechanics.shrinkage_plane,
-                   1e-9, solver.max_it, mechanics.formulation)
+                   MECHANICS_RTOL, solver.max_it, mechanics.formulation)
 
 
 def rigid_body_modes(V: dfem.FunctionSpace) -> tuple[PETSc.NullSpace, list[la.Vector]]:
@@ -324,9 +327,10 @@ class ElasticityProblem:
         self.b = dolfinx.fem.petsc.create_vector(self.V)
         # The hierarchy is set up once and kept for every later solve (output times, the
         # cooled state, the healing stage's late tightening), each starting from the previous
-        # solution (MECHANICS_SMOOTHED: the measured trade-off).
+        # solution (MECHANICS_SMOOTHED, MECHANICS_AGGRESSIVE: the measured trade-offs).
         self.ksp = make_spd_solver(self.comm, self.A, "mech_", self.settings.rtol,
-                                   self.settings.max_it, smoothed=MECHANICS_SMOOTHED)
+                                   self.settings.max_it, smoothed=MECHANICS_SMOOTHED,
+                                   aggressive=MECHANICS_AGGRESSIVE)
 
     def _setup_mixed(self) -> None:
         """Taylor-Hood u-p form (P2 displacement, P1 pressure p = kappa tr(eps(u) - eps*)):
@@ -414,9 +418,10 @@ class ElasticityProblem:
         return self.sigma_elastic(e)
 
     def solve(self, T: dfem.Function, omega_collagen: dfem.Function,
-              remodelling: dfem.Function | None = None) -> dfem.Function:
+              remodelling: dfem.Function | None = None, stresses: bool = True) -> dfem.Function:
         """Displacement for the given temperature, collagen damage and remodelling contraction
-        ``e_r`` (all on T0's space; None: no contraction).
+        ``e_r`` (all on T0's space; None: no contraction); the cell stresses too unless
+        ``stresses`` is False (then only :meth:`tightening` reads the solution).
 
         With plane sides (a periodic cell) the solution is superposed, exactly, from the
         solution with those sides held and the unit motion of each pair of sides (solved
@@ -440,7 +445,8 @@ class ElasticityProblem:
                 if self.p is not None:
                     self.p.x.array[:] += d * p.x.array
         self.u.x.scatter_forward()
-        self._update_stress()
+        if stresses:
+            self._update_stress()
         return self.u
 
     def prepare(self) -> None:
@@ -462,6 +468,12 @@ class ElasticityProblem:
             for f, a in zip(fields, saved):
                 f.x.array[:] = a
             self._update_stress()
+
+    def release_solver(self) -> None:
+        """Free the matrices and the solver's hierarchy (collective) after the last solve."""
+        for obj in (self.ksp, self.A, getattr(self, "P", None)):
+            if obj is not None:
+                obj.destroy()
 
     def _solve_once(self) -> None:
         if self.p is None:
@@ -559,31 +571,29 @@ class ElasticityProblem:
         """Global number of displacement unknowns."""
         return self.V.dofmap.index_map.size_global * self.V.dofmap.index_map_bs
 
+    def tightening(self) -> dict[str, float]:
+        """Of the last solve: ``tightening_area_percent``, the relative loss of area of the
+        patch's top seen from above (crater mouths included), and ``linear_contraction_percent``,
+        1 - sqrt(A / A0): the shortening of each edge when the patch contracts evenly."""
+        ratio = self._total(self._area) / self._total(self._area0)
+        return {"tightening_area_percent": 100.0 * (1.0 - ratio),
+                "linear_contraction_percent": 100.0 * (1.0 - np.sqrt(ratio))}
+
+    def _total(self, form) -> float:
+        return self.comm.allreduce(dfem.assemble_scalar(form), op=MPI.SUM)
+
     def metrics(self) -> dict[str, float]:
-        """Tightening of the top surface, peak von Mises and residual stress of the last solve.
-
-        ``tightening_area_percent``: relative loss of area of the treated patch seen from
-        above (the area enclosed by the deformed outer edge of its top, crater mouths
-        included); ``linear_contraction_percent``: the relative shortening of the side of a
-        square of that area, 1 - sqrt(A / A0) (the contraction along each edge when the
-        patch contracts evenly); ``max_von_mises_kPa``: the largest cell value;
-        ``residual_stress_kPa``: mean in-plane stress 0.5 (sigma_xx + sigma_yy) over the
-        collagen (dermis) layers, positive in tension (about zero with free sides, the stress
-        the surrounding skin holds with held sides).
-        """
-        comm = self.comm
-
-        def total(form):
-            return comm.allreduce(dfem.assemble_scalar(form), op=MPI.SUM)
-
-        ratio = total(self._area) / total(self._area0)
+        """:meth:`tightening`, ``max_von_mises_kPa`` (the largest cell value) and
+        ``residual_stress_kPa`` (the mean in-plane stress 0.5 (sigma_xx + sigma_yy) of the
+        collagen layers, positive in tension: about zero with free sides, what the surrounding
+        skin holds with held sides) of the last solve with its stresses."""
         n = self.principal.shape[0]
-        vm = comm.allreduce(float(self.von_mises.x.array[:n].max()) if n else 0.0, op=MPI.MAX)
-        dermis = total(self._dermis_volume)
-        residual = total(self._dermis_stress) / dermis if dermis > 0 else 0.0
+        vm = self.comm.allreduce(float(self.von_mises.x.array[:n].max()) if n else 0.0,
+                                 op=MPI.MAX)
+        dermis = self._total(self._dermis_volume)
+        residual = self._total(self._dermis_stress) / dermis if dermis > 0 else 0.0
         return {
-            "tightening_area_percent": 100.0 * (1.0 - ratio),
-            "linear_contraction_percent": 100.0 * (1.0 - np.sqrt(ratio)),
+            **self.tightening(),
             "max_von_mises_kPa": vm * 1e-3,
             "residual_stress_kPa": residual * 1e-3,
             "mechanics_cg_iterations": self.last_iterations,

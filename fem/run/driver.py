@@ -9,6 +9,7 @@ directory for a bad case.
 
 from __future__ import annotations
 
+import gc
 import logging
 import shutil
 import time
@@ -16,6 +17,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from mpi4py import MPI
+from petsc4py import PETSc
 
 import dolfinx.fem as dfem
 import numpy as np
@@ -130,6 +132,7 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: boo
     run.measure()
     run.write_results()
     run.stop_point("the result files")
+    run.release()
     draw = draw and case.output.render
     if draw:
         run.draw()
@@ -252,6 +255,7 @@ class CaseRun:
                     checkpoint=self.checkpoint,
                     on_output=self.staggered if case.mechanics.enabled else None,
                     keep_final=case.healing.enabled)
+        self.heat.release_solvers()  # the step matrices and AMGs: the loop is done
         phases = self.timer.phases
         phases["heat"] -= self.hist.damage_seconds + self.staggered.seconds
         phases["damage"] = self.hist.damage_seconds
@@ -441,6 +445,18 @@ class CaseRun:
         if hist.frames:
             write_frames(out / names.FRAMES_VTU, heat.V, hist.frames, info)
 
+    def release(self) -> None:
+        """Free the solvers and fields once the results are on disk (collective): the renders
+        read the files, and :meth:`finish` only the counts kept here."""
+        self.counts = {"dofs": self.heat.dofs, "time_steps": self.hist.steps,
+                       "heat_step_sizes": self.heat.step_sizes}
+        if self.elasticity is not None:
+            self.elasticity.release_solver()
+        self.heat = self.hist = self.damage = self.staggered = self.elasticity = None
+        self.healed = self.probes = self.source = self.data = None
+        gc.collect()
+        PETSc.garbage_cleanup(self.comm)
+
     def draw(self) -> None:
         """The renders, drawn from the written files, shared out between the ranks (each
         picture is drawn by one rank)."""
@@ -460,9 +476,10 @@ class CaseRun:
             self.checkpoint.remove()
             write_json(self.out / names.PROVENANCE_JSON, provenance(
                 self.comm.size, self.timer.phases,
-                {"dofs": self.heat.dofs, "mechanics_dofs": metrics["mechanics_dofs"],
+                {"dofs": self.counts["dofs"], "mechanics_dofs": metrics["mechanics_dofs"],
                  "cells": self.cells, "mesh_quality": self.quality,
-                 "time_steps": self.hist.steps, "heat_step_sizes": self.heat.step_sizes,
+                 "time_steps": self.counts["time_steps"],
+                 "heat_step_sizes": self.counts["heat_step_sizes"],
                  "wall_time_s": metrics["wall_time_s"],
                  "phase_started_unix_s": self.timer.started}))
             if report:
