@@ -17,9 +17,29 @@ The layers, each importing only those below it (``tests/test_architecture.py`` c
 * :mod:`meshes` (pure gmsh builders and treatment patterns): the bottom, no ``fem``.
 
 DOLFINx's own ``fem`` module is imported everywhere as ``import dolfinx.fem as dfem``.
+
+The Python interface (:mod:`fem.api`, the top layer with the command line) is reached from
+here lazily: ``fem.load_case``, ``fem.run``, ``fem.read_results``, ``fem.load_study``,
+``fem.run_study``, ``fem.run_plan``; importing ``fem`` alone loads nothing else.
 """
 
 # mpi4py must be imported before dolfinx/petsc4py (the mpich wheel provides libmpi).
 import mpi4py.MPI  # noqa: F401
 
 __version__ = "0.1.0"
+
+_API = ("Result", "Results", "load_case", "load_study", "read_results", "run_plan", "run_study")
+
+
+def __getattr__(name: str):
+    """``fem.<name>`` for the names of the Python interface, imported on first use;
+    ``fem.run`` is the package :mod:`fem.run`, which called runs a case (``fem.api.run``)."""
+    if name in _API:
+        from fem import api
+
+        return getattr(api, name)
+    if name == "run":
+        import fem.run
+
+        return fem.run
+    raise AttributeError(f"module 'fem' has no attribute {name!r}")

@@ -13,47 +13,15 @@ from contextlib import nullcontext
 import logging
 import shutil
 import sys
-import time
 from pathlib import Path
 
 from mpi4py import MPI
 
+from fem.api import setup_logging
 from fem.output import names
 
 EXIT_OK, EXIT_NUMERICAL, EXIT_INPUT = 0, 1, 2
 log = logging.getLogger("fem")
-
-
-class RankZeroFilter(logging.Filter):
-    """Let records through on rank 0, and errors on every rank (marked with the rank): the
-    other ranks do work of their own too (the cases of a study, their pictures)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        rank = MPI.COMM_WORLD.rank
-        if rank != 0 and record.levelno >= logging.ERROR:
-            record.msg = f"[rank {rank}] {record.msg}"
-            return True
-        return rank == 0
-
-
-def setup_logging(verbose: bool = False) -> None:
-    """Log to stderr on rank 0 (errors on every rank), one line per message with elapsed
-    seconds."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RankZeroFilter())
-    start = time.perf_counter()
-
-    class Elapsed(logging.Formatter):
-        def format(self, record):
-            record.elapsed = time.perf_counter() - start
-            return super().format(record)
-
-    handler.setFormatter(Elapsed("[%(elapsed)6.1fs] %(message)s"))
-    for name in ("fem", "meshes"):
-        lg = logging.getLogger(name)
-        lg.handlers[:] = [handler]
-        lg.setLevel(logging.DEBUG if verbose else logging.INFO)
-        lg.propagate = False
 
 
 def _positive_int(text: str) -> int:
@@ -62,17 +30,65 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+# Examples shown by ``mtz VERB --help``.
+EXAMPLES = {
+    "run": ["mtz run studies/demo.toml", "mtz run studies/demo.toml --set laser.energy_mJ=20 "
+            "--set laser.spot_um=150 -o results/demo_20mJ",
+            "mpiexec -n 4 mtz run studies/demo.toml   # on 4 MPI ranks",
+            "mtz run studies/demo.toml --resume       # after a stop, from the checkpoint"],
+    "mesh": ["mtz mesh studies/demo.toml -o results/demo_mesh"],
+    "check": ["mtz check studies/demo.toml --set laser.energy_mJ=20",
+              "mtz check studies/energy_sweep_1550.toml"],
+    "study": ["mpiexec -n 2 mtz study studies/energy_sweep_1550.toml",
+              "mtz study studies/weak_scaling.toml --slurm -o results/weak"],
+    "calibrate": ["mtz calibrate studies/calibrate_1550.toml"],
+    "plan": ["mtz plan studies/plan_tone_1550.toml"],
+    "render": ["mtz render results/demo"],
+    "report": ["mtz report results/demo"],
+    "presets": ["mtz presets"],
+    "metrics": ["mtz metrics"],
+}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "?"
+
+    import dolfinx
+    from petsc4py import PETSc
+
+    petsc = ".".join(str(n) for n in PETSc.Sys.getVersion())
+    return (f"{of('mtz-fem')} (DOLFINx {dolfinx.__version__}, PETSc {petsc}, "
+            f"gmsh {of('gmsh')}, Python {sys.version.split()[0]})")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mtz", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true", help="debug output")
+    p.add_argument("--version", action="version", version="%(prog)s " + _version())
     sub = p.add_subparsers(dest="verb", required=True)
+
+    def verb_parser(verb: str, **kwargs) -> argparse.ArgumentParser:
+        """A verb with its examples and ``-v`` accepted after it too."""
+        examples = "\n".join(f"  {e}" for e in EXAMPLES.get(verb, []))
+        s = sub.add_parser(verb, epilog=f"examples:\n{examples}" if examples else None,
+                       formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+        s.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                       help="debug output")
+        return s
+
     for verb, helptext in (("run", "run one case: mesh, heat, damage, mechanics, metrics, "
                             "renders, report"), ("mesh", "only the mesh, with a quality summary"),
                            ("check", "validate a case or study file and print the resolved "
                             "values"),
                            ("study", "run a study: a sweep of cases, one metrics table, one "
                             "report")):
-        s = sub.add_parser(verb, help=helptext)
+        s = verb_parser(verb, help=helptext)
         s.add_argument("case", type=Path, help="study file (TOML)" if verb == "study"
                        else "case file (TOML)")
         s.add_argument("--set", dest="overrides", action="append", default=[],
@@ -92,12 +108,12 @@ def _parser() -> argparse.ArgumentParser:
                            "array, one task per case) instead of running")
             s.add_argument("--case", dest="only", type=int, metavar="INDEX",
                            help="run only the case of this index (a Slurm array task)")
-    s = sub.add_parser("calibrate", help="fit a preset's free parameters to the histology "
+    s = verb_parser("calibrate", help="fit a preset's free parameters to the histology "
                        "chart (a calibration file, studies/calibrate_<preset>.toml)")
     s.add_argument("case", type=Path, help="calibration file (TOML)")
     s.add_argument("-o", "--output", type=Path, help="result directory (default "
                    "results/<file name>): fit.json and the runs, reused when rerun")
-    s = sub.add_parser("plan", help="find the settings that reach a treatment goal with the "
+    s = verb_parser("plan", help="find the settings that reach a treatment goal with the "
                        "least downtime (a plan file, studies/plan_<goal>_<device>.toml)")
     s.add_argument("case", type=Path, help="plan file (TOML)")
     s.add_argument("--set", dest="overrides", action="append", default=[],
@@ -106,8 +122,11 @@ def _parser() -> argparse.ArgumentParser:
                    "results/<file name>): plan.json, plan.html, recommended.toml, the runs "
                    "(reused when rerun)")
     for verb in ("render", "report"):
-        s = sub.add_parser(verb, help=f"{verb} again from a saved result directory")
+        s = verb_parser(verb, help=f"{verb} again from a saved result directory")
         s.add_argument("dir", type=Path)
+    verb_parser("presets", help="the skin sites, lasers and kinetics sets a case can name, "
+                   "with their values and sources")
+    verb_parser("metrics", help="what each metric of metrics.json means, with its unit")
     return p
 
 
@@ -140,6 +159,17 @@ def _verb(args, comm) -> int:
     """The verb of the command line, on every rank; returns the exit status."""
     from fem.config import CaseError, load_case
 
+    if args.verb in ("presets", "metrics"):
+        if comm.rank == 0:
+            if args.verb == "presets":
+                from fem.config.catalogue import describe_presets
+
+                sys.stdout.write(describe_presets())
+            else:
+                from fem.post.glossary import glossary_text
+
+                sys.stdout.write(glossary_text())
+        return EXIT_OK
     if args.verb == "calibrate":
         return _calibrate(args, comm)
     if args.verb == "plan":
@@ -159,6 +189,9 @@ def _verb(args, comm) -> int:
             return EXIT_OK
         if args.verb == "study" or (args.verb == "check" and _is_study(args.case)):
             return _study(args, comm)
+        if args.verb in ("run", "mesh") and _is_study(args.case):
+            raise CaseError(f"{args.case}: a study file (it has base = ... or [sweep]); run "
+                            f"it with: mtz study {args.case}")
         if args.verb in ("run", "mesh", "check") and _is_calibration(args.case):
             if args.verb != "check":
                 raise CaseError(f"{args.case}: a calibration file (it has [[stage]]); run it "

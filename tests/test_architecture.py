@@ -27,6 +27,7 @@ LAYERS = {
     "fem.report": 6,
     "fem.run": 7,
     "fem.cli": 8,
+    "fem.api": 8,
     "fem.bench": 8,
     "fem.__main__": 8,
     "fem": 0,  # the package itself: mpi4py and the version only
@@ -78,9 +79,16 @@ def graph() -> dict[str, set[str]]:
             for name, path in mods.items()}
 
 
+#: The imports against the layers: the lazy facades of the Python interface (``fem.load_case``
+#: etc. in ``fem.__getattr__``, ``fem.run(...)`` in the package's ``__call__``), imported on
+#: first use, never at import time.
+FACADE = {("fem", "fem.api"), ("fem", "fem.run"), ("fem.run", "fem.api")}
+
+
 def test_imports_run_one_way():
     wrong = [f"{a} (layer {layer(a)}) imports {b} (layer {layer(b)})"
-             for a, targets in graph().items() for b in sorted(targets) if layer(b) > layer(a)]
+             for a, targets in graph().items() for b in sorted(targets)
+             if layer(b) > layer(a) and (a, b) not in FACADE]
     assert not wrong, "\n".join(wrong)
 
 
@@ -92,7 +100,7 @@ def test_meshes_import_nothing_from_fem():
 
 
 def test_no_import_cycles():
-    g = graph()
+    g = {a: {b for b in targets if (a, b) not in FACADE} for a, targets in graph().items()}
     state: dict[str, int] = {}
     cycles = []
 

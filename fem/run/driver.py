@@ -110,7 +110,8 @@ def run_mesh(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
 
 
 def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: bool = False,
-             checkpoint_every: int | None = None, draw: bool = True) -> dict:
+             checkpoint_every: int | None = None, draw: bool = True,
+             keep_fields: dict | None = None) -> dict:
     """Run one case into ``out``; returns the metrics (on every rank).
 
     The time loop checkpoints into ``out/checkpoint`` every ``checkpoint_every`` steps (None:
@@ -118,6 +119,7 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: boo
     checkpoint is removed once ``metrics.json`` is written. With ``draw`` False the renders
     and the report are left to the caller (a study draws its cases afterwards with one
     common view, :func:`fem.run.study.draw_cases`); the fields they need are written anyway.
+    ``keep_fields``, a dict, receives the run's DOLFINx functions (:meth:`CaseRun.release`).
     """
     run = CaseRun(case, Path(out), comm)
     run.start()
@@ -132,7 +134,7 @@ def run_case(case: Case, out: Path, comm: MPI.Comm = MPI.COMM_WORLD, resume: boo
     run.measure()
     run.write_results()
     run.stop_point("the result files")
-    run.release()
+    run.release(keep_fields)
     draw = draw and case.output.render
     if draw:
         run.draw()
@@ -445,11 +447,19 @@ class CaseRun:
         if hist.frames:
             write_frames(out / names.FRAMES_VTU, heat.V, hist.frames, info)
 
-    def release(self) -> None:
+    def release(self, keep: dict | None = None) -> None:
         """Free the solvers and fields once the results are on disk (collective): the renders
-        read the files, and :meth:`finish` only the counts kept here."""
+        read the files, and :meth:`finish` only the counts kept here. ``keep``, a dict,
+        receives the functions a caller asked for (fem.api.run): the temperatures (K) at the
+        end of the pulse, the peak and the end, the damage integrals, the displacement (m)."""
         self.counts = {"dofs": self.heat.dofs, "time_steps": self.hist.steps,
                        "heat_step_sizes": self.heat.step_sizes}
+        if keep is not None:
+            keep.update(temperature_end_of_pulse=self.hist.T_end_of_pulse,
+                        temperature_peak=self.hist.T_peak, temperature_end=self.heat.T,
+                        **{f"omega_{k}": d.omega for k, d in self.damage.items()})
+            if self.elasticity is not None:
+                keep["displacement"] = self.elasticity.u
         if self.elasticity is not None:
             self.elasticity.release_solver()
         self.heat = self.hist = self.damage = self.staggered = self.elasticity = None
