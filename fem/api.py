@@ -198,6 +198,7 @@ def run(case: Case | str | Path, out: str | Path, progress: bool = True, resume:
         setup_logging()
     out, fields = Path(out), {}
     metrics = run_case(case, out, comm, resume=resume, draw=draw, keep_fields=fields)
+    metrics = comm.bcast(metrics, root=0)  # those of metrics.json (rank 0's wall time)
     return Result(out, metrics, _paths(out), fields)
 
 
