@@ -246,7 +246,6 @@ class PennesProblem:
     def define_work_vectors(self) -> None:
         """The step matrices (built on first use), the bottom values, work vectors, ledger."""
         self._rungs: dict[tuple, tuple[PETSc.Mat, PETSc.Vec, PETSc.KSP]] = {}
-        self._built = 0  # step matrices built (released ones included)
         self._plan: dict[tuple, tuple | None] = {}  # key -> the key of its AMG (None: own)
         self._plan_dt: dict[tuple, float] = {}  # key -> its step size (its first step)
         self._bc_values = self.f0.duplicate()  # core temperature at the bottom dofs
@@ -331,7 +330,7 @@ class PennesProblem:
     @property
     def step_sizes(self) -> int:
         """How many step matrices (step size and surface state) have been built."""
-        return self._built
+        return len(self._rungs)
 
     # -- surface states and step sizes ----------------------------------------------------
 
@@ -406,7 +405,6 @@ class PennesProblem:
                                       smoothed=SMOOTHED_AGGREGATION)
                 ksp.setUp()
             self._rungs[key] = (A, c, ksp)
-            self._built += 1
             log.debug("heat: new step size %.4g ms, surface %s (%d matrices, %s)", dt * 1e3,
                       state.name, len(self._rungs), "own AMG" if owner is None else "lagged")
         return key, self._rungs[key]

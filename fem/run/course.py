@@ -383,7 +383,7 @@ class HealingStage:
         for f, guess in zip((mech.u, mech.p), self.first_guess):
             f.x.array[:] = guess
         mech.solve(self.T_initial, omega, strain, stresses=False)
-        m = self.elasticity.tightening()
+        m = mech.tightening()
         log.info("  healing day %.3g: late tightening %.3f %% (linear %.3f %%)", t / DAY,
                  m["tightening_area_percent"], m["linear_contraction_percent"])
         return {"late_tightening_area_percent": m["tightening_area_percent"],

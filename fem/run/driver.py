@@ -257,6 +257,7 @@ class CaseRun:
                     checkpoint=self.checkpoint,
                     on_output=self.staggered if case.mechanics.enabled else None,
                     keep_final=case.healing.enabled)
+        self.heat_step_sizes = self.heat.step_sizes  # for provenance.json
         self.heat.release_solvers()  # the step matrices and AMGs: the loop is done
         phases = self.timer.phases
         phases["heat"] -= self.hist.damage_seconds + self.staggered.seconds
@@ -452,8 +453,7 @@ class CaseRun:
         read the files, and :meth:`finish` only the counts kept here. ``keep``, a dict,
         receives the functions a caller asked for (fem.api.run): the temperatures (K) at the
         end of the pulse, the peak and the end, the damage integrals, the displacement (m)."""
-        self.counts = {"dofs": self.heat.dofs, "time_steps": self.hist.steps,
-                       "heat_step_sizes": self.heat.step_sizes}
+        self.counts = {"dofs": self.heat.dofs, "time_steps": self.hist.steps}
         if keep is not None:
             keep.update(temperature_end_of_pulse=self.hist.T_end_of_pulse,
                         temperature_peak=self.hist.T_peak, temperature_end=self.heat.T,
@@ -489,7 +489,7 @@ class CaseRun:
                 {"dofs": self.counts["dofs"], "mechanics_dofs": metrics["mechanics_dofs"],
                  "cells": self.cells, "mesh_quality": self.quality,
                  "time_steps": self.counts["time_steps"],
-                 "heat_step_sizes": self.counts["heat_step_sizes"],
+                 "heat_step_sizes": self.heat_step_sizes,
                  "wall_time_s": metrics["wall_time_s"],
                  "phase_started_unix_s": self.timer.started}))
             if report:
