@@ -20,7 +20,8 @@ DOLFINx's own ``fem`` module is imported everywhere as ``import dolfinx.fem as d
 
 The Python interface (:mod:`fem.api`, the top layer with the command line) is reached from
 here lazily: ``fem.load_case``, ``fem.run``, ``fem.read_results``, ``fem.load_study``,
-``fem.run_study``, ``fem.run_plan``; importing ``fem`` alone loads nothing else.
+``fem.run_study``, ``fem.run_plan``, ``fem.run_calibration``, ``fem.make_mesh``,
+``fem.report``; importing ``fem`` alone loads nothing else.
 """
 
 # mpi4py must be imported before dolfinx/petsc4py (the mpich wheel provides libmpi).
@@ -28,7 +29,8 @@ import mpi4py.MPI  # noqa: F401
 
 __version__ = "0.1.0"
 
-_API = ("Result", "Results", "load_case", "load_study", "read_results", "run_plan", "run_study")
+_API = ("Result", "Results", "load_case", "load_study", "make_mesh", "read_results", "report",
+        "run_calibration", "run_plan", "run_study")
 
 
 def __getattr__(name: str):

@@ -16,7 +16,9 @@ same through these functions' building blocks (fem.run, fem.config).
 Overrides are Python values, one keyword per table of the case file (``laser={...}``, nested
 tables as nested dicts, e.g. ``damage={"layers": {"epidermis": {"cell": "weaver_stoll"}}}``),
 checked exactly as the file's own values are (:class:`fem.config.CaseError` names the key).
-Studies and plans go the same way: :func:`load_study`, :func:`run_study`, :func:`run_plan`.
+Studies and plans go the same way: :func:`load_study`, :func:`run_study`, :func:`run_plan`;
+:func:`make_mesh`, :func:`run_calibration` and :func:`report` are the other verbs of ``mtz``,
+which is a thin layer over this module (``--set key=value`` becomes ``sets=[...]``).
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ from fem.config.case import case_from_dict
 from fem.config.resolve import read_toml
 from fem.output import names
 
-__all__ = ["Result", "Results", "load_case", "load_study", "read_results", "run", "run_plan",
-           "run_study", "setup_logging"]
+__all__ = ["Result", "Results", "load_case", "load_study", "make_mesh", "read_results", "report",
+           "run", "run_calibration", "run_plan", "run_study", "setup_logging"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -100,10 +102,14 @@ def _merged(raw: dict, overrides: dict, where: str = "") -> dict:
     return out
 
 
-def load_case(path: str | Path, **overrides: Any) -> Case:
-    """Read, override and validate a case file: one typed case in SI units."""
+def load_case(path: str | Path, sets: list[str] | tuple = (), **overrides: Any) -> Case:
+    """Read, override and validate a case file: one typed case in SI units. ``sets``:
+    overrides in the command line's form (``"laser.energy_mJ=20"``), applied before the
+    keyword ones."""
+    from fem.config.resolve import apply_overrides
+
     try:
-        return case_from_dict(_merged(read_toml(path), overrides))
+        return case_from_dict(_merged(apply_overrides(read_toml(path), list(sets)), overrides))
     except CaseError as e:
         msg = str(e)
         raise CaseError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
@@ -122,35 +128,50 @@ def _as_sets(overrides: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def load_study(path: str | Path, **overrides: Any):
+def load_study(path: str | Path, sets: list[str] | tuple = (), **overrides: Any):
     """Read a study file, with overrides of its base case: a :class:`fem.run.study.Study`."""
     from fem.run.study import load_study as load
 
-    return load(path, _as_sets(overrides))
+    return load(path, list(sets) + _as_sets(overrides))
 
 
 def run_study(study, out: str | Path, progress: bool = True, resume: bool = False,
-              comm: MPI.Comm = MPI.COMM_WORLD) -> list[dict]:
+              comm: MPI.Comm = MPI.COMM_WORLD, only: int | None = None,
+              checkpoint_every: int | None = None) -> list[dict]:
     """Run a study (a path or :func:`load_study`'s result) into ``out``: one row per case
-    (its metrics and status), as in ``metrics.csv``."""
+    (its metrics and status), as in ``metrics.csv``. ``only``: the case of that index alone
+    (a Slurm array task)."""
     from fem.run.study import run_study as run_all
 
     if not hasattr(study, "cases"):
         study = load_study(study)
     if progress:
         setup_logging()
-    return run_all(study, Path(out), comm, resume=resume)
+    return run_all(study, Path(out), comm, resume=resume, only=only,
+                   checkpoint_every=checkpoint_every)
 
 
 def run_plan(path: str | Path, out: str | Path, progress: bool = True,
-             comm: MPI.Comm = MPI.COMM_WORLD, **overrides: Any) -> dict:
-    """Run a plan file into ``out``; returns ``plan.json`` (the recommendation and its runs)."""
+             comm: MPI.Comm = MPI.COMM_WORLD, sets: list[str] | tuple = (),
+             **overrides: Any) -> dict:
+    """Run a plan file into ``out``; returns ``plan.json`` (the recommendation and its runs).
+    The overrides apply to the base case of every run."""
     from fem.run.plan import run_plan as plan
 
     if progress:
         setup_logging()
-    plan(path, Path(out), comm, _as_sets(overrides))
-    return json.loads((Path(out) / names.PLAN_JSON).read_text())
+    return plan(path, Path(out), comm, list(sets) + _as_sets(overrides))
+
+
+def run_calibration(path: str | Path, out: str | Path, progress: bool = True,
+                    comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
+    """Fit a preset's free parameters to the chart (a calibration file); returns
+    ``fit.json``."""
+    from fem.run.calibrate import run_calibration as fit
+
+    if progress:
+        setup_logging()
+    return fit(path, Path(out), comm)
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,10 +207,12 @@ class Result:
 
 
 def run(case: Case | str | Path, out: str | Path, progress: bool = True, resume: bool = False,
-        draw: bool = True, comm: MPI.Comm = MPI.COMM_WORLD) -> Result:
+        draw: bool = True, comm: MPI.Comm = MPI.COMM_WORLD,
+        checkpoint_every: int | None = None) -> Result:
     """Run one case into ``out`` (mesh, heat, damage, mechanics, healing, metrics, files,
     renders and report unless ``draw`` is False), on every rank of ``comm``. ``progress``
-    logs the phases on rank 0 as ``mtz run`` does; ``resume`` continues from a checkpoint."""
+    logs the phases on rank 0 as ``mtz run`` does; ``resume`` continues from a checkpoint,
+    written every ``checkpoint_every`` steps (None: every minute of wall time)."""
     from fem.run.driver import run_case
 
     if not isinstance(case, Case):
@@ -197,9 +220,35 @@ def run(case: Case | str | Path, out: str | Path, progress: bool = True, resume:
     if progress:
         setup_logging()
     out, fields = Path(out), {}
-    metrics = run_case(case, out, comm, resume=resume, draw=draw, keep_fields=fields)
+    metrics = run_case(case, out, comm, resume=resume, draw=draw, keep_fields=fields,
+                       checkpoint_every=checkpoint_every)
     metrics = comm.bcast(metrics, root=0)  # those of metrics.json (rank 0's wall time)
     return Result(out, metrics, _paths(out), fields)
+
+
+def make_mesh(case: Case | str | Path, out: str | Path, progress: bool = True,
+              comm: MPI.Comm = MPI.COMM_WORLD) -> dict:
+    """The mesh of a case alone (``mtz mesh``): XDMF with its tags, a VTU, the quality
+    summary (returned) and a cut picture in ``out``."""
+    from fem.run.driver import run_mesh
+
+    if not isinstance(case, Case):
+        case = load_case(case)
+    if progress:
+        setup_logging()
+    return run_mesh(case, Path(out), comm)
+
+
+def report(out: str | Path, renders: bool = True) -> Path:
+    """Draw the pictures again (``renders``) and write the report of a saved result
+    directory, on the calling process; returns the report's path."""
+    from fem.run.driver import render_and_report
+
+    out = Path(out)
+    if not (out / names.SNAPSHOT_VTU).is_file():
+        raise CaseError(f"{out}: not a result directory (no {names.SNAPSHOT_VTU})")
+    render_and_report(out, renders=renders)
+    return out / names.REPORT_HTML
 
 
 def _table(path: Path) -> dict[str, np.ndarray]:

@@ -4,6 +4,9 @@ Exit status: 0 success, 2 bad input (one line naming key, value and what is allo
 written), 1 numerical failure (the step and the solver's reason) or any other error; an error
 raised on one MPI rank only is shown with its rank and ends every rank with status 1
 (:func:`fem.parallel.abort_on_error`).
+
+A thin layer over the Python interface (:mod:`fem.api`): each verb parses its arguments,
+calls the function of the same name there and turns its errors into exit statuses.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 
 from mpi4py import MPI
 
+from fem import api
 from fem.api import setup_logging
 from fem.output import names
 
@@ -157,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _verb(args, comm) -> int:
     """The verb of the command line, on every rank; returns the exit status."""
-    from fem.config import CaseError, load_case
+    from fem.config import CaseError
 
     if args.verb in ("presets", "metrics"):
         if comm.rank == 0:
@@ -204,7 +208,7 @@ def _verb(args, comm) -> int:
                       f"{len(cal.chart)} chart row(s) at {cal.wavelength_nm:g} nm")
             return EXIT_OK
         if args.verb in ("run", "mesh", "check"):
-            case = load_case(args.case, args.overrides)
+            case = api.load_case(args.case, sets=args.overrides)
         if args.verb == "check":
             if comm.rank == 0:
                 import tomli_w
@@ -212,34 +216,26 @@ def _verb(args, comm) -> int:
                 sys.stdout.write(tomli_w.dumps(case.resolved))
             return EXIT_OK
         if args.verb in ("render", "report"):
-            if not (args.dir / names.SNAPSHOT_VTU).is_file():
-                raise CaseError(f"{args.dir}: not a result directory (no {names.SNAPSHOT_VTU})")
+            if comm.rank == 0:
+                path = api.report(args.dir, renders=args.verb == "render")
+                log.info("wrote %s", path)
+            return EXIT_OK
     except CaseError as e:
         if comm.rank == 0:
             print(f"mtz: error: {e}", file=sys.stderr)
         return EXIT_INPUT
 
-    if args.verb in ("render", "report"):
-        if comm.rank == 0:
-            from fem.run.driver import render_and_report
-
-            render_and_report(args.dir, renders=args.verb == "render")
-            log.info("wrote %s", args.dir / names.REPORT_HTML)
-        return EXIT_OK
-
     out = _output_dir(args)
     new_dir = None if out.exists() or getattr(args, "resume", False) else out
 
     def work() -> None:
-        from fem.run.driver import run_case, run_mesh
-
         if args.verb == "mesh":
-            run_mesh(case, out, comm)
+            api.make_mesh(case, out, progress=False, comm=comm)
             return
 
         log.info("mtz run %s -> %s on %d rank(s)", args.case, out, comm.size)
-        metrics = run_case(case, out, comm, resume=args.resume,
-                           checkpoint_every=args.checkpoint_every)
+        metrics = api.run(case, out, progress=False, resume=args.resume, comm=comm,
+                          checkpoint_every=args.checkpoint_every).metrics
         if comm.rank == 0:
             keys = ("mtz_depth_um", "mtz_width_um", "necrosis_depth_um", "necrosis_width_um",
                     "peak_temperature_C", "tightening_area_percent", "wall_time_s")
@@ -291,9 +287,8 @@ def _exit_status(work, comm, new_dir: Path | None = None) -> int:
 
 def _calibrate(args, comm) -> int:
     """``mtz calibrate``: fit.json in the output directory."""
-    from fem.run.calibrate import run_calibration
-
-    status = _exit_status(lambda: run_calibration(args.case, _output_dir(args), comm), comm)
+    status = _exit_status(lambda: api.run_calibration(args.case, _output_dir(args),
+                                                      progress=False, comm=comm), comm)
     if status == EXIT_OK and comm.rank == 0:
         log.info("wrote %s", _output_dir(args) / names.FIT_JSON)
     return status
@@ -301,10 +296,8 @@ def _calibrate(args, comm) -> int:
 
 def _plan(args, comm) -> int:
     """``mtz plan``: plan.json and plan.html in the output directory."""
-    from fem.run.plan import run_plan
-
-    status = _exit_status(lambda: run_plan(args.case, _output_dir(args), comm,
-                                           args.overrides), comm)
+    status = _exit_status(lambda: api.run_plan(args.case, _output_dir(args), progress=False,
+                                               comm=comm, sets=args.overrides), comm)
     if status == EXIT_OK and comm.rank == 0:
         log.info("wrote %s and %s", _output_dir(args) / names.PLAN_JSON,
                  _output_dir(args) / names.PLAN_HTML)
@@ -332,9 +325,9 @@ def _is_study(path: Path) -> bool:
 def _study(args, comm) -> int:
     """``mtz study`` and ``mtz check STUDY.toml``; input errors propagate as CaseError."""
     from fem.run.slurm import write_slurm
-    from fem.run.study import describe, load_study, run_study
+    from fem.run.study import describe
 
-    study = load_study(args.case, args.overrides)
+    study = api.load_study(args.case, sets=args.overrides)
     if args.verb == "check":
         if comm.rank == 0:
             import tomli_w
@@ -348,8 +341,8 @@ def _study(args, comm) -> int:
             log.info("wrote %s (%d array tasks); submit with: sbatch %s", path,
                      len(study.cases), path)
         return EXIT_OK
-    rows = run_study(study, out, comm, resume=args.resume, only=args.only,
-                     checkpoint_every=args.checkpoint_every)
+    rows = api.run_study(study, out, progress=False, resume=args.resume, comm=comm,
+                         only=args.only, checkpoint_every=args.checkpoint_every)
     return EXIT_OK if all(r["status"] != "failed" for r in rows) else EXIT_NUMERICAL
 
 

@@ -39,6 +39,16 @@ def test_overrides_are_python_values_checked_like_the_file():
         fem.load_case(DEMO, lazer={"energy_mJ": 20})
 
 
+def test_command_line_sets_come_before_the_keyword_overrides():
+    """``mtz run --set`` goes through ``sets``; a keyword override of the same key wins."""
+    case = fem.load_case(DEMO, sets=["laser.energy_mJ=20", "laser.spot_um=150"],
+                         laser={"energy_mJ": 12})
+    assert case.laser.energy == pytest.approx(0.012)
+    assert case.resolved["laser"]["spot_um"] == 150
+    with pytest.raises(CaseError, match=r"demo.toml: --set 'laser.energy_mJ': expected key=value"):
+        fem.load_case(DEMO, sets=["laser.energy_mJ"])
+
+
 def test_a_run_returns_metrics_files_and_fields_and_reads_back(shared_tmp):
     out = shared_tmp / "api_run"
     result = fem.run(fem.load_case(DEMO, **QUICK), out, progress=False)
