@@ -94,13 +94,24 @@ def test_tables_list_every_entry_in_group_order():
     assert heads == sorted(heads)
 
 
-def test_readme_holds_the_generated_table():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert readme.count(glossary.START) == 1 and readme.count(glossary.END) == 1
-    block = readme.split(glossary.START)[1].split(glossary.END)[0]
-    assert block == "\n" + glossary_markdown(), (
-        "README.md is out of date: python -m fem.post.glossary --readme README.md")
+@pytest.mark.parametrize("path, start, end, table", [
+    ("fem/README.md", glossary.START, glossary.END, glossary_markdown),
+    ("README.md", glossary.HEADLINE_START, glossary.HEADLINE_END, glossary.headline_markdown)])
+def test_the_documentation_holds_the_generated_tables(path, start, end, table):
+    readme = (ROOT / path).read_text(encoding="utf-8")
+    assert readme.count(start) == 1 and readme.count(end) == 1
+    block = readme.split(start)[1].split(end)[0]
+    assert block == "\n" + table(), (
+        f"{path} is out of date: python -m fem.post.glossary --readme README.md fem/README.md")
     assert glossary.replace_block(readme) == readme
+
+
+def test_the_headline_metrics_are_in_the_registry():
+    assert all(lookup(name) for name in glossary.HEADLINE)
+    md = glossary.headline_markdown()
+    assert md.count("\n") == len(glossary.HEADLINE) + 2 and "`mtz_depth_um` | µm" in md
+    with pytest.raises(ValueError, match="no <!-- metrics:start"):
+        glossary.replace_block("no markers here")
 
 
 def test_script_prints_the_table(capsys):

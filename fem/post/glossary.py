@@ -1,13 +1,16 @@
 """The glossary of ``metrics.json``: every key a run can write, with its unit and meaning.
 
-One registry, :data:`METRICS`, from which the README table (``glossary_markdown``, between the
-markers ``<!-- metrics:start -->`` and ``<!-- metrics:end -->``), the ``mtz metrics`` command
-(``glossary_text``) and the report take their words, so that they cannot drift apart;
-``tests/test_glossary.py`` checks that a coarse demo writes no key missing here and that the
-README holds the table as generated. Regenerate the table with::
+One registry, :data:`METRICS`, from which the tables of the documentation (the whole
+glossary, ``glossary_markdown``, between the markers ``<!-- metrics:start -->`` and
+``<!-- metrics:end -->`` of ``fem/README.md``; the headline metrics, :data:`HEADLINE`, between
+``<!-- headline-metrics:start -->`` and ``<!-- headline-metrics:end -->`` of the front-door
+``README.md``), the ``mtz metrics`` command (``glossary_text``) and the report take their
+words, so that they cannot drift apart; ``tests/test_glossary.py`` checks that a coarse demo
+writes no key missing here and that both files hold their tables as generated. Regenerate
+them with::
 
-    python -m fem.post.glossary --markdown            # print it
-    python -m fem.post.glossary --readme README.md    # put it between the markers
+    python -m fem.post.glossary --markdown                        # print the whole table
+    python -m fem.post.glossary --readme README.md fem/README.md  # rewrite the blocks
 
 Which keys appear depends on the case: the ``light_*`` counts only with the Monte Carlo light
 model, ``cem43_*`` only with ``damage.cem43 = true``, the mechanics keys only with
@@ -271,17 +274,37 @@ def glossary_text() -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The metrics of the front-door README's short table: what a user asks first.
+HEADLINE = ("mtz_depth_um", "mtz_width_um", "necrosis_depth_um", "mend_width_um",
+            "ablation_depth_um", "coverage_percent", "peak_temperature_C",
+            "cooled_tightening_area_percent", "reepithelialization_h", "mend_shed_days",
+            "downtime_days", "new_collagen_percent", "late_tightening_area_percent", "warnings")
+
+
+def headline_markdown() -> str:
+    """The :data:`HEADLINE` metrics as one Markdown table (metric | unit | meaning)."""
+    lines = ["| metric | unit | meaning |", "| --- | --- | --- |"]
+    lines += [f"| `{m.name}` | {m.unit} | {m.definition} |" for m in map(lookup, HEADLINE)]
+    return "\n".join(lines) + "\n"
+
+
 START, END = "<!-- metrics:start -->", "<!-- metrics:end -->"
+HEADLINE_START, HEADLINE_END = "<!-- headline-metrics:start -->", "<!-- headline-metrics:end -->"
+BLOCKS = ((START, END, glossary_markdown), (HEADLINE_START, HEADLINE_END, headline_markdown))
 
 
 def replace_block(text: str) -> str:
-    """``text`` with :func:`glossary_markdown` between the markers :data:`START` and
-    :data:`END` (each on its own line)."""
-    head, sep, rest = text.partition(START)
-    _, sep2, tail = rest.partition(END)
-    if not sep or not sep2:
-        raise ValueError(f"no {START} ... {END} block")
-    return f"{head}{START}\n{glossary_markdown()}{END}{tail}"
+    """``text`` with the generated tables between their markers (:data:`BLOCKS`: each marker
+    on its own line, each block at most once); a text without any block is an error."""
+    found = False
+    for start, end, table in BLOCKS:
+        head, sep, rest = text.partition(start)
+        _, sep2, tail = rest.partition(end)
+        if sep and sep2:
+            text, found = f"{head}{start}\n{table()}{end}{tail}", True
+    if not found:
+        raise ValueError(f"no {START} ... {END} or {HEADLINE_START} ... {HEADLINE_END} block")
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,13 +312,12 @@ def main(argv: list[str] | None = None) -> int:
                                      description="the metrics of metrics.json")
     how = parser.add_mutually_exclusive_group()
     how.add_argument("--markdown", action="store_true", help="print the README table")
-    how.add_argument("--readme", type=Path, metavar="FILE",
-                     help="put the table between the markers of FILE")
+    how.add_argument("--readme", type=Path, metavar="FILE", nargs="+",
+                     help="put the tables between the markers of each FILE")
     args = parser.parse_args(argv)
-    if args.readme:
-        args.readme.write_text(replace_block(args.readme.read_text(encoding="utf-8")),
-                               encoding="utf-8")
-    else:
+    for path in args.readme or []:
+        path.write_text(replace_block(path.read_text(encoding="utf-8")), encoding="utf-8")
+    if not args.readme:
         sys.stdout.write(glossary_markdown() if args.markdown else glossary_text())
     return 0
 
