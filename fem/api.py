@@ -187,6 +187,8 @@ FILES = {
     "displacement_bp": names.DISPLACEMENT_BP, "healing_bp": names.HEALING_BP,
     "snapshot": names.SNAPSHOT_VTU, "frames": names.FRAMES_VTU,
     "epidermis": names.EPIDERMIS_VTU, "renders": names.RENDERS_DIR,
+    "temperature_pvd": names.TEMPERATURE_PVD, "displacement_pvd": names.DISPLACEMENT_PVD,
+    "healing_pvd": names.HEALING_PVD,
 }
 
 

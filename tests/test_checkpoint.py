@@ -20,6 +20,7 @@ from mpi4py import MPI
 import numpy as np
 import pytest
 
+from fem.output import names
 from fem.run import checkpoint as ck
 from fem.config import CaseError, load_case
 from fem.run.driver import run_case
@@ -90,9 +91,12 @@ def test_resume_at_any_step_repeats_the_arithmetic(shared_tmp, monkeypatch):
     a ladder of step sizes (which size owns an AMG is planned from the schedule): resumed
     just after the output (step 20) and after the largest change of step size (0.15 to
     0.3 ms at step 21 of 26), every metric and iteration count is the uninterrupted run's
-    (before the output: test_stop_and_resume_gives_the_same_metrics, step 8)."""
+    (before the output: test_stop_and_resume_gives_the_same_metrics, step 8). The
+    displacement kept at the output time for ``fields/displacement.pvd`` comes back too."""
+    import pyvista
+
     comm = MPI.COMM_WORLD
-    case = load_case(DEMO, CHEAP + ["mechanics.enabled=true"])
+    case = load_case(DEMO, CHEAP + ["mechanics.enabled=true", "output.fields=true"])
     steps = [b - a for a, b in Schedule.of(case).steps]
     jump = max(range(1, len(steps)), key=lambda i: steps[i] / steps[i - 1])  # 0-based index
     at = sorted({min(Schedule.of(case).output_steps), jump + 1})
@@ -113,6 +117,13 @@ def test_resume_at_any_step_repeats_the_arithmetic(shared_tmp, monkeypatch):
         assert resumed["heat_cg_iterations"] == full["heat_cg_iterations"], n
         assert resumed["mechanics_cg_iterations"] == full["mechanics_cg_iterations"], n
         assert_same_metrics(full, resumed, rtol=ROUND_OFF)
+        series = [pyvista.PVDReader(shared_tmp / d / names.DISPLACEMENT_PVD)
+                  for d in ("ck_every", f"ck_at{n}")]
+        assert series[1].time_values == pytest.approx(series[0].time_values)
+        for t in series[0].time_values:
+            a, b = (s.set_active_time_value(t) or s.read()[0] for s in series)
+            assert np.allclose(a.point_data["displacement_um"], b.point_data["displacement_um"],
+                               rtol=1e-9, atol=1e-9 * np.abs(a.point_data["displacement_um"]).max())
 
 
 def test_resume_without_checkpoint_starts_from_the_beginning(cheap_case, uninterrupted,

@@ -1,6 +1,10 @@
 """Fields for ParaView and for the pictures: parallel VTX files and gathered VTU snapshots.
 
-* :func:`write_vtx`: DOLFINx's parallel writer (VTX / ADIOS2 ``.bp``), every rank writes.
+Every file is in the unit convention of :mod:`fem.output.series` (µm, °C, kPa, s), which
+writes the time series (PVD) that any ParaView opens.
+
+* :func:`write_vtx`: DOLFINx's parallel writer (VTX / ADIOS2 ``.bp``), every rank writes;
+  coordinates in µm.
 * :func:`write_snapshot` gathers the P1 fields of the owned cells of every rank to rank 0 and
   writes a VTU (coordinates in µm, temperatures in °C) for the renderer, so that
   ``mtz render DIR`` works from saved results on one process; :func:`write_frames` does the
@@ -9,7 +13,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from mpi4py import MPI
@@ -19,19 +22,23 @@ import numpy as np
 from dolfinx import plot
 
 from fem.output.files import KELVIN, write_json
+from fem.output.series import coordinates_in_um, gathered_grid, nodal_values, save_vtu
 from fem.parallel import on_root
 
 
 def write_vtx(comm: MPI.Comm, path: Path, functions: list[dfem.Function], t: float = 0.0) -> None:
-    """One VTX (ADIOS2) file with functions of one space, at one time."""
+    """One VTX (ADIOS2) file with functions of one space, at one time; coordinates in µm (the
+    functions are written as they are: give them in the unit their names end with)."""
     from dolfinx.io import VTXWriter
 
-    with VTXWriter(comm, str(path), functions, engine="BP4") as vtx:
+    with coordinates_in_um(functions[0].function_space.mesh), \
+            VTXWriter(comm, str(path), functions, engine="BP4") as vtx:
         vtx.write(t)
 
 
 def write_healing_vtx(comm: MPI.Comm, path: Path, day_fields: dict) -> None:
-    """The dermal fields at the output days as one VTX time series (time in seconds)."""
+    """The dermal fields at the output days as one VTX time series (time in s, coordinates in
+    µm)."""
     from dolfinx.io import VTXWriter
 
     if not day_fields:
@@ -40,7 +47,8 @@ def write_healing_vtx(comm: MPI.Comm, path: Path, day_fields: dict) -> None:
     series = {name.rsplit("_d", 1)[0]: f.copy() for name, f in first.items()}
     for name, f in series.items():
         f.name = name
-    with VTXWriter(comm, str(path), list(series.values()), engine="BP4") as vtx:
+    with coordinates_in_um(first[next(iter(first))].function_space.mesh), \
+            VTXWriter(comm, str(path), list(series.values()), engine="BP4") as vtx:
         for day, fields in sorted(day_fields.items()):
             for name, f in fields.items():
                 series[name.rsplit("_d", 1)[0]].x.array[:] = f.x.array
@@ -61,47 +69,27 @@ def write_snapshot(path: Path, V: dfem.FunctionSpace, point_data: dict[str, dfem
     comm = V.mesh.comm
     topology, cell_types, x = plot.vtk_mesh(V)
     n_nodes = x.shape[0]
-    arrays = {}
-    for name, f in point_data.items():
-        bs = f.function_space.dofmap.index_map_bs
-        arrays[name] = f.x.array.reshape(-1, bs)[:n_nodes].copy()
-        if name.endswith("_C"):
-            arrays[name] -= KELVIN
+    arrays = {name: nodal_values(f, n_nodes) - (KELVIN if name.endswith("_C") else 0.0)
+              for name, f in point_data.items()}
     pieces = comm.gather((topology, cell_types, x, arrays, cell_data), root=0)
     on_root(comm, lambda: _save_vtu(path, pieces))  # an error (a full disk) on every rank
 
 
 def _save_vtu(path: Path, pieces: list) -> None:
     """The gathered pieces as one VTU (rank 0), through a temporary file and a rename."""
-    import pyvista
-
-    cells, types, points, pdata, cdata, offset = [], [], [], {}, {}, 0
-    for top, ct, xx, arr, carr in pieces:
-        per_cell = int(top[0]) + 1 if top.size else 5
-        conn = top.reshape(-1, per_cell).copy()  # [n, v0, ..., v_n-1] per cell (tet, triangle)
-        conn[:, 1:] += offset
-        cells.append(conn.ravel())
-        types.append(ct)
-        points.append(xx)
-        offset += xx.shape[0]
+    grid = gathered_grid(pieces)
+    pdata, cdata = {}, {}
+    for *_, arr, carr in pieces:
         for k, v in arr.items():
             pdata.setdefault(k, []).append(v)
         for k, v in carr.items():
             cdata.setdefault(k, []).append(v)
-    grid = pyvista.UnstructuredGrid(np.concatenate(cells), np.concatenate(types),
-                                    np.concatenate(points) * 1e6)
     for k, v in pdata.items():
         a = np.concatenate(v)
         grid.point_data[k] = a[:, 0] if a.shape[1] == 1 else a
     for k, v in cdata.items():
         grid.cell_data[k] = np.concatenate(v)
-    tmp = Path(path).with_name(Path(path).stem + ".tmp.vtu")
-    try:
-        grid.save(tmp, binary=True)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    save_vtu(grid, path)
 
 
 def write_frames(path: Path, V: dfem.FunctionSpace, frames: list[tuple[float, dfem.Function]],

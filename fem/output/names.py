@@ -32,6 +32,11 @@ FRAMES_VTU = f"{FIELDS_DIR}/frames.vtu"  # the temperatures of the animation
 FRAMES_JSON = f"{FIELDS_DIR}/frames.json"
 EPIDERMIS_VTU = f"{FIELDS_DIR}/epidermis.vtu"  # basal plane of the epidermis: wound closure
 HEALING_BP = f"{FIELDS_DIR}/healing.bp"  # VTX (ADIOS2): the healing fields over days
+# time series for every ParaView (fem.output.series): a PVD, its VTU pieces in the folder of
+# its stem (fields/temperature/temperature_000.vtu, ...)
+TEMPERATURE_PVD = f"{FIELDS_DIR}/temperature.pvd"  # the thermal run at the animation's times
+DISPLACEMENT_PVD = f"{FIELDS_DIR}/displacement.pvd"  # at the mechanics output times and the end
+HEALING_PVD = f"{FIELDS_DIR}/healing.pvd"  # the healing fields at the output days
 
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_STATE = f"{CHECKPOINT_DIR}/state.npz"

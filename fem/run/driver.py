@@ -29,6 +29,7 @@ from fem.output.fields import (write_frames, write_healing_vtx, write_mesh_xdmf,
 from fem.output.files import (KELVIN, OutputError, atomic_write_text, write_case_toml,
                               write_json, write_probes_csv)
 from fem.output.provenance import provenance
+from fem.output.series import celsius, scaled, write_series
 from fem.parallel import on_root
 from fem.physics.mechanics import ElasticityProblem
 from fem.post.metrics import ColumnSampler, columns_csv, damage_metrics
@@ -41,15 +42,15 @@ from fem.run.course import HealingStage, healing_csv
 from fem.run.mesh import build_mesh, mesh_case, region_cell_data
 from fem.run.problems import beam_source, damage_integrals, heat_problem, surface_conditions
 from fem.run.schedule import Schedule
-from fem.run.staggered import StaggeredMechanics, mechanics_csv
+from fem.run.staggered import StaggeredMechanics, displacement_um_p1, mechanics_csv
 from fem.solvers import SolverError
 
 log = logging.getLogger(__name__)
 
-# Disk space of a result (fem/output): 2.5 kB per temperature unknown measured on the coarse
-# tone plan's verifying run with healing (4.9 MB of fields for 2000 unknowns; the healing
-# days dominate) and 1.7 MB of pictures; doubled for the margin.
-BYTES_PER_DOF = 5000
+# Disk space of a result (fem/output): 3.75 kB per temperature unknown measured on the coarse
+# demo with mechanics and healing (13.9 MB of fields for 3709 unknowns; the time series and the
+# healing days dominate) and 1.7 MB of pictures; doubled for the margin.
+BYTES_PER_DOF = 7500
 RESULT_BYTES = 4_000_000
 
 
@@ -413,16 +414,26 @@ class CaseRun:
                                  hist.probe_times, hist.probe_values)
 
         on_root(comm, tables)
-        if case.output.fields:
-            T_end = heat.T.copy()
-            T_end.name = "temperature_end"
+        if case.output.fields:  # every field file in µm, °C, kPa, s (fem.output.series)
             write_vtx(comm, out / names.HEAT_BP,
-                      [hist.T_end_of_pulse, hist.T_peak, T_end]
+                      [celsius(hist.T_end_of_pulse, "temperature_end_of_pulse_C"),
+                       celsius(hist.T_peak, "temperature_peak_C"),
+                       celsius(heat.T, "temperature_end_C")]
                       + [d.omega for d in self.damage.values()], case.time.end)
+            write_series(out / names.TEMPERATURE_PVD, heat.V,
+                         [(t, {"temperature_C": T}) for t, T in hist.frames])
             if mech:
-                write_vtx(comm, out / names.DISPLACEMENT_BP, [mech.u], case.time.end)
+                write_vtx(comm, out / names.DISPLACEMENT_BP,
+                          [scaled(mech.u, 1e6, "displacement_um")], case.time.end)
+                write_series(out / names.DISPLACEMENT_PVD, heat.V,
+                             [(t, {"displacement_um": u})
+                              for t, u in self.staggered.displacements])
             if self.healed:
+                days = sorted(self.healed.day_fields.items())
                 write_healing_vtx(comm, out / names.HEALING_BP, self.healed.day_fields)
+                write_series(out / names.HEALING_PVD, heat.V, [
+                    (d * 86400.0, {k.rsplit("_d", 1)[0]: f for k, f in fields.items()})
+                    for d, fields in days])
         cell_data = region_cell_data(self.data.mesh, self.data.cell_tags)
         point_data = {
             "temperature_end_of_pulse_C": hist.T_end_of_pulse,
@@ -433,7 +444,7 @@ class CaseRun:
         }
         if mech:
             cell_data.update(mech.cell_stress_kPa())  # von Mises, principal stresses 1-3
-            point_data["displacement_um"] = _displacement_um_p1(mech, heat.V)
+            point_data["displacement_um"] = displacement_um_p1(mech, heat.V)
         if self.healed:
             point_data["heat_shock_stimulus"] = self.healed.stimulus
             for fields in self.healed.day_fields.values():
@@ -498,15 +509,6 @@ class CaseRun:
         with self.writing("write the results"):
             on_root(self.comm, finish)
         return metrics
-
-
-def _displacement_um_p1(mech: ElasticityProblem, V1: dfem.FunctionSpace) -> dfem.Function:
-    """Displacement in µm on the vector P1 space (for the snapshot)."""
-    Vv = dfem.functionspace(V1.mesh, ("Lagrange", 1, (3,)))
-    u1 = dfem.Function(Vv, name="displacement_um")
-    u1.interpolate(mech.u)
-    u1.x.array[:] *= 1e6
-    return u1
 
 
 def snapshot_info(case: Case, quality: dict) -> dict:

@@ -104,7 +104,8 @@ class Schedule:
         steps: ``(t0, t1)`` per step, s.
         end_of_pulses: when the last pulse ends, s (the temperature "at the end of the pulse").
         output_steps: after which steps mechanics is solved (the output times).
-        frame_steps: whose temperature is kept for the animation (0: the initial state).
+        frame_steps: whose temperature is kept for the animation and the time series
+            (0: the initial state).
     """
 
     steps: Steps
@@ -125,6 +126,7 @@ class Schedule:
         surface = surface or surface_conditions(case)
         steps = time_steps(case.time, source, surface)
         output = steps_at(steps, case.output.times) if case.mechanics.enabled else set()
-        frames = animation_steps(steps, source.duration) if case.output.render else set()
+        frames = (animation_steps(steps, source.duration)
+                  if case.output.render or case.output.fields else set())
         return cls(steps, source.end_of_pulses, frozenset(output), frozenset(frames))
 

@@ -4,7 +4,8 @@ Mechanics does not feed back on heat, so solving it from the temperature and col
 of a step is exact for that step (the thermal strain and the collagen shrinkage are
 eigenstrains). :class:`StaggeredMechanics` builds the elasticity problem at its first call (it
 needs the initial temperature, the stress-free state) and keeps it; each call gives a row of
-``mechanics.csv``.
+``mechanics.csv`` and, when the case writes fields, keeps the displacement (µm, P1) for the
+time series ``fields/displacement.pvd``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class StaggeredMechanics:
         self.data, self.case, self.heat = data, case, heat
         self.problem: ElasticityProblem | None = None
         self.seconds = 0.0  # spent in the calls so far
+        self.displacements: list[tuple[float, dfem.Function]] = []  # (t, µm on P1) per call
 
     def _build(self) -> ElasticityProblem:
         if self.problem is None:
@@ -61,18 +63,22 @@ class StaggeredMechanics:
 
     def __call__(self, t: float, T: dfem.Function, damage: dict) -> dict:
         row = {"time_ms": t * 1e3, **self._solve(T, damage)}
+        if self.case.output.fields:
+            self.displacements.append((t, displacement_um_p1(self.problem, self.heat.V)))
         log.info("mechanics at %.4g ms: tightening %.3f %%", row["time_ms"],
                  row["tightening_area_percent"])
         return row
 
     def state(self) -> State:
         """The displacement (and pressure) of the last solve: the first guess of the next one
-        (none before the first output time)."""
+        (none before the first output time); the displacements kept for the time series."""
         mech = self.problem
         if mech is None:
             return State()
         fields = {"u": mech.u} if mech.p is None else {"u": mech.u, "p": mech.p}
-        return State(fields, {"iterations": mech.iterations})
+        fields.update({f"u_um_{i}": u for i, (_, u) in enumerate(self.displacements)})
+        return State(fields, {"iterations": mech.iterations,
+                              "displacement_times": [t for t, _ in self.displacements]})
 
     def restore(self, state: State) -> None:
         """Continue after a saved output time: the problem is built and its last solution
@@ -85,6 +91,11 @@ class StaggeredMechanics:
         if mech.p is not None:
             set_by_coordinates(mech.p, state.fields["p"])
         mech.iterations = state.values["iterations"]
+        self.displacements = []
+        for i, t in enumerate(state.values.get("displacement_times", [])):
+            u = displacement_um_p1(mech, self.heat.V)
+            set_by_coordinates(u, state.fields[f"u_um_{i}"])
+            self.displacements.append((t, u))
 
     def cooled(self, damage: dict) -> dict:
         """The lasting state: the collagen shrinkage of ``damage`` with the tissue back at its
@@ -96,3 +107,12 @@ class StaggeredMechanics:
         """
         row = self._solve(self.heat.T_initial, damage)
         return {f"cooled_{k}": row[k] for k in COOLED_METRICS}
+
+
+def displacement_um_p1(mech: ElasticityProblem, V1: dfem.FunctionSpace) -> dfem.Function:
+    """The displacement in µm on the vector P1 space of ``V1``'s mesh (snapshot, series)."""
+    Vv = dfem.functionspace(V1.mesh, ("Lagrange", 1, (3,)))
+    u1 = dfem.Function(Vv, name="displacement_um")
+    u1.interpolate(mech.u)
+    u1.x.array[:] *= 1e6
+    return u1
