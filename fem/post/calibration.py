@@ -23,6 +23,11 @@ Simulated column sizes are those of the collagen (coagulation) contour, ``mtz_de
 ``mtz_width_um``, which is what the birefringence loss and the hyalinised column in histology
 show; ``ablation_depth_um`` is the crater depth.
 
+One finished case is judged by :func:`judge_case` (its report): against the rows of its pulse
+only, those at its wavelength and energy (and spot, where the row gives one) and the
+single-pulse fluence ranges holding its fluence; the typical ranges, which name no energy, are
+left to the studies.
+
 Run on finished results: ``python -m fem.post.calibration RESULT_DIR ... -o DIR``.
 """
 
@@ -35,6 +40,7 @@ import logging
 import math
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -261,6 +267,58 @@ def plot(sims: list[dict], path: str | Path, chart: list[ChartPoint] | None = No
     plt.close(fig)
     tmp.replace(path)
     return path
+
+
+def pulse_of(case: Mapping) -> dict[str, float] | None:
+    """``wavelength_nm``, ``energy_mJ`` and ``spot_um`` of a resolved case (the ``laser`` table
+    of ``case.toml``), or None when one is missing or not a number."""
+    laser = case.get("laser") if isinstance(case, Mapping) else None
+    if not isinstance(laser, Mapping):
+        return None
+    out = {}
+    for key in ("wavelength_nm", "energy_mJ", "spot_um"):
+        value = laser.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        out[key] = float(value)
+    return out
+
+
+def _matches(p: ChartPoint, pulse: Mapping[str, float]) -> bool:
+    """Whether a chart row is about this very pulse (see :func:`judge_case`)."""
+    if abs(p.wavelength_nm - pulse["wavelength_nm"]) >= 1.0:
+        return False
+    if p.fluence_range:
+        lo, hi = p.fluence_range
+        return lo <= fluence_J_per_cm2(pulse["energy_mJ"], pulse["spot_um"]) <= hi
+    if p.energy_mJ is None or abs(p.energy_mJ - pulse["energy_mJ"]) > 1e-6 * p.energy_mJ:
+        return False
+    return p.spot_um is None or abs(p.spot_um - pulse["spot_um"]) <= 0.01 * p.spot_um
+
+
+def judge_case(case: Mapping, metrics: Mapping, chart: list[ChartPoint] | None = None
+               ) -> list[dict]:
+    """The chart rows one finished case matches, judged as :func:`judge` does.
+
+    A row matches when it is at the case's wavelength (within 1 nm) and either at its energy
+    (and its spot, within 1 %, where the row gives one) or a single-pulse fluence range that
+    holds the case's fluence. The typical ranges (no energy) match no single case.
+
+    Args:
+        case: the resolved case (``case.toml`` as a dict; its ``laser`` table).
+        metrics: the case's ``metrics.json``.
+        chart: the chart rows (default: :func:`read_chart`).
+
+    Returns:
+        The verdict rows of :func:`judge`; empty when no row matches (or the case names no
+        wavelength, energy or spot).
+    """
+    pulse = pulse_of(case)
+    if pulse is None:
+        return []
+    chart = read_chart() if chart is None else chart
+    mine = [p for p in chart if _matches(p, pulse)]
+    return [r for r in judge([{**metrics, **pulse}], mine) if r["verdict"] != "not simulated"]
 
 
 def sims_from_results(dirs: list[str | Path]) -> list[dict]:

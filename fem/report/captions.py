@@ -1,10 +1,15 @@
 """The figure captions of the pictures made by :mod:`fem.render` and the order the case
 report shows them in. The colours named in the captions come from :mod:`fem.render.style`.
+
+Also the words of the study plots: the readable name of a metric or case key with its unit
+(:func:`axis_label`, "Column depth (µm)", units from :mod:`fem.post.glossary`) and the title
+and caption of a study plot (:func:`study_plot_caption`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 
 from fem.output.names import (
     ANIMATION_GIF,
@@ -36,6 +41,8 @@ from fem.render.healing import (
     NEW_EPITHELIUM_COLOR_NAME,
     WOUND_COLOR_NAME,
 )
+from fem.post.calibration import BAND
+from fem.post.glossary import is_companion, lookup
 from fem.render.style import (
     COLLAGEN_COLOR_NAME,
     CROP_FACTOR,
@@ -43,6 +50,7 @@ from fem.render.style import (
     MARKER_COLOR_NAME,
     NECROSIS_COLOR_NAME,
 )
+from fem.report.page import format_number, split_unit
 
 logger = logging.getLogger(__name__)
 
@@ -262,4 +270,126 @@ FIGURE_ORDER: tuple[str, ...] = (
     COVERAGE_PNG,
     MESH_CUT_PNG,
     MESH_TOP_PNG,
+)
+
+
+#: Readable names of the metrics whose key name reads badly ("MTZ depth"); the others are
+#: named from their key (:func:`fem.report.page.split_unit`). Units come from the glossary.
+METRIC_NAMES: dict[str, str] = {
+    "mtz_depth_um": "Column depth",
+    "mtz_width_um": "Column width",
+    "cem43_depth_um": "Thermal-dose depth",
+    "cem43_width_um": "Thermal-dose width",
+    "coverage_percent": "Surface coverage",
+    "max_epidermal_gap_um": "Largest epidermal gap",
+    "tightening_area_percent": "Area tightening (warm)",
+    "linear_contraction_percent": "Linear contraction (warm)",
+    "cooled_tightening_area_percent": "Lasting area tightening",
+    "cooled_linear_contraction_percent": "Lasting linear contraction",
+    "max_von_mises_kPa": "Largest von Mises stress",
+    "cooled_max_von_mises_kPa": "Largest von Mises stress, cooled",
+    "reepithelialization_h": "Re-epithelialisation time",
+    "mend_shed_days": "MENDs shed",
+    "late_tightening_area_percent": "Late area tightening",
+    "late_linear_contraction_percent": "Late linear contraction",
+    "heat_cg_iterations": "Heat CG iterations",
+    "mechanics_cg_iterations": "Mechanics solver iterations",
+    "mechanics_dofs": "Mechanics DOFs",
+    "ranks": "MPI ranks",
+    "light_photons": "Photon packets",
+    "light_seconds": "Light-model time",
+}
+
+
+def lower_first(text: str) -> str:
+    """``text`` with its first letter in lower case, unless the first word is an acronym
+    ("Column depth" -> "column depth", "MEND width" stays)."""
+    word = text.split(" ", 1)[0]
+    if len(word) > 1 and word[1].isupper():
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def axis_label(key: str, unit: bool = True) -> str:
+    """The readable name of a metric or a dotted case key, with its unit in brackets.
+
+    ``mtz_depth_um`` -> "Column depth (µm)", ``laser.energy_mJ`` -> "Laser energy (mJ)",
+    ``mtz_depth_um_max`` -> "Column depth, largest (µm)", ``energy_balance_error`` -> "Energy
+    balance error" (no unit). A metric's unit is that of :func:`fem.post.glossary.lookup`, a
+    case key's that of its name (:func:`fem.report.page.split_unit`).
+
+    Args:
+        key: the metric or dotted case key.
+        unit: append the unit.
+    """
+    section, _, name = str(key).rpartition(".")
+    extreme = ""
+    if is_companion(name):
+        name, extreme = name[:-4], {"_min": ", smallest", "_max": ", largest"}[name[-4:]]
+    entry = lookup(name) if not section else None
+    label, key_unit = split_unit(name)
+    label = METRIC_NAMES.get(name, label) if entry is not None else label
+    if section:
+        owner = section.rpartition(".")[2].replace("_", " ")
+        label = f"{owner[:1].upper()}{owner[1:]} {lower_first(label)}"
+    text = label + extreme
+    unit_text = entry.unit if entry is not None else key_unit
+    return f"{text} ({unit_text})" if unit and unit_text else text
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def study_plot_caption(x_key: str, shown: Iterable[str], others: Iterable[str] = (),
+                       constant: Mapping[str, object] | None = None,
+                       bookkeeping: Iterable[str] = ()) -> tuple[str, str]:
+    """Title and caption of a study plot (:func:`fem.render.study_plots.plot_study`).
+
+    Args:
+        x_key: its x axis, a swept key or a metric.
+        shown: the metrics with a panel, in panel order.
+        others: the other swept keys (one line per combination of their values).
+        constant: metrics left out as the same in every case, with that value.
+        bookkeeping: metrics left out as counts of the computation (wall time, DOFs, ...).
+
+    Returns:
+        ``(title, caption)``: "Column depth against laser energy (mJ)" and an HTML caption.
+    """
+    shown, others, bookkeeping = list(shown), list(others), list(bookkeeping)
+    x = lower_first(axis_label(x_key))
+    names = [axis_label(m, unit=False) for m in shown] or ["Metrics"]
+    head = names if len(names) <= 3 else names[:2] + [f"{len(names) - 2} more metrics"]
+    title = f"{_and([head[0]] + [lower_first(n) for n in head[1:]])} against {x}"
+    parts = [f"One panel per metric: {_and([lower_first(axis_label(m)) for m in shown])}; "
+             "one point per finished case" if shown else "No metric varies across the cases"]
+    if others:
+        parts[0] += "; one line per value of " + _and([lower_first(axis_label(k, unit=False))
+                                                        for k in others])
+    parts[0] += "."
+    if constant:
+        same = [f"{lower_first(axis_label(m, unit=False))} "
+                f"({format_number(v)}{' ' + u if (u := _unit(m)) else ''})"
+                for m, v in constant.items()]
+        parts.append(f"The same in every case, so not drawn: {_and(same)}.")
+    if bookkeeping:
+        parts.append("Not drawn, as counts of the computation rather than results: "
+                     f"{_and([lower_first(axis_label(m, unit=False)) for m in bookkeeping])}.")
+    return title, " ".join(parts)
+
+
+def _unit(metric: str) -> str:
+    label = axis_label(metric)
+    return label[label.rfind("(") + 1:-1] if label.endswith(")") else ""
+
+
+#: Title and caption of the study's calibration plot (:func:`fem.post.calibration.plot`).
+CALIBRATION_CAPTION: tuple[str, str] = (
+    "Simulated columns against histology",
+    "Simulated column sizes (solid line: the coagulated collagen column; dashed: the necrotic "
+    "column, for reference) against the published histology of the calibration chart (black "
+    f"markers) at the study's wavelengths. The shaded band is {100 * BAND[0]:g} to "
+    f"{100 * BAND[1]:g} % "
+    "above each chart value, where a simulation agrees: excised tissue shrinks in fixation. "
+    "The verdicts are in the table at the top of this page.",
 )

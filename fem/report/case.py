@@ -1,7 +1,11 @@
-"""The report of one case (:func:`write_report`): the run's warnings (a box at the top, from
-``metrics.json``, :mod:`fem.post.sanity`), key results, the pictures with their
-captions, the interactive 3D view, all metrics, probes, the healing stage ("After the treatment",
-:mod:`fem.report.healing`), the resolved settings, the provenance and the case file.
+"""The report of one case (:func:`write_report`). It opens with the answer: one plain sentence
+of what the pulse does (:func:`summary_sentence`, from ``metrics.json`` and ``case.toml``), the
+verdict against the calibration chart where the case is at a chart row
+(:func:`fem.post.calibration.judge_case`, :func:`verdict_table`), then the run's warnings (a
+box, from ``metrics.json``, :mod:`fem.post.sanity`). Below: key results, the pictures with
+their captions, the interactive 3D view, all metrics (each name with its glossary definition
+as a tooltip), probes, the healing stage ("After the treatment", :mod:`fem.report.healing`),
+the resolved settings, the provenance and the case file.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import json
 import logging
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +29,10 @@ from fem.output.names import (
     SNAPSHOT_JSON,
     VIEW3D_HTML,
 )
+from fem.post.calibration import BAND, TOLERANCE, judge_case, pulse_of
 from fem.render.style import ISOSURFACE_COLOR_NAME, NECROSIS_COLOR_NAME
 from fem.report.captions import CAPTIONS, FIGURE_ORDER
-from fem.report.healing import healing_section
+from fem.report.healing import _g, _hours, _value, healing_section
 from fem.report.page import (
     _esc,
     _figure,
@@ -76,6 +81,153 @@ HEADLINE_KEYS: tuple[str, ...] = (
     "ranks",
     "wall_time_s",
 )
+
+
+def _length(um: float, mm: bool | None = None) -> str:
+    """A column size in words: ``0.61 mm`` (``mm``; default: from 100 µm up), else ``45 µm``."""
+    return f"{um / 1000.0:.2f} mm" if (um >= 100.0 if mm is None else mm) else f"{_g(um)} µm"
+
+
+def summary_sentence(metrics: Mapping[str, Any], case: Mapping[str, Any] | None = None) -> str:
+    """What the pulse does, in one plain sentence, from the metrics that exist.
+
+    "A 10 mJ pulse at 1550 nm with a 100 µm spot makes a column 0.61 mm deep and 0.17 mm wide;
+    4.7 % of the surface is covered; peak temperature 100 °C; the epidermis closes in 11 h, the
+    MEND is shed by day 5; lasting tightening 0.47 % of the area." Clauses whose metrics are
+    missing (no mechanics, no healing) are left out.
+
+    Args:
+        metrics: contents of ``metrics.json``.
+        case: the resolved case (``case.toml`` as a dict) for the laser; None: "A pulse".
+
+    Returns:
+        Plain text (not yet HTML-escaped); "" when no metric of the sentence exists.
+    """
+    laser = case.get("laser") if isinstance(case, Mapping) else None
+    laser = laser if isinstance(laser, Mapping) else {}
+    energy, wavelength, spot = (_value(laser, k) for k in ("energy_mJ", "wavelength_nm", "spot_um"))
+    subject = "A" + (f" {energy:g} mJ" if energy is not None else "") + " pulse"
+    subject += f" at {wavelength:g} nm" if wavelength is not None else ""
+    subject += f" with a {spot:g} µm spot" if spot is not None else ""
+    many = (_value(metrics, "columns") or 1) > 1
+    made = []
+    crater = _value(metrics, "ablation_depth_um")
+    if crater:
+        made.append(f"{'craters' if many else 'a crater'} {_length(crater)} deep")
+    depth, width = _value(metrics, "mtz_depth_um"), _value(metrics, "mtz_width_um")
+    if depth == 0.0:
+        made.append("no coagulated column")
+    elif depth is not None or width is not None:
+        mm = max(v for v in (depth, width) if v is not None) >= 100.0  # one unit for both
+        size = [f"{_length(v, mm)} {w}" for v, w in ((depth, "deep"), (width, "wide"))
+                if v is not None]
+        made.append(f"{'columns' if many else 'a column'} {' and '.join(size)}"
+                    + (" on average" if many else ""))
+    clauses = [f"{subject} makes {' and '.join(made)}"] if made else []
+    cover = _value(metrics, "coverage_percent")
+    if cover is not None:
+        clauses.append(f"{_g(cover)} % of the surface is covered")
+    peak = _value(metrics, "peak_temperature_C")
+    if peak is not None:
+        clauses.append(f"peak temperature {peak:.0f} °C")
+    healing = []
+    reep = _value(metrics, "reepithelialization_h")
+    if reep is not None:
+        healing.append(f"the epidermis closes in {_hours(reep)}" if reep > 0
+                       else "there is no epidermal wound")
+    shed = _value(metrics, "mend_shed_days")
+    if shed is not None:
+        healing.append(f"the MENDs are shed by day {_g(shed)}" if many
+                       else f"the MEND is shed by day {_g(shed)}")
+    if healing:
+        clauses.append(", ".join(healing))
+    for key, words in (("cooled_tightening_area_percent", "lasting tightening"),
+                       ("tightening_area_percent", "tightening (still warm)")):
+        tight = _value(metrics, key)
+        if tight is not None:
+            clauses.append(f"{words} {_g(tight)} % of the area")
+            break
+    if not clauses:
+        return ""
+    text = "; ".join(clauses) + "."
+    return text[0].upper() + text[1:]
+
+
+#: How the verdict table names the chart's quantities.
+QUANTITY_NAMES = {"depth_um": "Column depth", "width_um": "Column width",
+                  "ablation_depth_um": "Crater depth",
+                  "total_depth_um": "Crater and coagulation depth"}
+
+
+def _um(value: Any) -> str:
+    """A size of the verdict table: a number, a range ``[a, b]`` or ``{energy: size}``."""
+    if isinstance(value, Mapping):
+        return "; ".join(f"{format_number(v)} at {e} mJ" for e, v in value.items()) or "—"
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return f"{format_number(value[0])}–{format_number(value[1])}"
+    return format_number(value)
+
+
+def verdict_table(rows: Iterable[Mapping[str, Any]]) -> str:
+    """The verdicts of :func:`fem.post.calibration.judge` as a table: simulated, chart,
+    difference, verdict (and the source of the row as a tooltip); "" if none."""
+    body = []
+    for r in rows:
+        chart = ("> " if r.get("relation") == "greater_than" else "") + _um(r.get("chart_um"))
+        ratio = r.get("ratio")
+        diff = f"{100.0 * ratio:+.0f} %" if isinstance(ratio, (int, float)) else "—"
+        energy, relation = r.get("energy_mJ"), str(r.get("relation", ""))
+        fluence = re.search(r"(\d+(?:\.\d+)?)_to_(\d+(?:\.\d+)?)_J_per_cm2", relation)
+        at = (f"{format_number(energy)} mJ" if energy is not None else
+              f"single pulse, {fluence[1]}–{fluence[2]} J/cm²" if fluence else
+              "any energy (typical range)" if relation == "typical_range" else relation)
+        name = QUANTITY_NAMES.get(r.get("quantity"), split_unit(str(r.get("quantity")))[0])
+        body.append(
+            f'<tr><td title="{_esc(r.get("source", ""))}">{_esc(name)}</td><td>{_esc(at)}</td>'
+            f'<td class="num">{_esc(_um(r.get("simulated_um")))}</td>'
+            f'<td class="num">{_esc(chart)}</td><td class="num">{_esc(diff)}</td>'
+            f"<td><b>{_esc(r.get('verdict', ''))}</b></td></tr>")
+    if not body:
+        return ""
+    return (
+        "<table><thead><tr><th>Chart row</th><th>At</th><th>Simulated (µm)</th>"
+        "<th>Chart (µm)</th><th>Difference</th><th>Verdict</th></tr></thead>"
+        f"<tbody>{''.join(body)}</tbody></table>"
+        f'<p class="sub">Agrees: the simulation is {100 * BAND[0]:g} to {100 * BAND[1]:g} % '
+        "above the histology (excised tissue shrinks in fixation); tolerated: "
+        f"{100 * TOLERANCE[0]:+g} to {100 * TOLERANCE[1]:+g} %. Hover a row for its source.</p>"
+    )
+
+
+def _calibration_block(case: Mapping[str, Any] | None, metrics: Mapping[str, Any]) -> str:
+    """The verdict of the case against the calibration chart, or the line saying that no
+    chart row matches it; "" when the case names no pulse."""
+    pulse = pulse_of(case) if case else None
+    if pulse is None:
+        return ""
+    try:
+        rows = judge_case(case, metrics)
+    except (OSError, ValueError):
+        logger.warning("could not judge the case against the calibration chart", exc_info=True)
+        return ""
+    where = f"{pulse['wavelength_nm']:g} nm, {pulse['energy_mJ']:g} mJ"
+    if not rows:
+        return f'<p class="sub" id="calibration">No calibration row matches {_esc(where)}.</p>'
+    return (f'<h3 id="calibration">Against the calibration chart ({_esc(where)})</h3>'
+            + verdict_table(rows))
+
+
+def _answer(case_text: str | None, metrics: Mapping[str, Any] | None) -> str:
+    """The top of the page: the summary sentence and the calibration verdict."""
+    if not metrics:
+        return ""
+    try:
+        case = tomllib.loads(case_text) if case_text else None
+    except tomllib.TOMLDecodeError:
+        case = None
+    sentence = summary_sentence(metrics, case)
+    text = f'<p class="summary" style="font-size: 1.12em">{_esc(sentence)}</p>' if sentence else ""
+    return text + _calibration_block(case, metrics) + "\n"
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -414,9 +566,10 @@ def write_report(result_dir: Path) -> Path:
     sections.append(("case", f"Resolved case ({CASE_TOML})", body))
 
     nav = "<nav>" + "".join(f'<a href="#{a}">{_esc(h)}</a>' for a, h, _ in sections) + "</nav>"
-    # The run's warnings (fem.post.sanity) above everything else.
+    # The answer first (summary, calibration verdict), then the run's warnings (fem.post.sanity).
     box = warnings_box(warning_list((metrics or {}).get(WARNINGS_KEY)))
-    body = box + nav + "".join(f'<h2 id="{a}">{_esc(h)}</h2>\n{b}\n' for a, h, b in sections)
+    body = _answer(case_text, metrics) + box + nav + "".join(
+        f'<h2 id="{a}">{_esc(h)}</h2>\n{b}\n' for a, h, b in sections)
     subtitle = (
         f"MTZ-FEM results <code>{_esc(result_dir.resolve().name)}</code> · report written {_now()}"
     )

@@ -174,11 +174,17 @@ def _num_cell(value: Any) -> str:
 
 
 def _metrics_table(metrics: Mapping[str, Any], keys: Iterable[str], css: str = "") -> str:
+    """The metrics ``keys`` as a table (quantity, value, unit); each name has its glossary
+    definition (:func:`fem.post.glossary.lookup`) as a tooltip."""
+    from fem.post.glossary import lookup
+
     rows = []
     for key in keys:
         label, unit = split_unit(key)
+        entry = lookup(key)
+        tip = f' title="{_esc(entry.definition)}" style="cursor: help"' if entry else ""
         rows.append(
-            f"<tr><td>{_esc(label)}<br><code>{_esc(key)}</code></td>"
+            f"<tr><td{tip}>{_esc(label)}<br><code>{_esc(key)}</code></td>"
             f"{_num_cell(metrics[key])}<td>{_esc(unit)}</td></tr>"
         )
     cls = f' class="{css}"' if css else ""
