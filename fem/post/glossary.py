@@ -200,8 +200,8 @@ _ENTRIES: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("mechanics_cg_iterations", "", "linear-solver iterations of the last elasticity "
          "solve (MINRES for the mixed form)"),
         ("ranks", "", "MPI processes the case ran on"),
-        ("warnings", "", "list of sentences on what to check in this result (README, "
-         "Reliability); empty if none"),
+        ("warnings", "", "list of sentences on what to check in this result "
+         "(fem/README.md, Reliability); empty if none"),
         ("wall_time_s", "s", "wall-clock time of the whole run"),
     ),
 }
