@@ -21,6 +21,7 @@ import dolfinx.fem as dfem
 import numpy as np
 from dolfinx import plot
 
+from fem.config.sections import DAY
 from fem.output.files import KELVIN, write_json
 from fem.output.series import coordinates_in_um, gathered_grid, nodal_values, save_vtu
 from fem.parallel import on_root
@@ -36,23 +37,30 @@ def write_vtx(comm: MPI.Comm, path: Path, functions: list[dfem.Function], t: flo
         vtx.write(t)
 
 
-def write_healing_vtx(comm: MPI.Comm, path: Path, day_fields: dict) -> None:
-    """The dermal fields at the output days as one VTX time series (time in s, coordinates in
-    µm)."""
+def healing_frames(day_fields: dict) -> list[tuple[float, dict[str, dfem.Function]]]:
+    """The healing fields by output day (``{day: {"new_collagen_d28": f, ...}}``) as frames of
+    a time series: ``(t in s, {"new_collagen": f, ...})`` in time order."""
+    return [(day * DAY, {name.rsplit("_d", 1)[0]: f for name, f in fields.items()})
+            for day, fields in sorted(day_fields.items())]
+
+
+def write_healing_vtx(comm: MPI.Comm, path: Path,
+                      frames: list[tuple[float, dict[str, dfem.Function]]]) -> None:
+    """The dermal fields at the output days (:func:`healing_frames`) as one VTX time series
+    (time in s, coordinates in µm)."""
     from dolfinx.io import VTXWriter
 
-    if not day_fields:
+    if not frames:
         return
-    first = next(iter(day_fields.values()))
-    series = {name.rsplit("_d", 1)[0]: f.copy() for name, f in first.items()}
+    series = {name: f.copy() for name, f in frames[0][1].items()}
     for name, f in series.items():
         f.name = name
-    with coordinates_in_um(first[next(iter(first))].function_space.mesh), \
+    with coordinates_in_um(next(iter(series.values())).function_space.mesh), \
             VTXWriter(comm, str(path), list(series.values()), engine="BP4") as vtx:
-        for day, fields in sorted(day_fields.items()):
+        for t, fields in frames:
             for name, f in fields.items():
-                series[name.rsplit("_d", 1)[0]].x.array[:] = f.x.array
-            vtx.write(day * 86400.0)
+                series[name].x.array[:] = f.x.array
+            vtx.write(t)
 
 
 def write_snapshot(path: Path, V: dfem.FunctionSpace, point_data: dict[str, dfem.Function],

@@ -24,8 +24,8 @@ import numpy as np
 
 from fem.config import Case
 from fem.output import names
-from fem.output.fields import (write_frames, write_healing_vtx, write_mesh_xdmf,
-                               write_snapshot, write_vtx)
+from fem.output.fields import (healing_frames, write_frames, write_healing_vtx,
+                               write_mesh_xdmf, write_snapshot, write_vtx)
 from fem.output.files import (KELVIN, OutputError, atomic_write_text, write_case_toml,
                               write_json, write_probes_csv)
 from fem.output.provenance import provenance
@@ -429,11 +429,9 @@ class CaseRun:
                              [(t, {"displacement_um": u})
                               for t, u in self.staggered.displacements])
             if self.healed:
-                days = sorted(self.healed.day_fields.items())
-                write_healing_vtx(comm, out / names.HEALING_BP, self.healed.day_fields)
-                write_series(out / names.HEALING_PVD, heat.V, [
-                    (d * 86400.0, {k.rsplit("_d", 1)[0]: f for k, f in fields.items()})
-                    for d, fields in days])
+                frames = healing_frames(self.healed.day_fields)
+                write_healing_vtx(comm, out / names.HEALING_BP, frames)
+                write_series(out / names.HEALING_PVD, heat.V, frames)
         cell_data = region_cell_data(self.data.mesh, self.data.cell_tags)
         point_data = {
             "temperature_end_of_pulse_C": hist.T_end_of_pulse,
